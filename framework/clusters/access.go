@@ -1,0 +1,132 @@
+package clusters
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
+)
+
+// Access is how to reach a cluster's API server.
+type Access struct {
+	// Kubeconfig is for this host (kind's published port on 127.0.0.1).
+	Kubeconfig string `json:"kubeconfig"`
+	// InternalKubeconfig points at the control-plane container's address on its docker network: what other clusters
+	// (istiod reading a remote secret) must use.
+	InternalKubeconfig string `json:"internalKubeconfig"`
+	// ControlPlaneIP is the control-plane container's address on the cluster's network.
+	ControlPlaneIP string `json:"controlPlaneIP"`
+	// Context is the kubeconfig context name.
+	Context string `json:"context"`
+}
+
+// ContainerIP returns a container's IPv4 address on a docker network.
+func ContainerIP(ctx context.Context, container, network string) (string, error) {
+	out, err := exec.CommandContext(ctx, "docker", "inspect", "--format",
+		fmt.Sprintf(`{{ with index .NetworkSettings.Networks %q }}{{ .IPAddress }}{{ end }}`, network), container).Output()
+	if err != nil {
+		return "", fmt.Errorf("inspect %s: %w", container, exitDetail(err))
+	}
+	ip := strings.TrimSpace(string(out))
+	if net.ParseIP(ip) == nil {
+		return "", fmt.Errorf("container %s has no address on network %s", container, network)
+	}
+	return ip, nil
+}
+
+// WriteKubeconfigs writes the host and in-network kubeconfigs of a kind cluster into dir, mode 0600.
+func WriteKubeconfigs(ctx context.Context, name, network, dir string) (Access, error) {
+	p := NewProvider(io.Discard)
+	a := Access{Context: "kind-" + name}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return a, err
+	}
+	host, err := p.KubeConfig(name, false)
+	if err != nil {
+		return a, fmt.Errorf("kubeconfig of %s: %w", name, err)
+	}
+	internal, err := p.KubeConfig(name, true)
+	if err != nil {
+		return a, fmt.Errorf("internal kubeconfig of %s: %w", name, err)
+	}
+	if a.ControlPlaneIP, err = ContainerIP(ctx, name+"-control-plane", network); err != nil {
+		return a, err
+	}
+	// kind's internal kubeconfig names the container by hostname, which only docker's DNS on that one network
+	// resolves; the address works from every network that may route to it.
+	cfg, err := clientcmd.Load([]byte(internal))
+	if err != nil {
+		return a, fmt.Errorf("parse internal kubeconfig of %s: %w", name, err)
+	}
+	for _, c := range cfg.Clusters {
+		c.Server = "https://" + net.JoinHostPort(a.ControlPlaneIP, "6443")
+	}
+	a.Kubeconfig = filepath.Join(dir, name+".kubeconfig")
+	a.InternalKubeconfig = filepath.Join(dir, name+".internal.kubeconfig")
+	if err := os.WriteFile(a.Kubeconfig, []byte(host), 0o600); err != nil {
+		return a, err
+	}
+	if err := clientcmd.WriteToFile(*cfg, a.InternalKubeconfig); err != nil {
+		return a, err
+	}
+	return a, os.Chmod(a.InternalKubeconfig, 0o600)
+}
+
+// LoadImages copies local docker images into every node of a cluster (what `kind load docker-image` does).
+func LoadImages(ctx context.Context, name string, refs ...string) error {
+	if len(refs) == 0 {
+		return nil
+	}
+	f, err := os.CreateTemp("", "meshconform-images-*.tar")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	defer os.Remove(f.Name())
+	if out, err := exec.CommandContext(ctx, "docker", append([]string{"save", "-o", f.Name()}, refs...)...).CombinedOutput(); err != nil {
+		return fmt.Errorf("docker save %s: %w: %s", strings.Join(refs, " "), err, out)
+	}
+	nodes, err := NewProvider(io.Discard).ListNodes(name)
+	if err != nil {
+		return fmt.Errorf("list nodes of %s: %w", name, err)
+	}
+	if len(nodes) == 0 {
+		return fmt.Errorf("cluster %s has no nodes", name)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(nodes))
+	for i, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := os.Open(f.Name())
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer r.Close()
+			if err := nodeutils.LoadImageArchive(n, r); err != nil {
+				errs[i] = fmt.Errorf("load images into %s: %w", n.String(), err)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func exitDetail(err error) error {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && len(ee.Stderr) > 0 {
+		return fmt.Errorf("%w: %s", err, strings.TrimSpace(string(ee.Stderr)))
+	}
+	return err
+}

@@ -1,0 +1,220 @@
+// Package network creates the docker networks a topology runs on and the reachability between them.
+//
+// Address plan of every network meshconform creates: a /24; docker assigns containers from the low /25 only
+// (--ip-range), and MetalLB pools are carved from the high /25, so a pool can never hold a node or the gateway.
+package network
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os/exec"
+	"strings"
+)
+
+// Labels on every docker network meshconform creates.
+const (
+	ManagedLabel  = "meshconform.io/managed"
+	TopologyLabel = "meshconform.io/topology"
+	// PoolSize is the number of LoadBalancer addresses each cluster gets.
+	PoolSize = 16
+	// MaxClustersPerNetwork follows from PoolSize and the high /25 (.128-.254).
+	MaxClustersPerNetwork = 7
+)
+
+// Network is a docker network meshconform created or will create.
+type Network struct {
+	Name   string       `json:"name"`
+	Bridge string       `json:"bridge"` // host interface name, needed for forwarding rules
+	Subnet netip.Prefix `json:"subnet"`
+}
+
+// Gateway is the host's address on the network.
+func (n Network) Gateway() netip.Addr { return n.Subnet.Addr().Next() }
+
+// NodeRange is where docker assigns container addresses.
+func (n Network) NodeRange() netip.Prefix { return netip.PrefixFrom(n.Subnet.Addr(), 25) }
+
+// LBRange is the half of the subnet that holds every cluster's MetalLB pool.
+func (n Network) LBRange() netip.Prefix { return netip.PrefixFrom(addrAt(n.Subnet.Addr(), 128), 25) }
+
+// Pool returns the MetalLB address range of the i-th cluster (0-based) on this network.
+func (n Network) Pool(i int) (first, last netip.Addr, err error) {
+	if i < 0 || i >= MaxClustersPerNetwork {
+		return first, last, fmt.Errorf("network %s: cluster index %d out of range: at most %d clusters per network",
+			n.Name, i, MaxClustersPerNetwork)
+	}
+	first = addrAt(n.Subnet.Addr(), 128+PoolSize*i)
+	end := 128 + PoolSize*i + PoolSize - 1
+	if end > 254 {
+		end = 254 // never the broadcast address
+	}
+	return first, addrAt(n.Subnet.Addr(), end), nil
+}
+
+func addrAt(base netip.Addr, off int) netip.Addr {
+	b := base.As4()
+	b[3] += byte(off)
+	return netip.AddrFrom4(b)
+}
+
+// BridgeName derives a stable host interface name (at most 15 bytes) from the network name.
+func BridgeName(network string) string {
+	sum := sha256.Sum256([]byte(network))
+	return "mc-" + hex.EncodeToString(sum[:])[:12]
+}
+
+// Candidates are the /24s meshconform chooses from, in order: far from docker's defaults (172.17-172.28).
+func candidates() []netip.Prefix {
+	var c []netip.Prefix
+	for second := 30; second <= 31; second++ {
+		for third := 1; third < 255; third++ {
+			c = append(c, netip.MustParsePrefix(fmt.Sprintf("172.%d.%d.0/24", second, third)))
+		}
+	}
+	return c
+}
+
+// PickSubnets returns n candidate /24s overlapping none of the used prefixes.
+func PickSubnets(n int, used []netip.Prefix) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, c := range candidates() {
+		if len(out) == n {
+			break
+		}
+		free := true
+		for _, u := range used {
+			if u.Overlaps(c) {
+				free = false
+				break
+			}
+		}
+		if free {
+			out = append(out, c)
+		}
+	}
+	if len(out) < n {
+		return nil, fmt.Errorf("no free /24 left in 172.30.0.0/15 for %d networks: remove unused docker networks", n)
+	}
+	return out, nil
+}
+
+// UsedPrefixes lists the subnets of every docker network and every IPv4 route of the host.
+func UsedPrefixes(ctx context.Context) ([]netip.Prefix, error) {
+	var used []netip.Prefix
+	ids, err := exec.CommandContext(ctx, "docker", "network", "ls", "-q").Output()
+	if err != nil {
+		return nil, fmt.Errorf("list docker networks: %w", err)
+	}
+	if ids := strings.Fields(string(ids)); len(ids) > 0 {
+		out, err := exec.CommandContext(ctx, "docker", append([]string{"network", "inspect"}, ids...)...).Output()
+		if err != nil {
+			return nil, fmt.Errorf("inspect docker networks: %w", err)
+		}
+		var nets []struct {
+			IPAM struct{ Config []struct{ Subnet string } }
+		}
+		if err := json.Unmarshal(out, &nets); err != nil {
+			return nil, fmt.Errorf("parse docker network inspect: %w", err)
+		}
+		for _, n := range nets {
+			for _, c := range n.IPAM.Config {
+				if p, err := netip.ParsePrefix(c.Subnet); err == nil && p.Addr().Is4() {
+					used = append(used, p)
+				}
+			}
+		}
+	}
+	// Host routes: a subnet the host already reaches elsewhere would shadow or be shadowed by ours.
+	if out, err := exec.CommandContext(ctx, "ip", "-4", "route", "show").Output(); err == nil {
+		for _, line := range strings.Split(string(out), "\n") {
+			f := strings.Fields(line)
+			if len(f) == 0 || f[0] == "default" {
+				continue
+			}
+			if p, err := netip.ParsePrefix(f[0]); err == nil {
+				used = append(used, p)
+			} else if a, err := netip.ParseAddr(f[0]); err == nil {
+				used = append(used, netip.PrefixFrom(a, 32))
+			}
+		}
+	}
+	return used, nil
+}
+
+// Inspect returns the network if it exists.
+func Inspect(ctx context.Context, name string) (Network, bool, error) {
+	out, err := exec.CommandContext(ctx, "docker", "network", "inspect", name).Output()
+	if err != nil {
+		return Network{}, false, nil
+	}
+	var nets []struct {
+		Name    string
+		Options map[string]string
+		IPAM    struct{ Config []struct{ Subnet string } }
+	}
+	if err := json.Unmarshal(out, &nets); err != nil || len(nets) != 1 {
+		return Network{}, false, fmt.Errorf("parse docker network inspect %s: %v", name, err)
+	}
+	n := Network{Name: nets[0].Name, Bridge: nets[0].Options["com.docker.network.bridge.name"]}
+	for _, c := range nets[0].IPAM.Config {
+		if p, err := netip.ParsePrefix(c.Subnet); err == nil && p.Addr().Is4() {
+			n.Subnet = p
+		}
+	}
+	return n, true, nil
+}
+
+// Create creates a docker network with the address plan above, labelled for the topology.
+func Create(ctx context.Context, n Network, topology string) error {
+	args := []string{"network", "create", "--driver", "bridge",
+		"--subnet", n.Subnet.String(), "--ip-range", n.NodeRange().String(), "--gateway", n.Gateway().String(),
+		"--opt", "com.docker.network.bridge.name=" + n.Bridge,
+		"--opt", "com.docker.network.bridge.enable_ip_masquerade=true",
+		"--label", ManagedLabel + "=true", "--label", TopologyLabel + "=" + topology, n.Name}
+	if out, err := exec.CommandContext(ctx, "docker", args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("create network %s (%s): %w: %s", n.Name, n.Subnet, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// Remove deletes a docker network; a missing network is not an error.
+func Remove(ctx context.Context, name string) error {
+	out, err := exec.CommandContext(ctx, "docker", "network", "rm", name).CombinedOutput()
+	if err != nil && !strings.Contains(string(out), "No such network") && !strings.Contains(string(out), "not found") {
+		return fmt.Errorf("remove network %s: %w: %s", name, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// ListOwned returns the names of docker networks labelled as meshconform's.
+func ListOwned(ctx context.Context) ([]string, error) {
+	out, err := exec.CommandContext(ctx, "docker", "network", "ls", "--filter", "label="+ManagedLabel+"=true",
+		"--format", "{{.Name}}").Output()
+	if err != nil {
+		return nil, fmt.Errorf("list meshconform networks: %w", err)
+	}
+	return strings.Fields(string(out)), nil
+}
+
+var errNotOwned = errors.New("exists but was not created by meshconform")
+
+// Ensure creates the network, or checks that an existing one with that name is ours and returns it as it is.
+func Ensure(ctx context.Context, name, topology string, subnet netip.Prefix) (Network, error) {
+	if existing, ok, err := Inspect(ctx, name); err != nil {
+		return Network{}, err
+	} else if ok {
+		out, _ := exec.CommandContext(ctx, "docker", "network", "inspect", "--format",
+			fmt.Sprintf(`{{ index .Labels %q }}`, ManagedLabel), name).Output()
+		if strings.TrimSpace(string(out)) != "true" {
+			return Network{}, fmt.Errorf("docker network %s %w: remove or rename it", name, errNotOwned)
+		}
+		return existing, nil
+	}
+	n := Network{Name: name, Bridge: BridgeName(name), Subnet: subnet}
+	return n, Create(ctx, n, topology)
+}
