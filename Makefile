@@ -1,0 +1,28 @@
+# Entry points. `sudo make run` = the main job on the default topology; `sudo make test` = every test.
+# Root is needed for debootstrap (offline images) and for docker on most machines.
+GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+BIN := bin/meshconform
+E2E_TIMEOUT ?= 80m
+
+.PHONY: build run test unit e2e images clean
+build:
+	$(GO) build -o $(BIN) ./cmd/meshconform
+
+run: build
+	$(BIN) run
+
+unit:
+	$(GO) vet ./...
+	$(GO) test ./...
+
+images: build
+	$(BIN) images build
+
+# e2e specs need docker and build the offline images they use first (seconds when up to date).
+e2e: images
+	$(GO) test -tags e2e -timeout $(E2E_TIMEOUT) -count=1 -v ./e2e/... -args -ginkgo.v
+
+test: unit e2e
+
+clean:
+	rm -rf bin

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/meshconform/meshconform/framework/clusters"
+	"github.com/meshconform/meshconform/framework/env"
+	"github.com/meshconform/meshconform/framework/images"
+	"github.com/meshconform/meshconform/framework/network"
+	"github.com/meshconform/meshconform/framework/preflight"
+	"github.com/meshconform/meshconform/framework/provision"
+	"github.com/meshconform/meshconform/framework/topology"
+)
+
+// DefaultTopology is what `up` and `run` bring up when no --topology is given.
+const DefaultTopology = "multi-primary"
+
+type envFlags struct {
+	stateDir string
+	cacheDir string
+}
+
+func (f *envFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.stateDir, "state-dir", env.DefaultDir(), "where the environment file and kubeconfigs are kept ($MESHCONFORM_HOME)")
+	cmd.Flags().StringVar(&f.cacheDir, "cache-dir", images.DefaultCacheDir(), "image kit cache ($MESHCONFORM_CACHE)")
+}
+
+func newTopologiesCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "topologies",
+		Short: "List the built-in topologies",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			for _, b := range topology.Builtins() {
+				def := ""
+				if b.Name == DefaultTopology {
+					def = " (default)"
+				}
+				fmt.Fprintf(w, "%s%s\t%s\n", b.Name, def, b.Description)
+			}
+			return w.Flush()
+		},
+	}
+}
+
+func newValidateCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate FILE|BUILTIN",
+		Short: "Check a topology file and print it with defaults filled in",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			t, err := topology.Resolve(args[0])
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			fmt.Printf("%s: valid (%d clusters, %d networks, %s networking, features %v)\n", args[0],
+				len(t.Spec.Clusters), len(t.Networks()), t.Spec.Networking, t.Features())
+			return nil
+		},
+	}
+}
+
+func newPreflightCommand() *cobra.Command {
+	var topo string
+	var f envFlags
+	cmd := &cobra.Command{
+		Use:   "preflight",
+		Short: "Check this machine can run a topology (docker, inotify, memory, CPU, leftovers)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			t, err := topology.Resolve(topo)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			return runPreflight(cmd.Context(), t, f.stateDir)
+		},
+	}
+	cmd.Flags().StringVar(&topo, "topology", DefaultTopology, "built-in name or topology file")
+	f.register(cmd)
+	return cmd
+}
+
+func runPreflight(ctx context.Context, t *topology.Topology, stateDir string) error {
+	var opts preflight.Options
+	if st, err := env.Load(stateDir); err == nil {
+		for _, c := range st.Clusters {
+			opts.OwnedClusters = append(opts.OwnedClusters, c.KindName)
+		}
+		for _, n := range st.Networks {
+			opts.OwnedNetworks = append(opts.OwnedNetworks, n.Name)
+		}
+	}
+	fmt.Printf("preflight for %s:\n", t.Metadata.Name)
+	if preflight.Print(os.Stdout, preflight.Run(ctx, t, opts)) {
+		return &exitError{code: 3, err: errors.New("preflight failed: fix the errors above")}
+	}
+	return nil
+}
+
+func newUpCommand() *cobra.Command {
+	var topo string
+	var offline, skipPreflight bool
+	var f envFlags
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Provision a topology: docker networks, kind clusters, reachability, MetalLB",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			t, err := topology.Resolve(topo)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			_, err = up(cmd.Context(), t, f, offline, skipPreflight)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&topo, "topology", DefaultTopology, "built-in name (see `meshconform topologies`) or topology file")
+	cmd.Flags().BoolVar(&offline, "offline", false, "use images built here even if registries are reachable")
+	cmd.Flags().BoolVar(&skipPreflight, "skip-preflight", false, "do not run the preflight checks first")
+	f.register(cmd)
+	return cmd
+}
+
+func up(ctx context.Context, t *topology.Topology, f envFlags, offline, skipPreflight bool) (*env.State, error) {
+	if !skipPreflight {
+		if err := runPreflight(ctx, t, f.stateDir); err != nil {
+			return nil, err
+		}
+	}
+	kit, err := images.New(images.Options{CacheDir: f.cacheDir, Out: os.Stdout})
+	if err != nil {
+		return nil, err
+	}
+	return provision.Up(ctx, t, provision.Options{StateDir: f.stateDir, Offline: offline, Kit: kit, Out: os.Stdout})
+}
+
+func newDownCommand() *cobra.Command {
+	var all bool
+	var f envFlags
+	cmd := &cobra.Command{
+		Use:   "down",
+		Short: "Remove the environment's clusters, networks and rules (and only meshconform's)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			began := time.Now()
+			// Cleanup must finish even when the user presses Ctrl-C again.
+			ctx := context.WithoutCancel(cmd.Context())
+			if err := provision.Down(ctx, f.stateDir, all, os.Stdout); err != nil {
+				return err
+			}
+			fmt.Printf("down in %s\n", time.Since(began).Round(time.Second))
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "also remove every meshconform cluster, network and rule not in the environment file")
+	f.register(cmd)
+	return cmd
+}
+
+func newStatusCommand() *cobra.Command {
+	var f envFlags
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the environment: clusters, networks, images, phases",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := env.Load(f.stateDir)
+			if err != nil {
+				return err
+			}
+			live, _ := clusters.List()
+			fmt.Printf("topology %s (%s networking), environment %s\n", st.Topology.Metadata.Name, st.Topology.Spec.Networking, st.Path())
+			fmt.Printf("images: %s (%s), node image %s\n", st.Images.Source, st.Images.Reason, st.Images.NodeImage)
+			w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "CLUSTER\tROLE\tNETWORK\tDOCKER NETWORK\tNODES\tAPI (in-network)\tLB POOL\tSTATE\tKUBECONFIG")
+			for _, c := range st.Clusters {
+				state := "byo"
+				if c.Provisioned {
+					state = "missing"
+					for _, l := range live {
+						if l == c.KindName {
+							state = "running"
+						}
+					}
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%s-%s\t%s\t%s\n", c.Name, c.Role, c.Network, c.DockerNetwork,
+					len(c.Nodes), c.Access.ControlPlaneIP, c.PoolFirst, c.PoolLast, state, c.Access.Kubeconfig)
+			}
+			w.Flush()
+			for _, n := range st.Networks {
+				fmt.Printf("network %s %s bridge %s, LB range %s\n", n.Name, n.Subnet, n.Bridge, n.LBRange())
+			}
+			if rules := network.ListRules(cmd.Context()); len(rules) > 0 {
+				fmt.Printf("%d iptables allow rules in DOCKER-USER\n", len(rules))
+			}
+			for _, p := range st.Phases {
+				fmt.Printf("phase %-14s %s\n", p.Name, p.Duration.Round(time.Second))
+			}
+			return nil
+		},
+	}
+	f.register(cmd)
+	return cmd
+}

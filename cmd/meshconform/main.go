@@ -1,0 +1,64 @@
+// Command meshconform provisions kind clusters, installs Istio multicluster topologies and runs conformance specs.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/meshconform/meshconform/framework/clusters"
+)
+
+func main() {
+	// A kind cluster is created in a child process running this binary (see framework/clusters).
+	clusters.RunChildIfRequested()
+	// The first Ctrl-C cancels the context so every phase can clean up what it started; a second one exits at once.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	root := newRootCommand()
+	if err := root.ExecuteContext(ctx); err != nil {
+		if errors.Is(err, context.Canceled) {
+			fmt.Fprintln(os.Stderr, "meshconform: interrupted")
+			os.Exit(130)
+		}
+		fmt.Fprintf(os.Stderr, "meshconform: %v\n", err)
+		os.Exit(exitCode(err))
+	}
+}
+
+// exitError carries a specific exit code (e.g. a failed conformance verdict) through cobra.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func exitCode(err error) int {
+	var e *exitError
+	if errors.As(err, &e) {
+		return e.code
+	}
+	return 1
+}
+
+func newRootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "meshconform",
+		Short:         "Multicluster conformance harness for the Istio service mesh",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newRunCommand(), newUpCommand(), newDownCommand(), newStatusCommand(), newTopologiesCommand(),
+		newValidateCommand(), newPreflightCommand(), newImagesCommand())
+	return root
+}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/meshconform/meshconform/framework/provision"
+	"github.com/meshconform/meshconform/framework/topology"
+)
+
+func newRunCommand() *cobra.Command {
+	var topo string
+	var offline, keep, skipPreflight bool
+	var f envFlags
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Bring a topology up, check it, and take it down again (unless --keep)",
+		Long: "run = up + test + down. The Istio installation and conformance suites are not built yet (issues 4 and 5):\n" +
+			"today run provisions the topology, prints its status and removes it unless --keep.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) (err error) {
+			began := time.Now()
+			t, err := topology.Resolve(topo)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			if !keep {
+				defer func() {
+					fmt.Println("removing the environment (use --keep to keep it)")
+					derr := provision.Down(context.WithoutCancel(cmd.Context()), f.stateDir, false, os.Stdout)
+					if err == nil {
+						err = derr
+					}
+				}()
+			}
+			st, err := up(cmd.Context(), t, f, offline, skipPreflight)
+			if err != nil {
+				return err
+			}
+			for _, c := range st.Clusters {
+				fmt.Printf("cluster %-10s %-7s network %-9s nodes %d, API %s, LB pool %s-%s\n", c.Name, c.Role, c.Network,
+					len(c.Nodes), c.Access.ControlPlaneIP, c.PoolFirst, c.PoolLast)
+			}
+			fmt.Printf("run of %s finished in %s\n", t.Metadata.Name, time.Since(began).Round(time.Second))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&topo, "topology", DefaultTopology, "built-in name or topology file")
+	cmd.Flags().BoolVar(&offline, "offline", false, "use images built here even if registries are reachable")
+	cmd.Flags().BoolVar(&keep, "keep", false, "keep the environment after the run (remove it with `meshconform down`)")
+	cmd.Flags().BoolVar(&skipPreflight, "skip-preflight", false, "do not run the preflight checks first")
+	f.register(cmd)
+	return cmd
+}

@@ -1,0 +1,78 @@
+// Package metallb installs MetalLB in L2 mode and gives a cluster its own address pool.
+package metallb
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/e2e-framework/klient/decoder"
+
+	"github.com/meshconform/meshconform/framework/kube"
+)
+
+const (
+	Namespace = "metallb-system"
+	// PoolName is the IPAddressPool (and L2Advertisement) meshconform creates.
+	PoolName = "meshconform"
+)
+
+// Install applies MetalLB's native manifest, waits for the controller, speaker and webhook, and creates the
+// cluster's pool and L2 advertisement. Re-running it is harmless.
+func Install(ctx context.Context, c *kube.Client, manifestPath string, first, last netip.Addr, timeout time.Duration) error {
+	f, err := os.Open(manifestPath)
+	if err != nil {
+		return fmt.Errorf("%s: open MetalLB manifest: %w", c.Name, err)
+	}
+	defer f.Close()
+	res := c.Klient.Resources()
+	if err := decoder.DecodeEach(ctx, f, decoder.CreateIgnoreAlreadyExists(res)); err != nil {
+		return fmt.Errorf("%s: apply MetalLB manifest: %w", c.Name, err)
+	}
+	if err := c.WaitDeploymentAvailable(ctx, Namespace, "controller", timeout); err != nil {
+		return fmt.Errorf("MetalLB controller: %w", err)
+	}
+	if err := c.WaitDaemonSetReady(ctx, Namespace, "speaker", timeout); err != nil {
+		return fmt.Errorf("MetalLB speaker: %w", err)
+	}
+	// The controller reports Available before its validating webhook serves; creating a pool is the only honest probe.
+	for _, obj := range []*unstructured.Unstructured{Pool(first, last), L2Advertisement()} {
+		err := kube.Poll(ctx, c.Name+": create MetalLB "+obj.GetKind()+" (webhook ready)", time.Second, timeout,
+			func(ctx context.Context) (bool, string, error) {
+				err := res.Create(ctx, obj.DeepCopy())
+				if err == nil || apierrors.IsAlreadyExists(err) {
+					return true, "", nil
+				}
+				return false, err.Error(), nil
+			})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Pool is the IPAddressPool of one cluster.
+func Pool(first, last netip.Addr) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "metallb.io/v1beta1",
+		"kind":       "IPAddressPool",
+		"metadata":   map[string]any{"name": PoolName, "namespace": Namespace, "labels": map[string]any{"app.kubernetes.io/managed-by": "meshconform"}},
+		"spec":       map[string]any{"addresses": []any{first.String() + "-" + last.String()}},
+	}}
+	return u
+}
+
+// L2Advertisement announces the pool on the node network.
+func L2Advertisement() *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "metallb.io/v1beta1",
+		"kind":       "L2Advertisement",
+		"metadata":   map[string]any{"name": PoolName, "namespace": Namespace, "labels": map[string]any{"app.kubernetes.io/managed-by": "meshconform"}},
+		"spec":       map[string]any{"ipAddressPools": []any{PoolName}},
+	}}
+}

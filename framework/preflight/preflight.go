@@ -1,0 +1,202 @@
+// Package preflight checks, before anything is created, that this machine can run a topology; each problem comes
+// with the command that fixes it.
+package preflight
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/meshconform/meshconform/framework/clusters"
+	"github.com/meshconform/meshconform/framework/network"
+	"github.com/meshconform/meshconform/framework/topology"
+)
+
+// Severity of a finding: errors stop `up`, warnings do not.
+type Severity string
+
+const (
+	OK      Severity = "ok"
+	Warning Severity = "warning"
+	Error   Severity = "error"
+)
+
+// Finding is one check's result.
+type Finding struct {
+	Check    string
+	Severity Severity
+	Message  string
+	Fix      string
+}
+
+// Per-cluster footprint measured on our machines (research/offline-kind.md, offline-istio-proxyless.md): an idle
+// node ~0.5 GiB; with Istio and workloads ~1.2 GiB per single-node cluster.
+const (
+	memPerCluster = 1200 << 20
+	memPerWorker  = 600 << 20
+)
+
+// Options tune Run.
+type Options struct {
+	// OwnedClusters and OwnedNetworks are what the current environment file already records: not leftovers.
+	OwnedClusters []string
+	OwnedNetworks []string
+}
+
+// Run performs every check for the topology.
+func Run(ctx context.Context, t *topology.Topology, opts Options) []Finding {
+	var out []Finding
+	dockerOK := checkDocker(ctx, &out)
+	if t.BringYourOwn() {
+		return out
+	}
+	checkInotify(&out, len(t.Spec.Clusters))
+	checkResources(&out, t)
+	if t.Spec.Networking == topology.NetworkingIsolated {
+		if _, err := exec.LookPath("iptables"); err != nil {
+			out = append(out, Finding{"iptables", Error, "isolated networking needs the iptables command on this host",
+				"apt-get install -y iptables   (or use spec.networking: bridged)"})
+		} else if os.Geteuid() != 0 {
+			out = append(out, Finding{"privileges", Error, "isolated networking edits the host's DOCKER-USER iptables chain, which needs root",
+				"run meshconform as root (sudo), or use spec.networking: bridged"})
+		}
+	}
+	if dockerOK {
+		checkLeftovers(ctx, &out, opts)
+	}
+	return out
+}
+
+func checkDocker(ctx context.Context, out *[]Finding) bool {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if _, err := exec.LookPath("docker"); err != nil {
+		*out = append(*out, Finding{"docker", Error, "the docker command is not installed", "apt-get install -y docker.io"})
+		return false
+	}
+	b, err := exec.CommandContext(ctx, "docker", "info", "--format", "{{.ServerVersion}}").CombinedOutput()
+	if err != nil {
+		*out = append(*out, Finding{"docker", Error, "the docker daemon is not reachable: " + firstLine(string(b)),
+			"start it: `sudo systemctl start docker` (or `sudo bash .ci/setup-machine` on machines like our CI)"})
+		return false
+	}
+	*out = append(*out, Finding{"docker", OK, "docker daemon " + strings.TrimSpace(string(b)), ""})
+	return true
+}
+
+func checkInotify(out *[]Finding, clusters int) {
+	// kind's known-issues figures; several clusters exhaust Debian's defaults (128 instances).
+	want := map[string]int{"max_user_watches": 524288, "max_user_instances": 512}
+	if clusters <= 1 {
+		want = map[string]int{"max_user_watches": 65536, "max_user_instances": 256}
+	}
+	for _, k := range []string{"max_user_watches", "max_user_instances"} {
+		b, err := os.ReadFile("/proc/sys/fs/inotify/" + k)
+		if err != nil {
+			continue
+		}
+		v, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		if v < want[k] {
+			*out = append(*out, Finding{"inotify", Error,
+				fmt.Sprintf("fs.inotify.%s is %d; %d clusters need at least %d (kubelets fail with 'too many open files')", k, v, clusters, want[k]),
+				fmt.Sprintf("sudo sysctl -w fs.inotify.%s=%d", k, want[k])})
+		}
+	}
+}
+
+func checkResources(out *[]Finding, t *topology.Topology) {
+	need := uint64(0)
+	for _, c := range t.Spec.Clusters {
+		need += memPerCluster + uint64(c.Workers)*memPerWorker
+	}
+	if avail, ok := memAvailable(); ok {
+		sev, msg := OK, fmt.Sprintf("%.1f GiB available, the topology needs about %.1f GiB", gib(avail), gib(need))
+		if avail < need {
+			sev = Error
+		}
+		fix := ""
+		if sev == Error {
+			fix = "free memory, give the docker VM more, or choose a topology with fewer clusters/workers"
+		}
+		*out = append(*out, Finding{"memory", sev, msg, fix})
+	}
+	if n := runtime.NumCPU(); n < 2 {
+		*out = append(*out, Finding{"cpu", Error, fmt.Sprintf("%d CPU; kind clusters need at least 2", n), "use a machine with 2 or more CPUs"})
+	} else if n < len(t.Spec.Clusters) {
+		*out = append(*out, Finding{"cpu", Warning, fmt.Sprintf("%d CPUs for %d clusters: expect slow starts", n, len(t.Spec.Clusters)), ""})
+	}
+}
+
+func checkLeftovers(ctx context.Context, out *[]Finding, opts Options) {
+	owned := map[string]bool{}
+	for _, n := range append(opts.OwnedClusters, opts.OwnedNetworks...) {
+		owned[n] = true
+	}
+	var left []string
+	if cs, err := clusters.List(); err == nil {
+		for _, c := range cs {
+			if !owned[c] {
+				left = append(left, "cluster "+c)
+			}
+		}
+	}
+	if ns, err := network.ListOwned(ctx); err == nil {
+		for _, n := range ns {
+			if !owned[n] {
+				left = append(left, "network "+n)
+			}
+		}
+	}
+	if len(left) > 0 {
+		*out = append(*out, Finding{"leftovers", Error, "found meshconform resources no environment file records: " + strings.Join(left, ", "),
+			"meshconform down --all"})
+	}
+}
+
+func memAvailable() (uint64, bool) {
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) >= 2 && fields[0] == "MemAvailable:" {
+			kb, err := strconv.ParseUint(fields[1], 10, 64)
+			return kb << 10, err == nil
+		}
+	}
+	return 0, false
+}
+
+func gib(b uint64) float64 { return float64(b) / (1 << 30) }
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// Print writes findings, one per line, fixes indented; it returns whether any is an error.
+func Print(w io.Writer, findings []Finding) (failed bool) {
+	for _, f := range findings {
+		fmt.Fprintf(w, "  %-8s %-10s %s\n", f.Severity, f.Check, f.Message)
+		if f.Fix != "" {
+			fmt.Fprintf(w, "           fix: %s\n", f.Fix)
+		}
+		if f.Severity == Error {
+			failed = true
+		}
+	}
+	return failed
+}

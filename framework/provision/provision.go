@@ -1,0 +1,344 @@
+// Package provision brings a topology's infrastructure up and down: images, docker networks, kind clusters,
+// cross-cluster reachability and MetalLB. Each phase is idempotent, timed, and recorded in the environment file
+// before the next starts, so `up` can be re-run and `down` finds whatever an interrupted `up` made.
+package provision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/meshconform/meshconform/framework/clusters"
+	"github.com/meshconform/meshconform/framework/env"
+	"github.com/meshconform/meshconform/framework/images"
+	"github.com/meshconform/meshconform/framework/kube"
+	"github.com/meshconform/meshconform/framework/metallb"
+	"github.com/meshconform/meshconform/framework/network"
+	"github.com/meshconform/meshconform/framework/topology"
+)
+
+// Timeouts of provisioning waits.
+type Timeouts struct {
+	// NodesReady: every node of a cluster Ready after kind returns (CNI pods start). Max sensible: 5m.
+	NodesReady time.Duration
+	// MetalLB: controller, speaker and webhook ready. Max sensible: 5m.
+	MetalLB time.Duration
+}
+
+// DefaultTimeouts are generous for 2-core machines running several clusters.
+var DefaultTimeouts = Timeouts{NodesReady: 4 * time.Minute, MetalLB: 4 * time.Minute}
+
+// Options configure Up.
+type Options struct {
+	StateDir string
+	// Offline forces the image kit's images even when registries are reachable.
+	Offline  bool
+	Kit      *images.Kit
+	Out      io.Writer
+	Timeouts Timeouts
+}
+
+// Up provisions the topology and returns the environment. An environment of another topology must be down first.
+func Up(ctx context.Context, t *topology.Topology, opts Options) (*env.State, error) {
+	if opts.Out == nil {
+		opts.Out = io.Discard
+	}
+	if opts.Timeouts == (Timeouts{}) {
+		opts.Timeouts = DefaultTimeouts
+	}
+	st, err := env.Load(opts.StateDir)
+	switch {
+	case errors.Is(err, env.ErrNoEnvironment):
+		st = env.New(opts.StateDir, t)
+	case err != nil:
+		return nil, err
+	case st.Topology.Metadata.Name != t.Metadata.Name:
+		return nil, fmt.Errorf("environment of topology %q is up (%s): run `meshconform down` before bringing up %q",
+			st.Topology.Metadata.Name, st.Path(), t.Metadata.Name)
+	default:
+		st.Topology = t
+	}
+	p := &run{t: t, st: st, opts: opts, start: time.Now()}
+	if t.BringYourOwn() {
+		return st, p.phase("clusters (bring your own)", p.bringYourOwn)
+	}
+	for _, ph := range []struct {
+		name string
+		fn   func(context.Context) error
+	}{
+		{"images", p.images},
+		{"networks", p.networks},
+		{"clusters", p.clusters},
+		{"reachability", p.reachability},
+		{"load images", p.loadImages},
+		{"metallb", p.metallb},
+	} {
+		if err := p.phase(ph.name, ph.fn, ctx); err != nil {
+			return st, err
+		}
+	}
+	p.logf("infrastructure of %s is up in %s; environment: %s", t.Metadata.Name, since(p.start), st.Path())
+	return st, nil
+}
+
+type run struct {
+	t     *topology.Topology
+	st    *env.State
+	opts  Options
+	start time.Time
+	mu    sync.Mutex
+}
+
+func (p *run) logf(format string, args ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.opts.Out, "[up %7s] %s\n", since(p.start), fmt.Sprintf(format, args...))
+}
+
+func since(t time.Time) string { return time.Since(t).Round(time.Second).String() }
+
+func (p *run) phase(name string, fn func(context.Context) error, ctxs ...context.Context) error {
+	ctx := context.Background()
+	if len(ctxs) > 0 {
+		ctx = ctxs[0]
+	}
+	began := time.Now()
+	p.logf("%s ...", name)
+	err := fn(ctx)
+	if serr := p.st.Save(); serr != nil && err == nil {
+		err = fmt.Errorf("save environment: %w", serr)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			p.logf("%s interrupted after %s; `meshconform down` removes what was made", name, since(began))
+			return ctx.Err()
+		}
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	p.st.RecordPhase(name, time.Since(began).Round(time.Millisecond))
+	if err := p.st.Save(); err != nil {
+		return err
+	}
+	p.logf("%s done in %s", name, since(began))
+	return nil
+}
+
+// dockerNetworkOf names the docker network a mesh network runs on.
+func (p *run) dockerNetworkOf(meshNetwork string) string {
+	if p.t.Spec.Networking == topology.NetworkingBridged {
+		return clusters.NamePrefix + "bridge"
+	}
+	return clusters.NamePrefix + meshNetwork
+}
+
+func (p *run) images(ctx context.Context) error {
+	plan := images.Choose(ctx, p.opts.Offline)
+	p.st.Images = env.Images{Source: plan.Source, Reason: plan.Reason, NodeImage: plan.NodeImage, Loaded: plan.Load}
+	p.logf("images: %s (%s)", plan.Source, plan.Reason)
+	if plan.Source == images.SourceOffline {
+		return p.opts.Kit.Ensure(ctx, "node", "metallb", "metallb-manifest")
+	}
+	return p.opts.Kit.Ensure(ctx, "metallb-manifest")
+}
+
+func (p *run) networks(ctx context.Context) error {
+	var want []string
+	for _, mn := range p.t.Networks() {
+		if n := p.dockerNetworkOf(mn); !contains(want, n) {
+			want = append(want, n)
+		}
+	}
+	used, err := network.UsedPrefixes(ctx)
+	if err != nil {
+		return err
+	}
+	free, err := network.PickSubnets(len(want), used)
+	if err != nil {
+		return err
+	}
+	for i, name := range want {
+		n, err := network.Ensure(ctx, name, p.t.Metadata.Name, free[i])
+		if err != nil {
+			return err
+		}
+		if _, ok := p.st.Network(name); !ok {
+			p.st.Networks = append(p.st.Networks, n)
+		}
+		p.logf("network %s: %s (bridge %s)", n.Name, n.Subnet, n.Bridge)
+	}
+	return nil
+}
+
+func (p *run) clusters(ctx context.Context) error {
+	existing, err := clusters.List()
+	if err != nil {
+		return err
+	}
+	var specs []clusters.Spec
+	for _, c := range p.t.Spec.Clusters {
+		rec := p.st.Cluster(c.Name)
+		rec.KindName = clusters.NamePrefix + c.Name
+		rec.Role, rec.Network = c.Role, c.Network
+		rec.DockerNetwork = p.dockerNetworkOf(c.Network)
+		rec.PodSubnet, rec.ServiceSubnet = c.PodSubnet, c.ServiceSubnet
+		rec.Provisioned = true
+		if contains(existing, rec.KindName) {
+			p.logf("cluster %s exists: kept", rec.KindName)
+			continue
+		}
+		specs = append(specs, clusters.Spec{Name: rec.KindName, NodeImage: p.st.Images.NodeImage, Workers: c.Workers,
+			PodSubnet: c.PodSubnet, ServiceSubnet: c.ServiceSubnet, Network: rec.DockerNetwork})
+	}
+	// Recorded before creation: an interrupted create still leaves `down` a complete list.
+	if err := p.st.Save(); err != nil {
+		return err
+	}
+	if err := clusters.Create(ctx, specs, clusters.Options{Out: prefixed{p}}); err != nil {
+		return err
+	}
+	for i := range p.st.Clusters {
+		rec := &p.st.Clusters[i]
+		acc, err := clusters.WriteKubeconfigs(ctx, rec.KindName, rec.DockerNetwork, p.st.KubeconfigDir())
+		if err != nil {
+			return err
+		}
+		rec.Access = acc
+		nodes, err := clusters.NewProvider(io.Discard).ListNodes(rec.KindName)
+		if err != nil {
+			return fmt.Errorf("list nodes of %s: %w", rec.KindName, err)
+		}
+		rec.Nodes, rec.NodeIPs = nil, nil
+		for _, n := range nodes {
+			ip, err := clusters.ContainerIP(ctx, n.String(), rec.DockerNetwork)
+			if err != nil {
+				return err
+			}
+			rec.Nodes = append(rec.Nodes, n.String())
+			rec.NodeIPs = append(rec.NodeIPs, netip.MustParseAddr(ip))
+		}
+	}
+	return nil
+}
+
+// reachability adds same-network routes (bridged) or cross-network allow rules (isolated).
+func (p *run) reachability(ctx context.Context) error {
+	if p.t.Spec.Networking == topology.NetworkingIsolated {
+		api := map[string][]netip.Addr{}
+		for _, c := range p.st.Clusters {
+			api[c.DockerNetwork] = append(api[c.DockerNetwork], netip.MustParseAddr(c.Access.ControlPlaneIP))
+		}
+		allows := network.IsolationAllows(p.st.Networks, api)
+		p.logf("isolated: %d allow rules (LoadBalancer ranges and API servers across networks)", len(allows))
+		return network.ApplyAllows(ctx, p.t.Metadata.Name, allows)
+	}
+	var routes []network.Route
+	for _, mn := range p.t.Networks() {
+		nodes := map[string][]string{}
+		cidrs := map[string][]netip.Prefix{}
+		via := map[string]netip.Addr{}
+		for _, c := range p.st.Clusters {
+			if c.Network != mn {
+				continue
+			}
+			nodes[c.Name] = c.Nodes
+			cidrs[c.Name] = []netip.Prefix{netip.MustParsePrefix(c.PodSubnet), netip.MustParsePrefix(c.ServiceSubnet)}
+			via[c.Name] = netip.MustParseAddr(c.Access.ControlPlaneIP)
+		}
+		routes = append(routes, network.PeerRoutes(nodes, cidrs, via)...)
+	}
+	p.logf("bridged: %d routes between clusters of the same mesh network", len(routes))
+	return network.AddRoutes(ctx, routes)
+}
+
+func (p *run) loadImages(ctx context.Context) error {
+	if len(p.st.Images.Loaded) == 0 {
+		return nil
+	}
+	return p.parallel(ctx, func(ctx context.Context, c *env.Cluster) error {
+		return clusters.LoadImages(ctx, c.KindName, p.st.Images.Loaded...)
+	})
+}
+
+func (p *run) metallb(ctx context.Context) error {
+	index := map[string]int{}
+	for i := range p.st.Clusters {
+		c := &p.st.Clusters[i]
+		n, ok := p.st.Network(c.DockerNetwork)
+		if !ok {
+			return fmt.Errorf("cluster %s: network %s not recorded", c.Name, c.DockerNetwork)
+		}
+		first, last, err := n.Pool(index[c.DockerNetwork])
+		if err != nil {
+			return err
+		}
+		index[c.DockerNetwork]++
+		c.PoolFirst, c.PoolLast = first, last
+	}
+	return p.parallel(ctx, func(ctx context.Context, c *env.Cluster) error {
+		kc, err := kube.New(c.Name, c.Access.Kubeconfig, "")
+		if err != nil {
+			return err
+		}
+		if err := kc.WaitNodesReady(ctx, len(c.Nodes), p.opts.Timeouts.NodesReady); err != nil {
+			return err
+		}
+		if err := metallb.Install(ctx, kc, p.opts.Kit.MetalLBManifest(), c.PoolFirst, c.PoolLast, p.opts.Timeouts.MetalLB); err != nil {
+			return err
+		}
+		p.logf("[%s] MetalLB ready, pool %s-%s", c.Name, c.PoolFirst, c.PoolLast)
+		return nil
+	})
+}
+
+func (p *run) parallel(ctx context.Context, fn func(context.Context, *env.Cluster) error) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(p.st.Clusters))
+	for i := range p.st.Clusters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn(ctx, &p.st.Clusters[i])
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (p *run) bringYourOwn(ctx context.Context) error {
+	p.st.Images = env.Images{Source: "none", Reason: "bring-your-own clusters: nothing is provisioned"}
+	for _, c := range p.t.Spec.Clusters {
+		rec := p.st.Cluster(c.Name)
+		rec.Role, rec.Network = c.Role, c.Network
+		rec.Access = clusters.Access{Kubeconfig: c.Kubeconfig, Context: c.Context}
+		kc, err := kube.New(c.Name, c.Kubeconfig, c.Context)
+		if err != nil {
+			return err
+		}
+		if _, err := kc.Clientset.Discovery().ServerVersion(); err != nil {
+			return fmt.Errorf("cluster %s (context %s in %s) is not reachable: %w", c.Name, c.Context, c.Kubeconfig, err)
+		}
+	}
+	return nil
+}
+
+type prefixed struct{ p *run }
+
+func (w prefixed) Write(b []byte) (int, error) {
+	w.p.mu.Lock()
+	defer w.p.mu.Unlock()
+	fmt.Fprintf(w.p.opts.Out, "[up %7s]   %s", since(w.p.start), b)
+	return len(b), nil
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
