@@ -1,0 +1,62 @@
+package images
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/http"
+	"time"
+)
+
+const (
+	SourceOffline  = "offline"
+	SourceUpstream = "upstream"
+	// UpstreamNodeImage is kind's published node image for KubernetesVersion, used where registries are reachable.
+	UpstreamNodeImage = "kindest/node:" + KubernetesVersion
+)
+
+// Plan says which images an environment runs.
+type Plan struct {
+	Source    string
+	Reason    string
+	NodeImage string
+	// Load are local images to copy into every node (the nodes cannot pull them).
+	Load []string
+}
+
+// probeRegistry is what Choose asks: any HTTP answer from the registry means it is reachable.
+var probeRegistry = "https://registry.k8s.io/v2/"
+
+// Choose picks the kit's offline images when forced or when the upstream registry cannot be reached.
+func Choose(ctx context.Context, forceOffline bool) Plan {
+	offline := Plan{Source: SourceOffline, NodeImage: NodeImage,
+		Load: []string{MetalLBControllerImage, MetalLBSpeakerImage}}
+	if forceOffline {
+		offline.Reason = "--offline"
+		return offline
+	}
+	if err := reachable(ctx, probeRegistry); err != nil {
+		offline.Reason = "registry unreachable (" + err.Error() + ")"
+		return offline
+	}
+	return Plan{Source: SourceUpstream, Reason: probeRegistry + " reachable", NodeImage: UpstreamNodeImage}
+}
+
+func reachable(ctx context.Context, url string) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	client := &http.Client{Transport: &http.Transport{
+		DialContext:     (&net.Dialer{Timeout: 3 * time.Second}).DialContext,
+		TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12},
+	}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	return nil
+}

@@ -1,0 +1,194 @@
+package images
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"testing"
+)
+
+func TestHasherSeparatesParts(t *testing.T) {
+	if newHasher("ab", "c").sum() == newHasher("a", "bc").sum() {
+		t.Fatal("parts running together produce the same stamp")
+	}
+	if newHasher("x").sum() != newHasher("x").sum() {
+		t.Fatal("stamp is not deterministic")
+	}
+}
+
+func TestStampsAreStableAndFollowInputs(t *testing.T) {
+	k, err := New(Options{CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range Names() {
+		a, b := k.Stamp(n), k.Stamp(n)
+		if a == "" || a != b {
+			t.Fatalf("%s: stamp %q then %q", n, a, b)
+		}
+	}
+	if k.Stamp("node") == k.Stamp("istio") {
+		t.Fatal("different artifacts share a stamp")
+	}
+	// A dependency's input change must reach every artifact built on it.
+	before := k.Stamp("node")
+	m := registry["bin-etcd"]
+	orig := m.stamp
+	m.stamp = func(*Kit) string { return "changed" }
+	defer func() { m.stamp = orig }()
+	if k.Stamp("node") == before {
+		t.Fatal("node stamp ignores a change in its etcd dependency")
+	}
+	if k.Stamp("istio") != k.Stamp("istio") {
+		t.Fatal("unrelated stamp unstable")
+	}
+}
+
+// An up-to-date artifact is not rebuilt: the warm path must only hash and inspect.
+func TestEnsureSkipsPresentArtifacts(t *testing.T) {
+	builds := 0
+	register(&artifact{name: "test-present", title: "t", stamp: func(*Kit) string { return "s" },
+		present: func(context.Context, *Kit, string) bool { return true },
+		build:   func(context.Context, *Kit, string, io.Writer) error { builds++; return nil }})
+	register(&artifact{name: "test-missing", title: "t", deps: []string{"test-present"}, stamp: func(*Kit) string { return "s" },
+		present: func(context.Context, *Kit, string) bool { return false },
+		build:   func(context.Context, *Kit, string, io.Writer) error { builds += 10; return nil }})
+	defer delete(registry, "test-present")
+	defer delete(registry, "test-missing")
+	k, err := New(Options{CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Ensure(context.Background(), "test-missing", "test-missing"); err != nil {
+		t.Fatal(err)
+	}
+	if builds != 10 {
+		t.Fatalf("builds = %d, want only the missing artifact built once (10)", builds)
+	}
+	if err := k.Ensure(context.Background(), "no-such-artifact"); err == nil || !strings.Contains(err.Error(), "known are") {
+		t.Fatalf("unknown artifact: err = %v", err)
+	}
+}
+
+func TestResolveInFollowsLinksInsideRoot(t *testing.T) {
+	root := t.TempDir()
+	must(t, os.MkdirAll(filepath.Join(root, "usr/lib/x"), 0o755))
+	must(t, os.WriteFile(filepath.Join(root, "usr/lib/x/libz.so.1.2"), []byte("z"), 0o644))
+	must(t, os.Symlink("usr/lib", filepath.Join(root, "lib")))                            // relative, merged-usr style
+	must(t, os.Symlink("/lib/x/libz.so.1.2", filepath.Join(root, "usr/lib/x/libz.so.1"))) // absolute: must stay in root
+	got, err := resolveIn(root, "/lib/x/libz.so.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != filepath.Join(root, "usr/lib/x/libz.so.1.2") {
+		t.Fatalf("resolved to %s", got)
+	}
+	must(t, os.Symlink("loop", filepath.Join(root, "loop")))
+	if _, err := resolveIn(root, "/loop"); err == nil {
+		t.Fatal("symlink loop not detected")
+	}
+}
+
+// copyWithLibs on this machine's own root: a dynamically linked binary arrives with libc and its loader.
+func TestCopyWithLibsBringsSharedLibraries(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/ls"); err != nil {
+		t.Skip("no /usr/bin/ls on this machine")
+	}
+	dst := t.TempDir()
+	if err := copyWithLibs("/", dst, "/usr/bin/ls"); err != nil {
+		t.Fatal(err)
+	}
+	var haveLibc, haveLoader bool
+	_ = filepath.Walk(dst, func(p string, info os.FileInfo, err error) error {
+		if err == nil && strings.HasPrefix(filepath.Base(p), "libc.so") {
+			haveLibc = true
+		}
+		if err == nil && strings.HasPrefix(filepath.Base(p), "ld-linux") {
+			haveLoader = true
+		}
+		return nil
+	})
+	if !haveLibc || !haveLoader {
+		t.Fatalf("libc copied: %v, loader copied: %v", haveLibc, haveLoader)
+	}
+}
+
+func TestCRIBaseSpecAddsKindHookAndDropsRlimits(t *testing.T) {
+	in := `{"process":{"rlimits":[{"type":"RLIMIT_NOFILE"}],"args":["sh"]},"hooks":{"createContainer":[{"path":"/a"}]}}`
+	out, err := criBaseSpec([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec struct {
+		Process map[string]any `json:"process"`
+		Hooks   struct {
+			CreateContainer []struct{ Path string } `json:"createContainer"`
+		} `json:"hooks"`
+	}
+	must(t, json.Unmarshal(out, &spec))
+	if _, ok := spec.Process["rlimits"]; ok {
+		t.Fatal("rlimits kept")
+	}
+	if n := len(spec.Hooks.CreateContainer); n != 2 || spec.Hooks.CreateContainer[1].Path != "/kind/bin/mount-product-files.sh" {
+		t.Fatalf("hooks: %+v", spec.Hooks.CreateContainer)
+	}
+}
+
+// The node image copies kind's node files from KindVersion; it must be the kind the harness links.
+func TestKindVersionMatchesGoMod(t *testing.T) {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		t.Skip("no build info")
+	}
+	for _, d := range bi.Deps {
+		if d.Path == "sigs.k8s.io/kind" {
+			if d.Version != KindVersion {
+				t.Fatalf("go.mod has kind %s, images.KindVersion is %s", d.Version, KindVersion)
+			}
+			return
+		}
+	}
+	t.Fatal("sigs.k8s.io/kind not in build info")
+}
+
+func TestFixtureModuleHoldsSourcesAndModuleFiles(t *testing.T) {
+	files, err := fixtureModule()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"go.mod", "go.sum", "fixtures/cni/main.go", "fixtures/pause/main.go", "fixtures/workload/main.go"} {
+		if _, ok := files[want]; !ok {
+			t.Fatalf("fixture module lacks %s (has %d files)", want, len(files))
+		}
+	}
+	for p := range files {
+		if strings.HasSuffix(p, "_test.go") {
+			t.Fatalf("fixture module carries a test file %s", p)
+		}
+	}
+}
+
+func TestEveryBuildModuleIsEmbedded(t *testing.T) {
+	for name, a := range registry {
+		if !strings.HasPrefix(name, "bin-") || name == "bin-fixtures" {
+			continue
+		}
+		mod := strings.TrimPrefix(name, "bin-")
+		for _, ext := range []string{".mod", ".sum"} {
+			if _, err := modulesFS.ReadFile("modules/" + mod + ext); err != nil {
+				t.Fatalf("%s: %v", a.name, err)
+			}
+		}
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
