@@ -5,6 +5,7 @@
 package images_test
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -117,10 +118,16 @@ var _ = Describe("offline kind node image", Ordered, Label("e2e", "images"), fun
 	It("serves a ClusterIP Service by its DNS name", func(ctx SpecContext) {
 		_, err := kc.Clientset.CoreV1().Services(ns).Create(ctx, e2eutil.EchoService(ns, corev1.ServiceTypeClusterIP), metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
-		tally, err := e2eutil.Call(ctx, kc, ns, "client-svc", workload, name+"-control-plane", "echo."+ns+".svc.cluster.local:8080", 5)
-		Expect(err).NotTo(HaveOccurred())
-		Expect(tally.OK).To(Equal(5), "calls through the Service: %+v", tally)
-		Expect(tally.ByPod).To(HaveKeyWithValue("echo", 5))
+		// kube-proxy rejects connections to a Service until it has programmed the endpoints: retry until it has.
+		attempt := 0
+		Eventually(func(g Gomega) {
+			attempt++
+			tally, err := e2eutil.Call(ctx, kc, ns, fmt.Sprintf("client-svc-%d", attempt), workload, name+"-control-plane",
+				"echo."+ns+".svc.cluster.local:8080", 5)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(tally.OK).To(Equal(5), "calls through the Service: %+v", tally)
+			g.Expect(tally.ByPod).To(HaveKeyWithValue("echo", 5))
+		}).WithContext(ctx).WithTimeout(90 * time.Second).WithPolling(2 * time.Second).Should(Succeed())
 	}, SpecTimeout(5*time.Minute))
 })
 

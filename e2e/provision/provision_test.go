@@ -116,10 +116,16 @@ func topologyCase(name string, isolated bool) {
 		It("lets a pod in cluster1 reach cluster2's LoadBalancer address", func(ctx SpecContext) {
 			Expect(lbIP).To(HaveKey("cluster2"))
 			c1 := st.Clusters[0]
-			tally, err := e2eutil.Call(ctx, kcs["cluster1"], ns, "to-lb", workload, c1.Nodes[0], lbIP["cluster2"].String()+":8080", 5)
-			Expect(err).NotTo(HaveOccurred())
-			Expect(tally.OK).To(Equal(5), "cluster1 -> cluster2 LB %s: %+v", lbIP["cluster2"], tally)
-			Expect(tally.ByCluster).To(HaveKeyWithValue("cluster2", 5))
+			// Retried: MetalLB announces the address and kube-proxy programs it a moment after the Service gets it.
+			attempt := 0
+			Eventually(func(g Gomega) {
+				attempt++
+				tally, err := e2eutil.Call(ctx, kcs["cluster1"], ns, fmt.Sprintf("to-lb-%d", attempt), workload, c1.Nodes[0],
+					lbIP["cluster2"].String()+":8080", 5)
+				g.Expect(err).NotTo(HaveOccurred())
+				g.Expect(tally.OK).To(Equal(5), "cluster1 -> cluster2 LB %s: %+v", lbIP["cluster2"], tally)
+				g.Expect(tally.ByCluster).To(HaveKeyWithValue("cluster2", 5))
+			}).WithContext(ctx).WithTimeout(90 * time.Second).WithPolling(2 * time.Second).Should(Succeed())
 		}, SpecTimeout(4*time.Minute))
 
 		if isolated {
