@@ -31,6 +31,7 @@ type State struct {
 	Images     Images             `json:"images"`
 	Networks   []network.Network  `json:"networks,omitempty"`
 	Clusters   []Cluster          `json:"clusters"`
+	Mesh       *Mesh              `json:"mesh,omitempty"`
 	Phases     []Phase            `json:"phases,omitempty"`
 	CreatedAt  time.Time          `json:"createdAt"`
 	UpdatedAt  time.Time          `json:"updatedAt"`
@@ -64,6 +65,50 @@ type Cluster struct {
 	PoolFirst     netip.Addr      `json:"poolFirst,omitzero"`
 	PoolLast      netip.Addr      `json:"poolLast,omitzero"`
 	Provisioned   bool            `json:"provisioned"`
+}
+
+// Mesh records how Istio was installed, for the suites and the conformance report.
+type Mesh struct {
+	// Installer is istioctl | helm | preinstalled.
+	Installer    string `json:"installer"`
+	IstioVersion string `json:"istioVersion"`
+	Hub          string `json:"hub,omitempty"`
+	Tag          string `json:"tag,omitempty"`
+	// DataPlane is proxyless (gRPC xDS, pilot-agent only) or sidecar (Envoy).
+	DataPlane string `json:"dataPlane"`
+	// ExposeIstiod is how remotes reach their primary's istiod: gateway (east-west gateway, the install guide's way)
+	// or loadbalancer (istiod's own LoadBalancer Service, for where the gateway data plane cannot run).
+	ExposeIstiod    string `json:"exposeIstiod,omitempty"`
+	TrustDomain     string `json:"trustDomain"`
+	RootFingerprint string `json:"rootFingerprint"`
+	// Clusters is keyed by topology cluster name.
+	Clusters map[string]MeshCluster `json:"clusters"`
+	// Workloads are the test workloads deployed for the suites.
+	Workloads *Workloads `json:"workloads,omitempty"`
+	// Notes are facts the report must carry (e.g. "east-west gateway pods cannot run: no Envoy image").
+	Notes []string `json:"notes,omitempty"`
+}
+
+// MeshCluster is one cluster's part of the mesh.
+type MeshCluster struct {
+	IntermediateFingerprint string `json:"intermediateFingerprint"`
+	// EastWestGateway is the gateway Service's LoadBalancer IP (multi-network and gateway-exposed istiod).
+	EastWestGateway string `json:"eastWestGateway,omitempty"`
+	// GatewayReady says whether gateway pods run (false where no Envoy image exists).
+	GatewayReady bool `json:"gatewayReady"`
+	// IstiodAddress is, on a primary serving remotes, the address remotes use; on a remote, the address it uses.
+	IstiodAddress string `json:"istiodAddress,omitempty"`
+}
+
+// Workloads are the test workloads of the suites.
+type Workloads struct {
+	Namespace string `json:"namespace"`
+	Image     string `json:"image"`
+	// Service is the echo Service name; Port its gRPC port.
+	Service string `json:"service"`
+	Port    int    `json:"port"`
+	// Versions maps cluster name to the echo version it runs (v1 in cluster1, v2 in cluster2, ...).
+	Versions map[string]string `json:"versions"`
 }
 
 // Phase is one step of `up` with its duration.
