@@ -126,14 +126,14 @@ func init() {
 	register(&artifact{
 		name:  "workload",
 		title: "meshconform test workload image (static binary, no base image)",
-		deps:  []string{"bin-fixtures"},
+		deps:  []string{"bin-workload"},
 		stamp: func(*Kit) string { return newHasher("workload-image-1").sum() },
 		present: func(ctx context.Context, k *Kit, stamp string) bool {
 			return imageStamp(ctx, k.WorkloadImage()) == stamp
 		},
 		build: func(ctx context.Context, k *Kit, stamp string, log io.Writer) error {
 			spec := imageSpec{Ref: k.WorkloadImage(), Entrypoint: []string{"/workload"}}
-			return staticImage(ctx, log, k.buildDir(), map[string]string{"workload": k.bin("fixtures", "workload")}, spec, stamp)
+			return staticImage(ctx, log, k.buildDir(), map[string]string{"workload": k.bin("workload", "workload")}, spec, stamp)
 		},
 		public: true,
 	})
@@ -141,16 +141,23 @@ func init() {
 
 func (k *Kit) buildDir() string { return filepath.Join(k.opts.CacheDir, "build") }
 
-// fixtureModule is a copy of this module reduced to the fixtures' sources.
-func fixtureModule() (map[string]string, error) {
-	files := map[string]string{"go.mod": meshconform.GoMod, "go.sum": meshconform.GoSum}
-	err := fs.WalkDir(fixtures.Sources, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
+// fixtureModule returns a copy of this module reduced to the named fixture programs' sources.
+func fixtureModule(programs ...string) func() (map[string]string, error) {
+	return func() (map[string]string, error) {
+		files := map[string]string{"go.mod": meshconform.GoMod, "go.sum": meshconform.GoSum}
+		for _, prog := range programs {
+			err := fs.WalkDir(fixtures.Sources, prog, func(p string, d fs.DirEntry, err error) error {
+				if err != nil || d.IsDir() {
+					return err
+				}
+				b, err := fs.ReadFile(fixtures.Sources, p)
+				files["fixtures/"+p] = string(b)
+				return err
+			})
+			if err != nil {
+				return nil, fmt.Errorf("fixture %s: %w", prog, err)
+			}
 		}
-		b, err := fs.ReadFile(fixtures.Sources, p)
-		files["fixtures/"+p] = string(b)
-		return err
-	})
-	return files, err
+		return files, nil
+	}
 }

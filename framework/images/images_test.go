@@ -6,9 +6,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"testing"
+
+	"github.com/meshconform/meshconform"
 )
 
 func TestHasherSeparatesParts(t *testing.T) {
@@ -138,32 +139,32 @@ func TestCRIBaseSpecAddsKindHookAndDropsRlimits(t *testing.T) {
 	}
 }
 
-// The node image copies kind's node files from KindVersion; it must be the kind the harness links.
+// The node image copies kind's node files from KindVersion; it must be the kind the harness links (go.mod).
 func TestKindVersionMatchesGoMod(t *testing.T) {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		t.Skip("no build info")
-	}
-	for _, d := range bi.Deps {
-		if d.Path == "sigs.k8s.io/kind" {
-			if d.Version != KindVersion {
-				t.Fatalf("go.mod has kind %s, images.KindVersion is %s", d.Version, KindVersion)
+	for _, line := range strings.Split(meshconform.GoMod, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "sigs.k8s.io/kind" {
+			if f[1] != KindVersion {
+				t.Fatalf("go.mod has kind %s, images.KindVersion is %s", f[1], KindVersion)
 			}
 			return
 		}
 	}
-	t.Fatal("sigs.k8s.io/kind not in build info")
+	t.Fatal("sigs.k8s.io/kind not required in go.mod")
 }
 
 func TestFixtureModuleHoldsSourcesAndModuleFiles(t *testing.T) {
-	files, err := fixtureModule()
+	files, err := fixtureModule("cni", "pause")()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"go.mod", "go.sum", "fixtures/cni/main.go", "fixtures/pause/main.go", "fixtures/workload/main.go"} {
+	for _, want := range []string{"go.mod", "go.sum", "fixtures/cni/main.go", "fixtures/pause/main.go"} {
 		if _, ok := files[want]; !ok {
 			t.Fatalf("fixture module lacks %s (has %d files)", want, len(files))
 		}
+	}
+	if _, ok := files["fixtures/workload/main.go"]; ok {
+		t.Fatal("node fixtures carry the workload: a workload change would rebuild the node image")
 	}
 	for p := range files {
 		if strings.HasSuffix(p, "_test.go") {
@@ -174,7 +175,7 @@ func TestFixtureModuleHoldsSourcesAndModuleFiles(t *testing.T) {
 
 func TestEveryBuildModuleIsEmbedded(t *testing.T) {
 	for name, a := range registry {
-		if !strings.HasPrefix(name, "bin-") || name == "bin-fixtures" {
+		if !strings.HasPrefix(name, "bin-") || name == "bin-node-fixtures" || name == "bin-workload" {
 			continue
 		}
 		mod := strings.TrimPrefix(name, "bin-")

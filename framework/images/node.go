@@ -47,13 +47,17 @@ func init() {
 	// cri-tools is not in the checksum database the proxy mirrors; go.sum pins it instead.
 	binArtifact(goModule{name: "crictl", packages: []string{"sigs.k8s.io/cri-tools/cmd/crictl"},
 		env: []string{"GONOSUMDB=sigs.k8s.io/cri-tools"}}, "crictl v1.34.0")
-	binArtifact(goModule{name: "fixtures", source: fixtureModule,
-		packages: []string{"./fixtures/cni", "./fixtures/pause", "./fixtures/workload"}}, "meshconform's own CNI, pause and workload")
+	// The node's own programs and the test workload are separate artifacts, so changing the workload does not
+	// rebuild the node image.
+	binArtifact(goModule{name: "node-fixtures", source: fixtureModule("cni", "pause"),
+		packages: []string{"./fixtures/cni", "./fixtures/pause"}}, "meshconform's own CNI and pause")
+	binArtifact(goModule{name: "workload", source: fixtureModule("workload"),
+		packages: []string{"./fixtures/workload"}}, "meshconform's test workload")
 
 	register(&artifact{
 		name:  "node",
 		title: "kind node image " + NodeImage + " (Kubernetes " + KubernetesVersion + ", images preloaded)",
-		deps:  []string{"rootfs", "bin-kubernetes", "bin-etcd", "bin-coredns", "bin-crictl", "bin-fixtures"},
+		deps:  []string{"rootfs", "bin-kubernetes", "bin-etcd", "bin-coredns", "bin-crictl", "bin-node-fixtures"},
 		stamp: func(*Kit) string {
 			return newHasher("node", nodeRecipe, KindVersion, fixtures.CNIManifest, storageManifest).sum()
 		},
@@ -150,9 +154,9 @@ func (k *Kit) componentImages(ctx context.Context, log io.Writer, work, stamp st
 		img{spec: imageSpec{Ref: "registry.k8s.io/coredns/coredns:" + corednsImageTag, Env: path,
 			Entrypoint: []string{"/coredns"}}, bins: map[string]string{"coredns": k.bin("coredns", "coredns")}},
 		img{spec: imageSpec{Ref: "registry.k8s.io/pause:" + pauseImageTag, Entrypoint: []string{"/pause"}},
-			bins: map[string]string{"pause": k.bin("fixtures", "pause")}},
+			bins: map[string]string{"pause": k.bin("node-fixtures", "pause")}},
 		img{spec: imageSpec{Ref: CNIImage, Env: path, Entrypoint: []string{"/cni"}},
-			bins: map[string]string{"cni": k.bin("fixtures", "cni")}, libs: iptables},
+			bins: map[string]string{"cni": k.bin("node-fixtures", "cni")}, libs: iptables},
 	)
 	var refs []string
 	for _, im := range imgs {

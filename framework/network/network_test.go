@@ -127,3 +127,30 @@ func TestPeerRoutesCoverEveryNodeAndSkipSelf(t *testing.T) {
 		}
 	}
 }
+
+func TestIsolationDropsOnlyAcrossMeshNetworks(t *testing.T) {
+	ip := netip.MustParseAddr
+	cidr := netip.MustParsePrefix
+	cs := []ClusterAddrs{
+		{MeshNetwork: "network1", NodeIPs: []netip.Addr{ip("172.30.1.2"), ip("172.30.1.3")}, CIDRs: []netip.Prefix{cidr("10.10.0.0/16"), cidr("10.255.10.0/24")}},
+		{MeshNetwork: "network1", NodeIPs: []netip.Addr{ip("172.30.1.4")}, CIDRs: []netip.Prefix{cidr("10.20.0.0/16"), cidr("10.255.20.0/24")}},
+		{MeshNetwork: "network2", NodeIPs: []netip.Addr{ip("172.30.2.2")}, CIDRs: []netip.Prefix{cidr("10.30.0.0/16"), cidr("10.255.30.0/24")}},
+	}
+	drops := IsolationDrops(cs)
+	// network1's 3 nodes x network2's 2 CIDRs + network2's node x network1's 4 CIDRs
+	if len(drops) != 10 {
+		t.Fatalf("want 10 drops, got %d: %+v", len(drops), drops)
+	}
+	for _, d := range drops {
+		if d.Source == ip("172.30.1.4") && d.Dest == cidr("10.10.0.0/16") {
+			t.Fatalf("drop between clusters of the same mesh network: %+v", d)
+		}
+		if d.Source == ip("172.30.2.2") && d.Dest == cidr("10.30.0.0/16") {
+			t.Fatalf("drop into the cluster's own CIDR: %+v", d)
+		}
+	}
+	args := strings.Join(drops[0].args("t"), " ")
+	if !strings.Contains(args, "-s 172.30.1.2/32") || !strings.Contains(args, "-j DROP") || !strings.Contains(args, "meshconform:t") {
+		t.Fatalf("drop rule %q", args)
+	}
+}

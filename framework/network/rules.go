@@ -64,14 +64,61 @@ func iptables(ctx context.Context, args ...string) error {
 	return nil
 }
 
-// ApplyAllows inserts the rules (idempotently) at the top of DOCKER-USER.
-func ApplyAllows(ctx context.Context, topology string, allows []Allow) error {
+// Drop blocks traffic from a node address to a CIDR of a cluster on another mesh network. Those CIDRs are not routed
+// anywhere, so on most machines the packets die upstream; but some networks (this project's CI VMs among them) accept
+// TCP connections to any address, which would make another network's pods look reachable. Dropping explicitly makes
+// the isolation a property of meshconform, not of whatever lies beyond the host's default route.
+type Drop struct {
+	Source netip.Addr
+	Dest   netip.Prefix
+}
+
+func (d Drop) args(topology string) []string {
+	return []string{"-s", netip.PrefixFrom(d.Source, 32).String(), "-d", d.Dest.String(),
+		"-m", "comment", "--comment", ruleComment(topology), "-j", "DROP"}
+}
+
+// ClusterAddrs is what IsolationDrops needs to know of a cluster.
+type ClusterAddrs struct {
+	MeshNetwork string
+	NodeIPs     []netip.Addr
+	CIDRs       []netip.Prefix // pod and service subnets
+}
+
+// IsolationDrops returns, for every cluster, drops from its nodes to the CIDRs of every cluster on another mesh network.
+// Pod egress leaves a node masqueraded to the node's address (our CNI), so node addresses identify the source cluster
+// even when clusters share one docker network (bridged mode), where same-network peers must stay reachable.
+func IsolationDrops(clusters []ClusterAddrs) []Drop {
+	var out []Drop
+	for _, from := range clusters {
+		for _, to := range clusters {
+			if from.MeshNetwork == to.MeshNetwork {
+				continue
+			}
+			for _, ip := range from.NodeIPs {
+				for _, c := range to.CIDRs {
+					out = append(out, Drop{Source: ip, Dest: c})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// Apply inserts the rules (idempotently) at the top of DOCKER-USER.
+func Apply(ctx context.Context, topology string, allows []Allow, drops []Drop) error {
 	if err := iptables(ctx, "-L", "DOCKER-USER", "-n"); err != nil {
 		return fmt.Errorf("docker's DOCKER-USER chain is missing (is dockerd running with iptables enabled?): %w", err)
 	}
-	rules := [][]string{returnRule(topology)}
+	var rules [][]string
+	if len(allows) > 0 {
+		rules = append(rules, returnRule(topology))
+	}
 	for _, a := range allows {
 		rules = append(rules, a.args(topology))
+	}
+	for _, d := range drops {
+		rules = append(rules, d.args(topology))
 	}
 	for _, r := range rules {
 		if iptables(ctx, append([]string{"-C", "DOCKER-USER"}, r...)...) == nil {
