@@ -9,7 +9,7 @@ GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 $GO build -o bin/meshconform ./cmd/meshconform
 $GO build -o bin/kind sigs.k8s.io/kind   # the kind CLI of the version we link, built from the pinned module
 bin/meshconform images build node metallb >/dev/null
-image=$(bin/meshconform images list >/dev/null; echo meshconform.io/kind-node:v1.34.2)
+image=meshconform.io/kind-node:v1.34.2
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 for i in 1 2; do
   cat > "$tmp/c$i.yaml" <<CFG
@@ -32,7 +32,8 @@ for r in $(seq 1 "$rounds"); do
   t3=$(now)
   clusters=$(grep -o 'clusters done in [0-9ms.]*' "$tmp/up.log" | awk '{print $4}')
   bin/meshconform down --state-dir "$tmp/state" >/dev/null
-  printf 'round %d: bare kind create x2 (parallel) %.1fs | meshconform up %.1fs (clusters phase %s) | ratio %.2f\n' \
-    "$r" "$(echo "$t1 - $t0" | bc)" "$(echo "$t3 - $t2" | bc)" "$clusters" "$(echo "($t3 - $t2) / ($t1 - $t0)" | bc -l)"
+  awk -v r="$r" -v a="$t0" -v b="$t1" -v c="$t2" -v d="$t3" -v cl="$clusters" 'BEGIN {
+    printf "round %d: bare kind create x2 (parallel) %.1fs | meshconform up %.1fs (clusters phase %s) | ratio %.2f\n",
+      r, b - a, d - c, cl, (d - c) / (b - a) }'
   grep -E 'done in' "$tmp/up.log" | sed 's/^/    /'
 done

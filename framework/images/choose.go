@@ -29,8 +29,8 @@ var probeRegistry = "https://registry.k8s.io/v2/"
 
 // Choose picks the kit's offline images when forced or when the upstream registry cannot be reached.
 func Choose(ctx context.Context, forceOffline bool) Plan {
-	offline := Plan{Source: SourceOffline, NodeImage: NodeImage,
-		Load: []string{MetalLBControllerImage, MetalLBSpeakerImage}}
+	// MetalLB's images are preloaded in the offline node image.
+	offline := Plan{Source: SourceOffline, NodeImage: NodeImage}
 	if forceOffline {
 		offline.Reason = "--offline"
 		return offline

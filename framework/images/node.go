@@ -57,7 +57,7 @@ func init() {
 	register(&artifact{
 		name:  "node",
 		title: "kind node image " + NodeImage + " (Kubernetes " + KubernetesVersion + ", images preloaded)",
-		deps:  []string{"rootfs", "bin-kubernetes", "bin-etcd", "bin-coredns", "bin-crictl", "bin-node-fixtures"},
+		deps:  []string{"rootfs", "bin-kubernetes", "bin-etcd", "bin-coredns", "bin-crictl", "bin-node-fixtures", "metallb"},
 		stamp: func(*Kit) string {
 			return newHasher("node", nodeRecipe, KindVersion, fixtures.CNIManifest, storageManifest).sum()
 		},
@@ -68,7 +68,7 @@ func init() {
 }
 
 // nodeRecipe names the recipe's revision: bump it when buildNode changes in a way the inputs do not show.
-const nodeRecipe = "node-recipe-1"
+const nodeRecipe = "node-recipe-2"
 
 const etcdMain = `package main
 
@@ -105,7 +105,9 @@ func buildNode(ctx context.Context, k *Kit, stamp string, log io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := run(ctx, log, "", nil, "docker", append([]string{"save", "-o", archive}, refs...)...); err != nil {
+	// MetalLB is installed in every environment: preloading it saves loading it into each node on every `up`.
+	preloaded := append(append([]string{}, refs...), MetalLBControllerImage, MetalLBSpeakerImage)
+	if err := run(ctx, log, "", nil, "docker", append([]string{"save", "-o", archive}, preloaded...)...); err != nil {
 		return fmt.Errorf("save component images: %w", err)
 	}
 	// They live on in the node image only; the host keeps no images named like upstream's.

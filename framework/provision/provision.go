@@ -140,7 +140,7 @@ func (p *run) images(ctx context.Context) error {
 	p.st.Images = env.Images{Source: plan.Source, Reason: plan.Reason, NodeImage: plan.NodeImage, Loaded: plan.Load}
 	p.logf("images: %s (%s)", plan.Source, plan.Reason)
 	if plan.Source == images.SourceOffline {
-		return p.opts.Kit.Ensure(ctx, "node", "metallb", "metallb-manifest")
+		return p.opts.Kit.Ensure(ctx, "node", "metallb-manifest")
 	}
 	return p.opts.Kit.Ensure(ctx, "metallb-manifest")
 }
