@@ -1,0 +1,207 @@
+package workload
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/remotecommand"
+	utilexec "k8s.io/client-go/util/exec"
+	"k8s.io/streaming/pkg/httpstream"
+
+	"github.com/meshconform/meshconform/framework/kube"
+)
+
+// Exec runs cmd in a container of a pod and returns what it wrote. It speaks the websocket exec protocol and falls
+// back to SPDY where the API server (or a proxy) does not upgrade to websockets, as kubectl does. A command that
+// exits non-zero returns its output and an error that carries the exit code (k8s.io/client-go/util/exec.ExitError).
+func Exec(ctx context.Context, c *kube.Client, ns, pod, container string, cmd []string) (stdout, stderr string, err error) {
+	req := c.Clientset.CoreV1().RESTClient().Post().
+		Resource("pods").Namespace(ns).Name(pod).SubResource("exec").
+		VersionedParams(&corev1.PodExecOptions{
+			Container: container,
+			Command:   cmd,
+			Stdout:    true,
+			Stderr:    true,
+		}, scheme.ParameterCodec)
+	where := fmt.Sprintf("%s: exec %q in %s/%s", c.Name, cmd, ns, pod)
+	if container != "" {
+		where += " container " + container
+	}
+	ws, err := remotecommand.NewWebSocketExecutor(c.Config, "GET", req.URL().String())
+	if err != nil {
+		return "", "", fmt.Errorf("%s: websocket executor: %w", where, err)
+	}
+	spdy, err := remotecommand.NewSPDYExecutor(c.Config, "POST", req.URL())
+	if err != nil {
+		return "", "", fmt.Errorf("%s: SPDY executor: %w", where, err)
+	}
+	ex, err := remotecommand.NewFallbackExecutor(ws, spdy, func(err error) bool {
+		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
+	})
+	if err != nil {
+		return "", "", fmt.Errorf("%s: %w", where, err)
+	}
+	var out, errOut bytes.Buffer
+	err = ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: &out, Stderr: &errOut})
+	if err != nil {
+		if msg := truncate(errOut.String(), 2000); msg != "" {
+			err = fmt.Errorf("%s: %w (stderr: %s)", where, err, msg)
+		} else {
+			err = fmt.Errorf("%s: %w", where, err)
+		}
+	}
+	return out.String(), errOut.String(), err
+}
+
+// execFunc is Exec's signature, so tests can stand in for a cluster.
+type execFunc func(ctx context.Context, c *kube.Client, ns, pod, container string, cmd []string) (string, string, error)
+
+// ExitCode is the exit code of a command Exec ran, if err says it exited non-zero.
+func ExitCode(err error) (int, bool) {
+	var ee utilexec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitStatus(), true
+	}
+	return 0, false
+}
+
+// Tally is what `workload client --json` prints (fixtures/workload/client.go's tally, field for field).
+type Tally struct {
+	Target string `json:"target"`
+	Sent   int    `json:"sent"`
+	OK     int    `json:"ok"`
+	// Errors counts failed calls by "<code>: <message>".
+	Errors    map[string]int `json:"errors"`
+	ByCluster map[string]int `json:"byCluster"`
+	ByVersion map[string]int `json:"byVersion"`
+	ByPod     map[string]int `json:"byPod"`
+	// Peers counts the client identities the servers reported seeing: non-empty only for calls that were mTLS end
+	// to end.
+	Peers map[string]int `json:"peers"`
+	// ServerPeers counts the server identities the client saw in the TLS handshake.
+	ServerPeers map[string]int `json:"serverPeers"`
+	FirstError  string         `json:"firstError"`
+}
+
+// Failed is the number of calls that did not succeed.
+func (t Tally) Failed() int { return t.Sent - t.OK }
+
+// ParseTally reads the tally from the client's stdout: the last line that is a JSON object.
+func ParseTally(stdout string) (Tally, error) {
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	for _, l := range slices.Backward(lines) {
+		l = strings.TrimSpace(l)
+		if !strings.HasPrefix(l, "{") {
+			continue
+		}
+		var t Tally
+		if err := json.Unmarshal([]byte(l), &t); err != nil {
+			return Tally{}, fmt.Errorf("parse client tally %q: %w", l, err)
+		}
+		return t, nil
+	}
+	return Tally{}, fmt.Errorf("no JSON tally in client output %q", truncate(stdout, 500))
+}
+
+// ClientCommand is the command Call runs in the client pod.
+func ClientCommand(target string, count int, xds bool) []string {
+	cmd := []string{Binary, "client", "--target", target, "--count", strconv.Itoa(count), "--json"}
+	if xds {
+		cmd = append(cmd, "--xds")
+	}
+	return cmd
+}
+
+// Call sends count calls to target from the namespace's client pod (`workload client`) and returns the tally.
+// Failed calls are not an error: the tally counts them and the caller judges. The error reports what kept the
+// client from producing a tally (no ready client pod, exec failure, unreadable output) or a client that stopped
+// early. For proxyless, target is xds:///<host>:<port> (Target) and xds selects xDS credentials, which mTLS needs.
+func Call(ctx context.Context, c *kube.Client, ns, target string, count int, xds bool) (Tally, error) {
+	return call(ctx, c, ns, target, count, xds, Exec)
+}
+
+func call(ctx context.Context, c *kube.Client, ns, target string, count int, xds bool, exec execFunc) (Tally, error) {
+	pod, err := ClientPod(ctx, c, ns)
+	if err != nil {
+		return Tally{}, err
+	}
+	stdout, stderr, err := exec(ctx, c, ns, pod, ClientName, ClientCommand(target, count, xds))
+	if err != nil {
+		return Tally{}, err
+	}
+	t, err := ParseTally(stdout)
+	if err != nil {
+		return Tally{}, fmt.Errorf("%s: client %s/%s: %w (stderr: %s)", c.Name, ns, pod, err, truncate(stderr, 2000))
+	}
+	if t.Sent != count {
+		return t, fmt.Errorf("%s: client %s/%s sent %d of %d calls to %s (stderr: %s)", c.Name, ns, pod, t.Sent,
+			count, target, truncate(stderr, 2000))
+	}
+	return t, nil
+}
+
+// ClientPod is the name of a Running and Ready client pod in the namespace (the newest, if a rollout left several).
+func ClientPod(ctx context.Context, c *kube.Client, ns string) (string, error) {
+	pods, err := ReadyPods(ctx, c, ns, ClientName)
+	if err != nil {
+		return "", err
+	}
+	if len(pods) == 0 {
+		return "", fmt.Errorf("%s: no Running and Ready client pod (app=%s) in %s: %s", c.Name, ClientName, ns,
+			describePods(ctx, c, ns, labels.Set{AppLabel: ClientName}.String()))
+	}
+	return pods[0], nil
+}
+
+// ReadyPods names the Running, Ready and not terminating pods with label app=<app>, newest first.
+func ReadyPods(ctx context.Context, c *kube.Client, ns, app string) ([]string, error) {
+	list, err := c.Clientset.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{
+		LabelSelector: labels.Set{AppLabel: app}.String()})
+	if err != nil {
+		return nil, fmt.Errorf("%s: list pods app=%s in %s: %w", c.Name, app, ns, err)
+	}
+	var ready []corev1.Pod
+	for _, p := range list.Items {
+		if p.DeletionTimestamp == nil && p.Status.Phase == corev1.PodRunning && podReady(&p) {
+			ready = append(ready, p)
+		}
+	}
+	slices.SortFunc(ready, func(a, b corev1.Pod) int {
+		if c := b.CreationTimestamp.Compare(a.CreationTimestamp.Time); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	names := make([]string, len(ready))
+	for i, p := range ready {
+		names[i] = p.Name
+	}
+	return names, nil
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func truncate(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if len(s) <= n {
+		return s
+	}
+	return "..." + s[len(s)-n:]
+}

@@ -1,0 +1,94 @@
+package workload
+
+import (
+	"context"
+	"testing"
+
+	networkingapi "istio.io/api/networking/v1alpha3"
+	securityapi "istio.io/api/security/v1beta1"
+	istioclient "istio.io/client-go/pkg/clientset/versioned"
+	istiofake "istio.io/client-go/pkg/clientset/versioned/fake"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/meshconform/meshconform/framework/kube"
+)
+
+func TestPolicyObjects(t *testing.T) {
+	pa := strictPeerAuthentication("echo")
+	if pa.Name != "default" || pa.Namespace != "echo" || pa.Spec.Selector != nil {
+		t.Errorf("PeerAuthentication %s/%s selector %v: want namespace-wide echo/default", pa.Namespace, pa.Name, pa.Spec.Selector)
+	}
+	if pa.Spec.Mtls == nil || pa.Spec.Mtls.Mode != securityapi.PeerAuthentication_MutualTLS_STRICT {
+		t.Errorf("mtls %v, want STRICT", pa.Spec.Mtls)
+	}
+
+	host := Host("echo", "echo")
+	dr := mutualDestinationRule("echo", host)
+	if dr.Namespace != "echo" || dr.Name != "mtls-echo-echo-svc-cluster-local" {
+		t.Errorf("DestinationRule %s/%s", dr.Namespace, dr.Name)
+	}
+	if dr.Spec.Host != "echo.echo.svc.cluster.local" {
+		t.Errorf("host %q", dr.Spec.Host)
+	}
+	tp := dr.Spec.TrafficPolicy
+	if tp == nil || tp.Tls == nil || tp.Tls.Mode != networkingapi.ClientTLSSettings_ISTIO_MUTUAL {
+		t.Errorf("traffic policy %v, want tls ISTIO_MUTUAL", tp)
+	}
+	if len(dr.Spec.Subsets) != 0 || len(dr.Spec.ExportTo) != 0 {
+		t.Errorf("unexpected subsets/exportTo in %v", &dr.Spec)
+	}
+	long := DestinationRuleName("a-very-long-service-name-that-goes-on.some-namespace-that-is-long.svc.cluster.local")
+	if len(long) > 63 || long[len(long)-1] == '-' {
+		t.Errorf("name %q is not a DNS label", long)
+	}
+}
+
+func TestApplyAndRemovePolicies(t *testing.T) {
+	ic := istiofake.NewSimpleClientset()
+	old := istioClientFor
+	istioClientFor = func(*kube.Client) (istioclient.Interface, error) { return ic, nil }
+	defer func() { istioClientFor = old }()
+
+	ctx := context.Background()
+	c := &kube.Client{Name: "cluster1"}
+	host := Host("echo", "echo")
+
+	// A PERMISSIVE policy someone left is turned STRICT.
+	permissive := strictPeerAuthentication("echo")
+	permissive.Spec.Mtls.Mode = securityapi.PeerAuthentication_MutualTLS_PERMISSIVE
+	if _, err := ic.SecurityV1().PeerAuthentications("echo").Create(ctx, permissive, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := RequireMTLS(ctx, c, "echo"); err != nil {
+			t.Fatal(err)
+		}
+		if err := ClientMTLS(ctx, c, "echo", host); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pas, _ := ic.SecurityV1().PeerAuthentications("echo").List(ctx, metav1.ListOptions{})
+	if len(pas.Items) != 1 || pas.Items[0].Spec.Mtls.Mode != securityapi.PeerAuthentication_MutualTLS_STRICT {
+		t.Errorf("PeerAuthentications %d, mode %v", len(pas.Items), pas.Items[0].Spec.Mtls)
+	}
+	drs, _ := ic.NetworkingV1().DestinationRules("echo").List(ctx, metav1.ListOptions{})
+	if len(drs.Items) != 1 || drs.Items[0].Spec.TrafficPolicy.Tls.Mode != networkingapi.ClientTLSSettings_ISTIO_MUTUAL {
+		t.Errorf("DestinationRules %d", len(drs.Items))
+	}
+
+	for range 2 { // removing twice is fine
+		if err := RemoveRequireMTLS(ctx, c, "echo"); err != nil {
+			t.Fatal(err)
+		}
+		if err := RemoveClientMTLS(ctx, c, "echo", host); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := ic.SecurityV1().PeerAuthentications("echo").Get(ctx, "default", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("PeerAuthentication still there: %v", err)
+	}
+	if _, err := ic.NetworkingV1().DestinationRules("echo").Get(ctx, DestinationRuleName(host), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("DestinationRule still there: %v", err)
+	}
+}
