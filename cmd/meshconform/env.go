@@ -13,6 +13,8 @@ import (
 	"github.com/meshconform/meshconform/framework/clusters"
 	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/images"
+	"github.com/meshconform/meshconform/framework/install"
+	"github.com/meshconform/meshconform/framework/istio"
 	"github.com/meshconform/meshconform/framework/network"
 	"github.com/meshconform/meshconform/framework/preflight"
 	"github.com/meshconform/meshconform/framework/provision"
@@ -30,6 +32,43 @@ type envFlags struct {
 func (f *envFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.stateDir, "state-dir", env.DefaultDir(), "where the environment file and kubeconfigs are kept ($MESHCONFORM_HOME)")
 	cmd.Flags().StringVar(&f.cacheDir, "cache-dir", images.DefaultCacheDir(), "image kit cache ($MESHCONFORM_CACHE)")
+}
+
+// meshFlags choose how the mesh is installed on top of the provisioned clusters.
+type meshFlags struct {
+	skip         bool
+	installer    string
+	istioctl     string
+	hub, tag     string
+	dataPlane    string
+	exposeIstiod string
+}
+
+func (m *meshFlags) register(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&m.skip, "no-mesh", false, "provision the infrastructure only: no Istio, no workloads")
+	cmd.Flags().StringVar(&m.installer, "installer", "istioctl", "istioctl | helm | preinstalled (verify an existing install)")
+	cmd.Flags().StringVar(&m.istioctl, "istioctl", "", "istioctl binary to install with (default: the one the image kit builds)")
+	cmd.Flags().StringVar(&m.hub, "hub", "", "Istio image hub (default: the image kit's offline images, or the installer's own)")
+	cmd.Flags().StringVar(&m.tag, "tag", "", "Istio image tag")
+	cmd.Flags().StringVar(&m.dataPlane, "data-plane", "proxyless", "proxyless (gRPC xDS, no Envoy) | sidecar (Envoy)")
+	cmd.Flags().StringVar(&m.exposeIstiod, "expose-istiod", "", "how remotes reach istiod: loadbalancer | gateway (default: loadbalancer for proxyless)")
+}
+
+func (m meshFlags) validate() error {
+	switch {
+	case m.installer != "istioctl" && m.installer != "helm" && m.installer != "preinstalled":
+		return fmt.Errorf("--installer %q: use istioctl, helm or preinstalled", m.installer)
+	case m.dataPlane != "proxyless" && m.dataPlane != "sidecar":
+		return fmt.Errorf("--data-plane %q: use proxyless or sidecar", m.dataPlane)
+	case m.exposeIstiod != "" && m.exposeIstiod != "loadbalancer" && m.exposeIstiod != "gateway":
+		return fmt.Errorf("--expose-istiod %q: use loadbalancer or gateway", m.exposeIstiod)
+	}
+	if m.istioctl != "" {
+		if _, err := os.Stat(m.istioctl); err != nil {
+			return fmt.Errorf("--istioctl %s: %w", m.istioctl, err)
+		}
+	}
+	return nil
 }
 
 func newTopologiesCommand() *cobra.Command {
@@ -109,19 +148,24 @@ func newUpCommand() *cobra.Command {
 	var topo string
 	var offline, skipPreflight bool
 	var f envFlags
+	var m meshFlags
 	cmd := &cobra.Command{
 		Use:   "up",
-		Short: "Provision a topology: docker networks, kind clusters, reachability, MetalLB",
+		Short: "Provision a topology (networks, kind clusters, reachability, MetalLB) and install the mesh and workloads",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			t, err := topology.Resolve(topo)
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			_, err = up(cmd.Context(), t, f, offline, skipPreflight)
+			if err := m.validate(); err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			_, err = up(cmd.Context(), t, f, m, offline, skipPreflight)
 			return err
 		},
 	}
+	m.register(cmd)
 	cmd.Flags().StringVar(&topo, "topology", DefaultTopology, "built-in name (see `meshconform topologies`) or topology file")
 	cmd.Flags().BoolVar(&offline, "offline", false, "use images built here even if registries are reachable")
 	cmd.Flags().BoolVar(&skipPreflight, "skip-preflight", false, "do not run the preflight checks first")
@@ -129,7 +173,7 @@ func newUpCommand() *cobra.Command {
 	return cmd
 }
 
-func up(ctx context.Context, t *topology.Topology, f envFlags, offline, skipPreflight bool) (*env.State, error) {
+func up(ctx context.Context, t *topology.Topology, f envFlags, m meshFlags, offline, skipPreflight bool) (*env.State, error) {
 	if !skipPreflight {
 		if err := runPreflight(ctx, t, f.stateDir); err != nil {
 			return nil, err
@@ -139,7 +183,13 @@ func up(ctx context.Context, t *topology.Topology, f envFlags, offline, skipPref
 	if err != nil {
 		return nil, err
 	}
-	return provision.Up(ctx, t, provision.Options{StateDir: f.stateDir, Offline: offline, Kit: kit, Out: os.Stdout})
+	st, err := provision.Up(ctx, t, provision.Options{StateDir: f.stateDir, Offline: offline, Kit: kit, Out: os.Stdout})
+	if err != nil || m.skip {
+		return st, err
+	}
+	return st, install.Install(ctx, st, install.Options{Kit: kit, Out: os.Stdout, Istio: istio.Options{
+		Installer: m.installer, Istioctl: m.istioctl, Hub: m.hub, Tag: m.tag, DataPlane: m.dataPlane,
+		ExposeIstiod: m.exposeIstiod}})
 }
 
 func newDownCommand() *cobra.Command {

@@ -16,16 +16,20 @@ func newRunCommand() *cobra.Command {
 	var topo string
 	var offline, keep, skipPreflight bool
 	var f envFlags
+	var m meshFlags
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Bring a topology up, check it, and take it down again (unless --keep)",
-		Long: "run = up + test + down. The Istio installation and conformance suites are not built yet (issues 4 and 5):\n" +
-			"today run provisions the topology, prints its status and removes it unless --keep.",
+		Long: "run = up + test + down. The conformance suites are not built yet (issue 5): today run provisions the\n" +
+			"topology, installs Istio and the workloads, prints the environment and removes it unless --keep.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) (err error) {
 			began := time.Now()
 			t, err := topology.Resolve(topo)
 			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			if err := m.validate(); err != nil {
 				return &exitError{code: 2, err: err}
 			}
 			if !keep {
@@ -37,13 +41,20 @@ func newRunCommand() *cobra.Command {
 					}
 				}()
 			}
-			st, err := up(cmd.Context(), t, f, offline, skipPreflight)
+			st, err := up(cmd.Context(), t, f, m, offline, skipPreflight)
 			if err != nil {
 				return err
 			}
 			for _, c := range st.Clusters {
 				fmt.Printf("cluster %-10s %-7s network %-9s nodes %d, API %s, LB pool %s-%s\n", c.Name, c.Role, c.Network,
 					len(c.Nodes), c.Access.ControlPlaneIP, c.PoolFirst, c.PoolLast)
+			}
+			if st.Mesh != nil {
+				fmt.Printf("mesh: Istio %s via %s, %s data plane, root %s\n", st.Mesh.IstioVersion, st.Mesh.Installer,
+					st.Mesh.DataPlane, st.Mesh.RootFingerprint)
+				for _, n := range st.Mesh.Notes {
+					fmt.Printf("note: %s\n", n)
+				}
 			}
 			fmt.Printf("run of %s finished in %s\n", t.Metadata.Name, time.Since(began).Round(time.Second))
 			return nil
@@ -54,5 +65,6 @@ func newRunCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&keep, "keep", false, "keep the environment after the run (remove it with `meshconform down`)")
 	cmd.Flags().BoolVar(&skipPreflight, "skip-preflight", false, "do not run the preflight checks first")
 	f.register(cmd)
+	m.register(cmd)
 	return cmd
 }

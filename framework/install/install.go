@@ -1,0 +1,140 @@
+// Package install puts the mesh on a provisioned environment: the images Istio and the workloads need, Istio itself
+// (framework/istio) and the test workloads (framework/workload). Like provisioning, each phase is timed and recorded
+// in the environment file, and re-running it is harmless.
+package install
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/meshconform/meshconform/framework/clusters"
+	"github.com/meshconform/meshconform/framework/env"
+	"github.com/meshconform/meshconform/framework/images"
+	"github.com/meshconform/meshconform/framework/istio"
+	"github.com/meshconform/meshconform/framework/kube"
+	"github.com/meshconform/meshconform/framework/workload"
+)
+
+// Timeouts of the install phases.
+type Timeouts struct {
+	// Workloads: every test workload Deployment Available (proxyless pods wait for their xDS bootstrap). Max: 5m.
+	Workloads time.Duration
+}
+
+// Options configure Install.
+type Options struct {
+	Istio    istio.Options
+	Kit      *images.Kit
+	Out      io.Writer
+	Timeouts Timeouts
+}
+
+// Install loads images (offline environments), installs Istio and deploys the test workloads.
+func Install(ctx context.Context, st *env.State, opts Options) error {
+	if opts.Out == nil {
+		opts.Out = io.Discard
+	}
+	if opts.Timeouts.Workloads == 0 {
+		opts.Timeouts.Workloads = 4 * time.Minute
+	}
+	if opts.Istio.Out == nil {
+		opts.Istio.Out = opts.Out
+	}
+	if opts.Istio.Istioctl == "" && opts.Kit != nil {
+		opts.Istio.Istioctl = opts.Kit.Istioctl()
+	}
+	if opts.Istio.DataPlane == "" {
+		opts.Istio.DataPlane = workload.DataPlaneProxyless
+	}
+	start := time.Now()
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(opts.Out, "[install %7s] %s\n", time.Since(start).Round(time.Second), fmt.Sprintf(format, args...))
+	}
+	phase := func(name string, fn func() error) error {
+		began := time.Now()
+		logf("%s ...", name)
+		err := fn()
+		if serr := st.Save(); serr != nil && err == nil {
+			err = serr
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		st.RecordPhase(name, time.Since(began).Round(time.Millisecond))
+		logf("%s done in %s", name, time.Since(began).Round(time.Second))
+		return st.Save()
+	}
+
+	workloadImage := ""
+	if err := phase("mesh images", func() error {
+		if opts.Kit == nil {
+			return errors.New("no image kit")
+		}
+		if err := opts.Kit.Ensure(ctx, "workload"); err != nil {
+			return err
+		}
+		workloadImage = opts.Kit.WorkloadImage()
+		refs := []string{workloadImage}
+		if st.Images.Source == images.SourceOffline {
+			if err := opts.Kit.Ensure(ctx, "istio"); err != nil {
+				return err
+			}
+			refs = append(refs, images.PilotImage, images.ProxyV2Image)
+		}
+		return forEach(st, true, func(c *env.Cluster) error { return clusters.LoadImages(ctx, c.KindName, refs...) })
+	}); err != nil {
+		return err
+	}
+	if err := phase("istio", func() error { return istio.Install(ctx, st, opts.Istio) }); err != nil {
+		return err
+	}
+	return phase("workloads", func() error {
+		ns := workload.DefaultNamespace
+		st.Mesh.Workloads = &env.Workloads{Namespace: ns, Image: workloadImage, Service: workload.DefaultService,
+			Port: workload.DefaultPort, Versions: map[string]string{}}
+		for i, c := range st.Clusters {
+			st.Mesh.Workloads.Versions[c.Name] = workload.VersionFor(i)
+		}
+		return forEach(st, false, func(c *env.Cluster) error {
+			kc, err := kube.New(c.Name, c.Access.Kubeconfig, c.Access.Context)
+			if err != nil {
+				return err
+			}
+			spec := workload.Spec{Namespace: ns, Image: workloadImage, Cluster: c.Name,
+				Version: st.Mesh.Workloads.Versions[c.Name], DataPlane: opts.Istio.DataPlane}
+			if err := workload.Deploy(ctx, kc, spec); err != nil {
+				return err
+			}
+			if err := workload.WaitReady(ctx, kc, ns, opts.Timeouts.Workloads); err != nil {
+				return err
+			}
+			logf("[%s] echo %s and client ready", c.Name, spec.Version)
+			return nil
+		})
+	})
+}
+
+// forEach runs fn for every cluster in parallel (provisionedOnly: skip bring-your-own clusters).
+func forEach(st *env.State, provisionedOnly bool, fn func(*env.Cluster) error) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(st.Clusters))
+	for i := range st.Clusters {
+		if provisionedOnly && !st.Clusters[i].Provisioned {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn(&st.Clusters[i])
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}

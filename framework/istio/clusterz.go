@@ -1,0 +1,219 @@
+package istio
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/portforward"
+	"k8s.io/client-go/transport/spdy"
+
+	"github.com/meshconform/meshconform/framework/kube"
+)
+
+// Sync statuses istiod reports in /debug/clusterz (pkg/kube/multicluster).
+const (
+	SyncSynced  = "synced"
+	SyncSyncing = "syncing"
+	SyncTimeout = "timeout"
+	SyncClosed  = "closed"
+)
+
+// ClusterStatus is one entry of istiod's /debug/clusterz (what `istioctl remote-clusters` prints).
+type ClusterStatus struct {
+	ID         string `json:"id"`
+	SecretName string `json:"secretName"`
+	SyncStatus string `json:"syncStatus"`
+}
+
+// ParseClusterz decodes istiod's /debug/clusterz.
+func ParseClusterz(b []byte) ([]ClusterStatus, error) {
+	var out []ClusterStatus
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, fmt.Errorf("parse /debug/clusterz: %w (got %q)", err, truncate(string(b), 200))
+	}
+	return out, nil
+}
+
+// SyncProblem is a cluster an istiod does not report synced.
+type SyncProblem struct {
+	Cluster string
+	// Status is istiod's sync status, or "" when istiod does not list the cluster at all.
+	Status string
+	Secret string
+}
+
+func (p SyncProblem) String() string {
+	if p.Status == "" {
+		return p.Cluster + ": not listed (istiod loaded no remote secret for it)"
+	}
+	return p.Cluster + ": " + p.Status
+}
+
+// SyncProblems lists the clusters of want that statuses does not report synced, in want's order; none means all
+// synced. Entries for clusters outside want (left-over secrets) are ignored.
+func SyncProblems(statuses []ClusterStatus, want []string) []SyncProblem {
+	byID := map[string]ClusterStatus{}
+	for _, s := range statuses {
+		// One cluster listed twice (two secrets naming it) counts as synced only when every entry is.
+		if prev, ok := byID[s.ID]; ok && prev.SyncStatus != SyncSynced {
+			continue
+		}
+		byID[s.ID] = s
+	}
+	var out []SyncProblem
+	for _, c := range want {
+		s, ok := byID[c]
+		switch {
+		case !ok:
+			out = append(out, SyncProblem{Cluster: c})
+		case s.SyncStatus != SyncSynced:
+			out = append(out, SyncProblem{Cluster: c, Status: s.SyncStatus, Secret: s.SecretName})
+		}
+	}
+	return out
+}
+
+// AllSynced reports whether every cluster of want is synced.
+func AllSynced(statuses []ClusterStatus, want []string) bool {
+	return len(SyncProblems(statuses, want)) == 0
+}
+
+// clusterzFetcher returns one istiod pod's /debug/clusterz.
+type clusterzFetcher func(ctx context.Context, c *kube.Client, pod string) ([]byte, error)
+
+// portForwardClusterz fetches /debug/clusterz through a port forward to istiod's monitoring port, as istioctl does.
+// The API server's pod proxy does not do: istiod serves debug endpoints unauthenticated only to localhost, and a
+// proxied request arrives from the API server without credentials istiod accepts (401).
+func portForwardClusterz(ctx context.Context, c *kube.Client, pod string) ([]byte, error) {
+	return portForwardGet(ctx, c, Namespace, pod, PortMonitoring, "debug/clusterz")
+}
+
+// portForwardGet forwards a local port to the pod's port and GETs path on it.
+func portForwardGet(ctx context.Context, c *kube.Client, ns, pod string, port int, path string) ([]byte, error) {
+	transport, upgrader, err := spdy.RoundTripperFor(c.Config)
+	if err != nil {
+		return nil, err
+	}
+	u := c.Clientset.CoreV1().RESTClient().Post().Resource("pods").Namespace(ns).Name(pod).SubResource("portforward").URL()
+	dialer := spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, u)
+	stop, ready := make(chan struct{}), make(chan struct{})
+	defer close(stop)
+	fw, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{fmt.Sprintf("0:%d", port)}, stop, ready, io.Discard, io.Discard)
+	if err != nil {
+		return nil, err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- fw.ForwardPorts() }()
+	select {
+	case <-ready:
+	case err := <-errc:
+		return nil, fmt.Errorf("port-forward to %s/%s:%d: %w", ns, pod, port, err)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	ports, err := fw.GetPorts()
+	if err != nil || len(ports) == 0 {
+		return nil, fmt.Errorf("port-forward to %s/%s:%d: no local port: %v", ns, pod, port, err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/%s", ports[0].Local, path), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s on %s/%s:%d: %w", path, ns, pod, port, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s on %s/%s:%d: %s: %s", path, ns, pod, port, resp.Status, truncate(string(body), 200))
+	}
+	return body, nil
+}
+
+// runningIstiods lists the running istiod pods of a primary.
+func runningIstiods(ctx context.Context, c *kube.Client) ([]corev1.Pod, error) {
+	pods, err := c.Clientset.CoreV1().Pods(Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app=istiod",
+		FieldSelector: "status.phase=Running"})
+	if err != nil {
+		return nil, err
+	}
+	var out []corev1.Pod
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp == nil {
+			out = append(out, p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// lastIstiodError is the last line of istiod's log that mentions cluster together with an error, for diagnosis.
+func lastIstiodError(ctx context.Context, c *kube.Client, pod, cluster string) string {
+	lines := int64(3000)
+	rc, err := c.Clientset.CoreV1().Pods(Namespace).GetLogs(pod, &corev1.PodLogOptions{Container: "discovery", TailLines: &lines}).Stream(ctx)
+	if err != nil {
+		return ""
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, 8<<20))
+	if err != nil {
+		return ""
+	}
+	return lastErrorLine(string(b), cluster)
+}
+
+// lastErrorLine finds the last log line naming cluster that reads like a failure.
+func lastErrorLine(log, cluster string) string {
+	lines := strings.Split(log, "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		l := lines[i]
+		if !strings.Contains(l, cluster) {
+			continue
+		}
+		low := strings.ToLower(l)
+		for _, w := range []string{"error", "fail", "timeout", "timed out", "unauthorized", "forbidden", "refused", "x509"} {
+			if strings.Contains(low, w) {
+				return truncate(strings.TrimSpace(l), 400)
+			}
+		}
+	}
+	return ""
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+// ClusterStatuses asks a primary's istiod which clusters it knows and their sync status (what
+// `istioctl remote-clusters` shows).
+func ClusterStatuses(ctx context.Context, c *kube.Client) ([]ClusterStatus, error) {
+	pods, err := runningIstiods(ctx, c)
+	if err != nil {
+		return nil, fmt.Errorf("%s: list istiod pods: %w", c.Name, err)
+	}
+	if len(pods) == 0 {
+		return nil, fmt.Errorf("%s: no running istiod pod in %s", c.Name, Namespace)
+	}
+	b, err := portForwardClusterz(ctx, c, pods[0].Name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", c.Name, err)
+	}
+	return ParseClusterz(b)
+}

@@ -1,0 +1,269 @@
+package istio
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/meshconform/meshconform/framework/kube"
+)
+
+// Installer names.
+const (
+	InstallerIstioctl     = "istioctl"
+	InstallerHelm         = "helm"
+	InstallerPreinstalled = "preinstalled"
+)
+
+// Target is one cluster an installer works on.
+type Target struct {
+	// Name is the topology cluster name.
+	Name string
+	// Kubeconfig and Context reach the cluster from this host.
+	Kubeconfig string
+	Context    string
+	Client     *kube.Client
+}
+
+// Installer puts Istio into clusters. Install and InstallGateway are idempotent; neither writes secrets.
+type Installer interface {
+	// Name is istioctl, helm or preinstalled.
+	Name() string
+	// Version is the Istio version the installer installs ("" when it installs nothing).
+	Version(ctx context.Context) (string, error)
+	// Install installs the control plane described by op (a primary's istiod, or a remote's profile) and returns when
+	// the installer considers it done.
+	Install(ctx context.Context, t Target, op *IstioOperator, file string) error
+	// InstallGateway installs the gateway described by op without waiting for its pods (they may never run where
+	// no Envoy image exists; the caller judges them).
+	InstallGateway(ctx context.Context, t Target, op *IstioOperator, file string) error
+	// Verify checks the control plane the cluster runs and returns istiod's version (primaries) or "" (remotes).
+	Verify(ctx context.Context, t Target, primary bool) (string, error)
+}
+
+// NewInstaller returns the named installer.
+func NewInstaller(opts Options) (Installer, error) {
+	switch opts.Installer {
+	case "", InstallerIstioctl:
+		if opts.Istioctl == "" {
+			return nil, errors.New("istioctl installer: no istioctl binary given (--istioctl PATH)")
+		}
+		if _, err := os.Stat(opts.Istioctl); err != nil {
+			if _, lerr := exec.LookPath(opts.Istioctl); lerr != nil {
+				return nil, fmt.Errorf("istioctl installer: %w", err)
+			}
+		}
+		timeout := opts.Timeouts.Install
+		if timeout == 0 {
+			timeout = DefaultTimeouts.Install
+		}
+		return &istioctl{bin: opts.Istioctl, timeout: timeout}, nil
+	case InstallerPreinstalled:
+		return preinstalled{}, nil
+	case InstallerHelm:
+		return nil, errors.New("the helm installer is not implemented yet: use --installer istioctl (with --hub/--tag for " +
+			"your images), or --installer preinstalled for a mesh you installed with Helm yourself")
+	}
+	return nil, fmt.Errorf("unknown installer %q: use istioctl, helm or preinstalled", opts.Installer)
+}
+
+// istioctl runs an istioctl binary.
+type istioctl struct {
+	bin     string
+	timeout time.Duration
+}
+
+func (i *istioctl) Name() string { return InstallerIstioctl }
+
+// Version asks the binary itself (--remote=false: no cluster needed).
+func (i *istioctl) Version(ctx context.Context) (string, error) {
+	out, err := i.run(ctx, "version", "--remote=false", "-o", "json")
+	if err != nil {
+		short, serr := i.run(ctx, "version", "--remote=false", "--short")
+		if serr != nil {
+			return "", err
+		}
+		return strings.TrimSpace(string(short)), nil
+	}
+	return parseIstioctlVersion(out)
+}
+
+func parseIstioctlVersion(out []byte) (string, error) {
+	var v struct {
+		ClientVersion struct {
+			Version string `json:"version"`
+		} `json:"clientVersion"`
+	}
+	// istioctl may print warnings before the JSON document.
+	if i := bytes.IndexByte(out, '{'); i > 0 {
+		out = out[i:]
+	}
+	if err := json.Unmarshal(out, &v); err != nil {
+		return "", fmt.Errorf("parse `istioctl version -o json`: %w", err)
+	}
+	if v.ClientVersion.Version == "" {
+		return "", errors.New("`istioctl version -o json` reported no clientVersion.version")
+	}
+	return v.ClientVersion.Version, nil
+}
+
+func (i *istioctl) Install(ctx context.Context, t Target, _ *IstioOperator, file string) error {
+	args := []string{"install", "-y", "-f", file, "--readiness-timeout", i.timeout.String()}
+	_, err := i.run(ctx, append(args, kubeArgs(t)...)...)
+	if err != nil {
+		return fmt.Errorf("%s: istioctl install -f %s: %w", t.Name, file, err)
+	}
+	return nil
+}
+
+// InstallGateway renders the gateway with `istioctl manifest generate` (the install guide's way) and applies it with
+// server-side apply: `istioctl install` would block until its readiness timeout on pods that cannot run here.
+func (i *istioctl) InstallGateway(ctx context.Context, t Target, _ *IstioOperator, file string) error {
+	out, err := i.run(ctx, "manifest", "generate", "-f", file)
+	if err != nil {
+		return fmt.Errorf("%s: istioctl manifest generate -f %s: %w", t.Name, file, err)
+	}
+	if err := applyManifest(ctx, t.Client, out); err != nil {
+		return fmt.Errorf("%s: apply the gateway rendered from %s: %w", t.Name, file, err)
+	}
+	return nil
+}
+
+func (i *istioctl) Verify(ctx context.Context, t Target, primary bool) (string, error) {
+	return verifyControlPlane(ctx, t.Client, primary)
+}
+
+func kubeArgs(t Target) []string {
+	args := []string{"--kubeconfig", t.Kubeconfig}
+	if t.Context != "" {
+		args = append(args, "--context", t.Context)
+	}
+	return args
+}
+
+// run executes istioctl and returns stdout; a failure carries the tail of its output.
+func (i *istioctl) run(ctx context.Context, args ...string) ([]byte, error) {
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, i.bin, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%w: %s", err, tail(stderr.String()+stdout.String(), 20))
+	}
+	return stdout.Bytes(), nil
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// preinstalled installs nothing: the mesh is the user's; it only verifies.
+type preinstalled struct{}
+
+func (preinstalled) Name() string                            { return InstallerPreinstalled }
+func (preinstalled) Version(context.Context) (string, error) { return "", nil }
+func (preinstalled) Install(ctx context.Context, t Target, op *IstioOperator, _ string) error {
+	_, err := verifyControlPlane(ctx, t.Client, op != nil && op.Spec.Profile != profileRemote)
+	return err
+}
+func (preinstalled) InstallGateway(context.Context, Target, *IstioOperator, string) error { return nil }
+func (preinstalled) Verify(ctx context.Context, t Target, primary bool) (string, error) {
+	return verifyControlPlane(ctx, t.Client, primary)
+}
+
+// verifyControlPlane checks that a primary runs an istiod Deployment (and returns its version) or that a remote has
+// the injection webhook of the remote profile.
+func verifyControlPlane(ctx context.Context, c *kube.Client, primary bool) (string, error) {
+	cs := c.Clientset
+	if !primary {
+		if _, err := cs.CoreV1().Namespaces().Get(ctx, Namespace, metav1.GetOptions{}); err != nil {
+			return "", fmt.Errorf("%s: remote has no %s namespace: install the remote profile first: %w", c.Name, Namespace, err)
+		}
+		_, err := cs.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, injectorWebhook, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return "", fmt.Errorf("%s: remote has no MutatingWebhookConfiguration %s: the remote profile is not installed", c.Name, injectorWebhook)
+		}
+		return "", err
+	}
+	d, err := cs.AppsV1().Deployments(Namespace).Get(ctx, "istiod", metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return "", fmt.Errorf("%s: no istiod Deployment in %s: Istio's control plane is not installed (use --installer istioctl to install it)", c.Name, Namespace)
+	}
+	if err != nil {
+		return "", fmt.Errorf("%s: get istiod: %w", c.Name, err)
+	}
+	if v := runningIstiodVersion(ctx, c); v != "" {
+		return v, nil
+	}
+	// Helm's app.kubernetes.io/version is last: development charts say 1.0.0.
+	if v := d.Labels["operator.istio.io/version"]; v != "" {
+		return v, nil
+	}
+	for _, ctr := range d.Spec.Template.Spec.Containers {
+		if v := imageTag(ctr.Image); ctr.Name == "discovery" && v != "" && v != "latest" {
+			return v, nil
+		}
+	}
+	return d.Labels["app.kubernetes.io/version"], nil
+}
+
+// runningIstiodVersion asks a running istiod for its version (:15014/version, as `istioctl version` does); "" when
+// it cannot.
+func runningIstiodVersion(ctx context.Context, c *kube.Client) string {
+	if c.Config == nil {
+		return ""
+	}
+	pods, err := runningIstiods(ctx, c)
+	if err != nil || len(pods) == 0 {
+		return ""
+	}
+	b, err := portForwardGet(ctx, c, Namespace, pods[0].Name, PortMonitoring, "version")
+	if err != nil {
+		return ""
+	}
+	return parseIstiodVersion(string(b))
+}
+
+// parseIstiodVersion reads istiod's /version answer, "<version>-<git revision>-<build status>"
+// (e.g. 1.31-alpha.eed52ebb66ad-eed52ebb66ad-Clean), or a JSON document with clientVersion.version.
+func parseIstiodVersion(s string) string {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "{") {
+		v, _ := parseIstioctlVersion([]byte(s))
+		return v
+	}
+	parts := strings.Split(s, "-")
+	if len(parts) < 3 {
+		return s
+	}
+	return strings.Join(parts[:len(parts)-2], "-")
+}
+
+const injectorWebhook = "istio-sidecar-injector"
+
+// imageTag is the tag of an image reference ("" when it has none or is pinned by digest only).
+func imageTag(ref string) string {
+	if i := strings.Index(ref, "@"); i >= 0 {
+		ref = ref[:i]
+	}
+	slash := strings.LastIndex(ref, "/")
+	if colon := strings.LastIndex(ref, ":"); colon > slash {
+		return ref[colon+1:]
+	}
+	return ""
+}

@@ -1,0 +1,360 @@
+// Package istio installs an Istio multicluster mesh into the clusters of an environment, the way Istio's
+// multicluster install guide does it: a shared root with one intermediate CA per cluster (cacerts before istiod),
+// istiod on primaries (meshID, clusterName, network), the remote profile on remotes pointing at their primary's
+// exposed istiod, east-west gateways and the cross-network Gateway where the topology is multi-network, remote
+// secrets written with client-go from in-network kubeconfigs, and readiness judged by istiod itself: every primary
+// reports every cluster synced in /debug/clusterz.
+//
+// Every step is idempotent (re-running `up` converges) and recorded in the environment file as it completes.
+package istio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sync"
+	"time"
+
+	istioclient "istio.io/client-go/pkg/clientset/versioned"
+
+	"github.com/meshconform/meshconform/framework/env"
+	"github.com/meshconform/meshconform/framework/images"
+	"github.com/meshconform/meshconform/framework/kube"
+	"github.com/meshconform/meshconform/framework/topology"
+	"github.com/meshconform/meshconform/framework/trust"
+)
+
+// Data planes and istiod exposure modes.
+const (
+	DataPlaneProxyless = "proxyless"
+	DataPlaneSidecar   = "sidecar"
+
+	ExposeLoadBalancer = "loadbalancer"
+	ExposeGateway      = "gateway"
+)
+
+// NoteGatewayCannotRun is the note recorded when east-west gateway pods cannot run.
+const NoteGatewayCannotRun = "east-west gateway pods cannot run: the proxyv2 image has no Envoy; multi-network traffic specs will be skipped"
+
+// Timeouts bound every wait of the installation. Zero fields take DefaultTimeouts; values above MaxTimeouts are
+// rejected (a wait that long hides a broken environment rather than a slow one).
+type Timeouts struct {
+	// Install: one `istioctl install` run, which waits for its own resources (--readiness-timeout). Max 10m.
+	Install time.Duration
+	// IstiodReady: the istiod Deployment Available. Max 10m.
+	IstiodReady time.Duration
+	// GatewayAddress: a LoadBalancer Service (east-west gateway, istiod-remote-lb) gets its IP. Max 5m.
+	GatewayAddress time.Duration
+	// GatewayPods: how long east-west gateway pods are watched before they are judged unable to run. Max 5m.
+	GatewayPods time.Duration
+	// ReaderToken: the reader service account exists and its token secret is filled. Max 5m.
+	ReaderToken time.Duration
+	// RemoteSync: every primary's istiod reports every cluster synced. Max 10m.
+	RemoteSync time.Duration
+}
+
+// DefaultTimeouts suit 2-core machines running several kind clusters.
+var DefaultTimeouts = Timeouts{
+	Install:        5 * time.Minute,
+	IstiodReady:    3 * time.Minute,
+	GatewayAddress: 2 * time.Minute,
+	GatewayPods:    90 * time.Second,
+	ReaderToken:    time.Minute,
+	RemoteSync:     3 * time.Minute,
+}
+
+// MaxTimeouts are the largest accepted values.
+var MaxTimeouts = Timeouts{
+	Install:        10 * time.Minute,
+	IstiodReady:    10 * time.Minute,
+	GatewayAddress: 5 * time.Minute,
+	GatewayPods:    5 * time.Minute,
+	ReaderToken:    5 * time.Minute,
+	RemoteSync:     10 * time.Minute,
+}
+
+// WithDefaults fills zero fields from DefaultTimeouts and rejects values above MaxTimeouts or below zero.
+func (t Timeouts) WithDefaults() (Timeouts, error) {
+	fields := []struct {
+		name     string
+		v        *time.Duration
+		def, max time.Duration
+	}{
+		{"Install", &t.Install, DefaultTimeouts.Install, MaxTimeouts.Install},
+		{"IstiodReady", &t.IstiodReady, DefaultTimeouts.IstiodReady, MaxTimeouts.IstiodReady},
+		{"GatewayAddress", &t.GatewayAddress, DefaultTimeouts.GatewayAddress, MaxTimeouts.GatewayAddress},
+		{"GatewayPods", &t.GatewayPods, DefaultTimeouts.GatewayPods, MaxTimeouts.GatewayPods},
+		{"ReaderToken", &t.ReaderToken, DefaultTimeouts.ReaderToken, MaxTimeouts.ReaderToken},
+		{"RemoteSync", &t.RemoteSync, DefaultTimeouts.RemoteSync, MaxTimeouts.RemoteSync},
+	}
+	var errs []error
+	for _, f := range fields {
+		switch {
+		case *f.v == 0:
+			*f.v = f.def
+		case *f.v < 0:
+			errs = append(errs, fmt.Errorf("istio timeout %s: %s is negative", f.name, *f.v))
+		case *f.v > f.max:
+			errs = append(errs, fmt.Errorf("istio timeout %s: %s exceeds the maximum %s", f.name, *f.v, f.max))
+		}
+	}
+	return t, errors.Join(errs...)
+}
+
+// Options configure Install.
+type Options struct {
+	// Installer is istioctl (default), helm or preinstalled.
+	Installer string
+	// Istioctl is the istioctl binary (istioctl installer).
+	Istioctl string
+	// Hub and Tag override Istio's images. Empty: the image kit's (meshconform.io/istio, images.IstioVersion) when the
+	// environment runs offline images, else the installer's own default. Install does not load images: offline, the
+	// caller loads images.PilotImage and images.ProxyV2Image into the kind nodes first.
+	Hub, Tag string
+	// DataPlane is proxyless (default) or sidecar.
+	DataPlane string
+	// ExposeIstiod is how remotes reach istiod: loadbalancer (default for proxyless: the east-west gateway needs
+	// Envoy) or gateway (the install guide's way, default for sidecar).
+	ExposeIstiod string
+	// Out receives one progress line per step.
+	Out      io.Writer
+	Timeouts Timeouts
+}
+
+func (o Options) withDefaults(st *env.State) (Options, error) {
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	if o.Installer == "" {
+		o.Installer = InstallerIstioctl
+	}
+	if o.DataPlane == "" {
+		o.DataPlane = DataPlaneProxyless
+	}
+	switch o.DataPlane {
+	case DataPlaneProxyless, DataPlaneSidecar:
+	default:
+		return o, fmt.Errorf("unknown data plane %q: use proxyless or sidecar", o.DataPlane)
+	}
+	if o.ExposeIstiod == "" {
+		o.ExposeIstiod = ExposeLoadBalancer
+		if o.DataPlane == DataPlaneSidecar {
+			o.ExposeIstiod = ExposeGateway
+		}
+	}
+	switch o.ExposeIstiod {
+	case ExposeLoadBalancer, ExposeGateway:
+	default:
+		return o, fmt.Errorf("unknown istiod exposure %q: use loadbalancer or gateway", o.ExposeIstiod)
+	}
+	if o.Installer == InstallerIstioctl && o.Hub == "" && o.Tag == "" && st.Images.Source == images.SourceOffline {
+		o.Hub, o.Tag = images.IstioHub, images.IstioVersion
+	}
+	var err error
+	o.Timeouts, err = o.Timeouts.WithDefaults()
+	return o, err
+}
+
+// Install installs Istio into the environment's clusters as its topology says and records the mesh in st.Mesh,
+// saving st after every stage.
+func Install(ctx context.Context, st *env.State, opts Options) error {
+	if st == nil || st.Topology == nil {
+		return errors.New("install istio: the environment has no topology")
+	}
+	opts, err := opts.withDefaults(st)
+	if err != nil {
+		return err
+	}
+	inst, err := NewInstaller(opts)
+	if err != nil {
+		return err
+	}
+	r := &run{st: st, t: st.Topology, opts: opts, inst: inst, start: time.Now(), fetch: portForwardClusterz,
+		clients: map[string]*kube.Client{}, envs: map[string]*env.Cluster{}, tokens: map[string][]byte{}}
+	return r.install(ctx)
+}
+
+type run struct {
+	st    *env.State
+	t     *topology.Topology
+	opts  Options
+	inst  Installer
+	ca    *trust.CA
+	start time.Time
+	fetch clusterzFetcher
+
+	clients map[string]*kube.Client
+	envs    map[string]*env.Cluster
+	istio   map[string]istioclient.Interface
+
+	mu      sync.Mutex // guards st, out, tokens and the gateway verdicts
+	tokens  map[string][]byte
+	noEnvoy []string // clusters whose gateway pods cannot run
+}
+
+func (r *run) install(ctx context.Context) error {
+	version, err := r.inst.Version(ctx)
+	if err != nil {
+		return fmt.Errorf("%s version: %w", r.inst.Name(), err)
+	}
+	r.st.Mesh = &env.Mesh{
+		Installer: r.inst.Name(), IstioVersion: version, Hub: r.opts.Hub, Tag: r.opts.Tag,
+		DataPlane: r.opts.DataPlane, ExposeIstiod: r.opts.ExposeIstiod, TrustDomain: r.t.Spec.Mesh.TrustDomain,
+		Clusters: map[string]env.MeshCluster{},
+	}
+	if r.t.HasRemotes() && r.opts.ExposeIstiod == ExposeGateway && r.opts.DataPlane == DataPlaneProxyless {
+		r.st.Mesh.Notes = append(r.st.Mesh.Notes, "istiod is exposed through the east-west gateway, which needs Envoy: "+
+			"remote workloads reach istiod only where the gateway runs")
+	}
+	if err := r.connect(); err != nil {
+		return err
+	}
+	if r.inst.Name() != InstallerPreinstalled {
+		if r.ca, err = trust.LoadOrCreate(filepath.Join(r.st.Dir(), "trust")); err != nil {
+			return err
+		}
+		r.st.Mesh.RootFingerprint = r.ca.RootFingerprint()
+	}
+	if err := r.save(); err != nil {
+		return err
+	}
+	stages := Plan(r.t, PlanOptions{ExposeIstiod: r.opts.ExposeIstiod, Preinstalled: r.inst.Name() == InstallerPreinstalled})
+	for _, stage := range stages {
+		if err := r.runStage(ctx, stage); err != nil {
+			return err
+		}
+	}
+	if err := r.save(); err != nil {
+		return err
+	}
+	r.logf("", r.start, "Istio %s (%s, %s data plane) is up in %d clusters", orUnknown(r.st.Mesh.IstioVersion),
+		r.inst.Name(), r.opts.DataPlane, len(r.t.Spec.Clusters))
+	return nil
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "(version unknown)"
+	}
+	return s
+}
+
+// connect makes a client per topology cluster from its host kubeconfig.
+func (r *run) connect() error {
+	r.istio = map[string]istioclient.Interface{}
+	for _, tc := range r.t.Spec.Clusters {
+		var ec *env.Cluster
+		for i := range r.st.Clusters {
+			if r.st.Clusters[i].Name == tc.Name {
+				ec = &r.st.Clusters[i]
+			}
+		}
+		if ec == nil || ec.Access.Kubeconfig == "" {
+			return fmt.Errorf("cluster %s of topology %s has no kubeconfig in the environment (%s): bring the clusters up first",
+				tc.Name, r.t.Metadata.Name, r.st.Path())
+		}
+		c, err := kube.New(tc.Name, ec.Access.Kubeconfig, ec.Access.Context)
+		if err != nil {
+			return err
+		}
+		ic, err := istioclient.NewForConfig(c.Config)
+		if err != nil {
+			return fmt.Errorf("%s: istio client: %w", tc.Name, err)
+		}
+		r.clients[tc.Name], r.envs[tc.Name], r.istio[tc.Name] = c, ec, ic
+	}
+	return nil
+}
+
+func (r *run) target(name string) Target {
+	ec := r.envs[name]
+	return Target{Name: name, Kubeconfig: ec.Access.Kubeconfig, Context: ec.Access.Context, Client: r.clients[name]}
+}
+
+// runStage runs a stage's steps in parallel.
+func (r *run) runStage(ctx context.Context, stage []Step) error {
+	errs := make([]error, len(stage))
+	var wg sync.WaitGroup
+	for i, s := range stage {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = r.step(ctx, s)
+			// Saved after every step, so an interruption leaves a record of what was done.
+			if err := r.save(); err != nil && errs[i] == nil {
+				errs[i] = err
+			}
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return errors.Join(errs...)
+}
+
+func (r *run) step(ctx context.Context, s Step) error {
+	switch s.Kind {
+	case StepNamespace:
+		return r.namespace(ctx, s.Cluster)
+	case StepCACerts:
+		return r.cacerts(ctx, s.Cluster)
+	case StepControlPlane:
+		return r.controlPlane(ctx, s.Cluster)
+	case StepEastWestGateway:
+		return r.eastWest(ctx, s.Cluster)
+	case StepExposeIstiod:
+		return r.exposeIstiod(ctx, s.Cluster)
+	case StepRemote:
+		return r.remote(ctx, s.Cluster)
+	case StepRemoteSecret:
+		return r.remoteSecret(ctx, s.Cluster, s.Peer)
+	case StepRemoteWebhook:
+		return r.remoteWebhook(ctx, s.Cluster)
+	case StepGatewayPods:
+		return r.gatewayPods(ctx, s.Cluster)
+	case StepSync:
+		return r.sync(ctx, s.Cluster)
+	case StepVerify:
+		return r.verify(ctx, s.Cluster)
+	}
+	return fmt.Errorf("unknown step %s", s)
+}
+
+// logf prints one progress line: time since Install began, the cluster, the message and the step's duration.
+func (r *run) logf(cluster string, began time.Time, format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	prefix := ""
+	if cluster != "" {
+		prefix = cluster + ": "
+	}
+	fmt.Fprintf(r.opts.Out, "[istio %6s] %s%s (%s)\n", time.Since(r.start).Round(time.Second), prefix,
+		fmt.Sprintf(format, args...), time.Since(began).Round(100*time.Millisecond))
+}
+
+func (r *run) save() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.st.Save(); err != nil {
+		return fmt.Errorf("save environment: %w", err)
+	}
+	return nil
+}
+
+// mesh updates one cluster's record under the lock.
+func (r *run) mesh(cluster string, fn func(*env.MeshCluster)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	mc := r.st.Mesh.Clusters[cluster]
+	fn(&mc)
+	r.st.Mesh.Clusters[cluster] = mc
+}
+
+func (r *run) meshCluster(cluster string) env.MeshCluster {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.st.Mesh.Clusters[cluster]
+}
