@@ -18,9 +18,10 @@ unit:
 images: build
 	$(BIN) images build
 
-# e2e specs need docker and build the offline images they use first (seconds when up to date).
+# e2e specs need docker and build the offline images they use first (seconds when up to date). -p 1: the
+# packages create clusters with the same names and share 2 cores.
 e2e: images
-	$(GO) test -tags e2e -timeout $(E2E_TIMEOUT) -count=1 -v ./e2e/... -args -ginkgo.v
+	$(GO) test -tags e2e -p 1 -timeout $(E2E_TIMEOUT) -count=1 -v ./e2e/... -args -ginkgo.v
 
 test: unit e2e
 
