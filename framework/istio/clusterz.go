@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -216,4 +218,64 @@ func ClusterStatuses(ctx context.Context, c *kube.Client) ([]ClusterStatus, erro
 		return nil, fmt.Errorf("%s: %w", c.Name, err)
 	}
 	return ParseClusterz(b)
+}
+
+// ProxyEndpoints returns the endpoints istiod sends a connected proxy (or proxyless client) for each of its clusters,
+// as "ip:port", keyed by xDS cluster name (e.g. "outbound|8080||echo.echo.svc.cluster.local"). proxyID is
+// "<pod>.<namespace>". It reads istiod's /debug/edsz, i.e. what istiod computed for that proxy, including the
+// translation of another network's endpoints into that network's gateway address.
+func ProxyEndpoints(ctx context.Context, c *kube.Client, proxyID string) (map[string][]string, error) {
+	pods, err := runningIstiods(ctx, c)
+	if err != nil {
+		return nil, fmt.Errorf("%s: list istiod pods: %w", c.Name, err)
+	}
+	var lastErr error
+	for _, p := range pods {
+		b, err := portForwardGet(ctx, c, Namespace, p.Name, PortMonitoring, "debug/edsz?proxyID="+proxyID)
+		if err != nil {
+			lastErr = err // the proxy may be connected to another istiod replica
+			continue
+		}
+		return ParseEDS(b)
+	}
+	if lastErr == nil {
+		lastErr = fmt.Errorf("no running istiod pod")
+	}
+	return nil, fmt.Errorf("%s: endpoints of proxy %s: %w", c.Name, proxyID, lastErr)
+}
+
+// ParseEDS reads an Envoy-style config dump of ClusterLoadAssignments.
+func ParseEDS(b []byte) (map[string][]string, error) {
+	var dump struct {
+		Configs []struct {
+			ClusterName string `json:"clusterName"`
+			Endpoints   []struct {
+				LbEndpoints []struct {
+					Endpoint struct {
+						Address struct {
+							SocketAddress struct {
+								Address   string `json:"address"`
+								PortValue int    `json:"portValue"`
+							} `json:"socketAddress"`
+						} `json:"address"`
+					} `json:"endpoint"`
+				} `json:"lbEndpoints"`
+			} `json:"endpoints"`
+		} `json:"configs"`
+	}
+	if err := json.Unmarshal(b, &dump); err != nil {
+		return nil, fmt.Errorf("parse edsz: %w: %s", err, truncate(string(b), 200))
+	}
+	out := map[string][]string{}
+	for _, cfg := range dump.Configs {
+		for _, loc := range cfg.Endpoints {
+			for _, lb := range loc.LbEndpoints {
+				sa := lb.Endpoint.Address.SocketAddress
+				if sa.Address != "" {
+					out[cfg.ClusterName] = append(out[cfg.ClusterName], net.JoinHostPort(sa.Address, strconv.Itoa(sa.PortValue)))
+				}
+			}
+		}
+	}
+	return out, nil
 }

@@ -154,3 +154,23 @@ func TestSyncTimeoutNamesTheClusterAndCause(t *testing.T) {
 		}
 	}
 }
+
+func TestParseEDSCollectsEndpointsPerCluster(t *testing.T) {
+	dump := `{"configs":[
+	 {"@type":"type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment","clusterName":"outbound|8080||echo.echo.svc.cluster.local",
+	  "endpoints":[{"locality":{},"lbEndpoints":[
+	    {"endpoint":{"address":{"socketAddress":{"address":"10.10.0.7","portValue":8080}}}},
+	    {"endpoint":{"address":{"socketAddress":{"address":"172.30.2.144","portValue":15443}}}}]}]},
+	 {"clusterName":"outbound|53||kube-dns.kube-system.svc.cluster.local","endpoints":[]}]}`
+	got, err := ParseEDS([]byte(dump))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eps := got["outbound|8080||echo.echo.svc.cluster.local"]
+	if len(eps) != 2 || eps[0] != "10.10.0.7:8080" || eps[1] != "172.30.2.144:15443" {
+		t.Fatalf("endpoints %v", got)
+	}
+	if _, err := ParseEDS([]byte("not json")); err == nil {
+		t.Fatal("garbage parsed")
+	}
+}

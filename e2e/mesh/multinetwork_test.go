@@ -1,0 +1,109 @@
+//go:build e2e
+
+package mesh_test
+
+import (
+	"net/netip"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/meshconform/meshconform/e2e/e2eutil"
+	"github.com/meshconform/meshconform/framework/env"
+	"github.com/meshconform/meshconform/framework/install"
+	"github.com/meshconform/meshconform/framework/istio"
+	"github.com/meshconform/meshconform/framework/kube"
+	"github.com/meshconform/meshconform/framework/provision"
+	"github.com/meshconform/meshconform/framework/topology"
+	"github.com/meshconform/meshconform/framework/workload"
+)
+
+// Multi-network with the proxyless plane: the control plane installs, east-west gateways get addresses, and istiod
+// hands a client the remote network's gateway (not its pod IPs) as the endpoint of a service there. Traffic through
+// the gateway needs Envoy: where its pods cannot run, the traffic spec is skipped with that reason.
+var _ = Describe("multi-primary-multi-network", Ordered, Label("e2e", "mesh", "proxyless", "multi-network"), func() {
+	var (
+		st  *env.State
+		kcs map[string]*kube.Client
+	)
+	BeforeAll(func(ctx SpecContext) {
+		e2eutil.RequireDocker()
+		e2eutil.RequireRoot("offline images (debootstrap) and isolated networking (iptables)")
+		kit := e2eutil.Kit(ctx)
+		t, err := topology.Builtin("multi-primary-multi-network")
+		Expect(err).NotTo(HaveOccurred())
+		stateDir := GinkgoT().TempDir()
+		DeferCleanup(func(ctx SpecContext) {
+			Expect(provision.Down(ctx, stateDir, false, GinkgoWriter)).To(Succeed())
+		}, NodeTimeout(3*time.Minute))
+		st, err = provision.Up(ctx, t, provision.Options{StateDir: stateDir, Offline: true, Kit: kit, Out: GinkgoWriter})
+		Expect(err).NotTo(HaveOccurred())
+		began := time.Now()
+		Expect(install.Install(ctx, st, install.Options{Kit: kit, Out: GinkgoWriter,
+			Istio: istio.Options{DataPlane: workload.DataPlaneProxyless}})).To(Succeed())
+		GinkgoWriter.Printf("Istio and workloads on two networks in %s\n", time.Since(began).Round(time.Second))
+		kcs = map[string]*kube.Client{}
+		for _, c := range st.Clusters {
+			kc, err := kube.New(c.Name, c.Access.Kubeconfig, "")
+			Expect(err).NotTo(HaveOccurred())
+			kcs[c.Name] = kc
+		}
+	}, NodeTimeout(45*time.Minute))
+
+	It("gives each east-west gateway an IP from its cluster's pool and records whether its pods run", func(ctx SpecContext) {
+		for _, c := range st.Clusters {
+			mc := st.Mesh.Clusters[c.Name]
+			ip, err := netip.ParseAddr(mc.EastWestGateway)
+			Expect(err).NotTo(HaveOccurred(), "%s: east-west gateway address %q is not an IP", c.Name, mc.EastWestGateway)
+			Expect(ip.Compare(c.PoolFirst) >= 0 && ip.Compare(c.PoolLast) <= 0).To(BeTrue(),
+				"%s: gateway %s outside its pool %s-%s", c.Name, ip, c.PoolFirst, c.PoolLast)
+			pods, err := kcs[c.Name].Clientset.CoreV1().Pods("istio-system").List(ctx, metav1.ListOptions{LabelSelector: "istio=eastwestgateway"})
+			Expect(err).NotTo(HaveOccurred())
+			running := false
+			for _, p := range pods.Items {
+				for _, cs := range p.Status.ContainerStatuses {
+					running = running || cs.Ready
+				}
+			}
+			Expect(mc.GatewayReady).To(Equal(running), "%s: recorded gateway readiness disagrees with its pods", c.Name)
+			if !mc.GatewayReady {
+				Expect(strings.Join(st.Mesh.Notes, "\n")).To(ContainSubstring("east-west gateway"),
+					"a gateway that cannot run must be reported in the environment's notes")
+			}
+		}
+	}, SpecTimeout(time.Minute))
+
+	It("hands the client in cluster1 cluster2's gateway address, not its pod IPs", func(ctx SpecContext) {
+		pod, err := workload.ClientPod(ctx, kcs["cluster1"], ns)
+		Expect(err).NotTo(HaveOccurred())
+		gw := netip.AddrPortFrom(netip.MustParseAddr(st.Mesh.Clusters["cluster2"].EastWestGateway), 15443).String()
+		Eventually(func(g Gomega) {
+			eds, err := istio.ProxyEndpoints(ctx, kcs["cluster1"], pod+"."+ns)
+			g.Expect(err).NotTo(HaveOccurred())
+			var echo []string
+			for name, eps := range eds {
+				if strings.Contains(name, workload.Host(ns, workload.DefaultService)) {
+					echo = append(echo, eps...)
+				}
+			}
+			g.Expect(echo).To(ContainElement(gw), "endpoints of echo seen by cluster1's client: %v", echo)
+			g.Expect(echo).To(ContainElement(HavePrefix("10.10.")), "cluster1's own echo pod missing: %v", echo)
+			g.Expect(echo).NotTo(ContainElement(HavePrefix("10.20.")), "cluster2's pod IPs leaked across networks: %v", echo)
+		}).WithContext(ctx).WithTimeout(90 * time.Second).WithPolling(3 * time.Second).Should(Succeed())
+	}, SpecTimeout(2*time.Minute))
+
+	It("calls across networks through the east-west gateway", func(ctx SpecContext) {
+		if !st.Mesh.Clusters["cluster2"].GatewayReady {
+			Skip("cluster2's east-west gateway pods cannot run (no Envoy in the proxyv2 image): cross-network traffic is not testable here")
+		}
+		target := workload.Target(workload.DataPlaneProxyless, ns, workload.DefaultService, workload.DefaultPort)
+		Eventually(func(g Gomega) {
+			tally, err := workload.Call(ctx, kcs["cluster1"], ns, target, 20, true)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(tally.ByCluster).To(HaveKey("cluster2"), "%+v", tally)
+		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(3 * time.Second).Should(Succeed())
+	}, SpecTimeout(3*time.Minute))
+})
