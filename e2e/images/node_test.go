@@ -90,11 +90,11 @@ var _ = Describe("offline kind node image", Ordered, Label("e2e", "images"), fun
 			Expect(n.Status.NodeInfo.KubeletVersion).To(Equal(images.KubernetesVersion))
 			Expect(n.Spec.PodCIDR).NotTo(BeEmpty(), "node %s has no podCIDR", n.Name)
 		}
-	}, SpecTimeout(4*time.Minute))
+	}, NodeTimeout(4*time.Minute))
 
 	It("runs CoreDNS", func(ctx SpecContext) {
 		Expect(kc.WaitDeploymentAvailable(ctx, "kube-system", "coredns", 3*time.Minute)).To(Succeed())
-	}, SpecTimeout(4*time.Minute))
+	}, NodeTimeout(4*time.Minute))
 
 	It("carries pod-to-pod traffic across nodes", func(ctx SpecContext) {
 		Expect(kc.EnsureNamespace(ctx, ns, nil)).To(Succeed())
@@ -113,7 +113,7 @@ var _ = Describe("offline kind node image", Ordered, Label("e2e", "images"), fun
 		Expect(err).NotTo(HaveOccurred())
 		Expect(tally.OK).To(Equal(5), "calls from the control-plane node to the worker's pod: %+v", tally)
 		Expect(tally.ByPod).To(HaveKeyWithValue("echo", 5))
-	}, SpecTimeout(5*time.Minute))
+	}, NodeTimeout(5*time.Minute))
 
 	It("serves a ClusterIP Service by its DNS name", func(ctx SpecContext) {
 		_, err := kc.Clientset.CoreV1().Services(ns).Create(ctx, e2eutil.EchoService(ns, corev1.ServiceTypeClusterIP), metav1.CreateOptions{})
@@ -128,7 +128,7 @@ var _ = Describe("offline kind node image", Ordered, Label("e2e", "images"), fun
 			g.Expect(tally.OK).To(Equal(5), "calls through the Service: %+v", tally)
 			g.Expect(tally.ByPod).To(HaveKeyWithValue("echo", 5))
 		}).WithContext(ctx).WithTimeout(90 * time.Second).WithPolling(2 * time.Second).Should(Succeed())
-	}, SpecTimeout(5*time.Minute))
+	}, NodeTimeout(5*time.Minute))
 })
 
 func isReady(p *corev1.Pod) bool {

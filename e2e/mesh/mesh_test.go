@@ -85,7 +85,7 @@ func meshCase(name string) {
 					g.Expect(istio.SyncProblems(statuses, all)).To(BeEmpty(), "%s's istiod", c.Name)
 				}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(2 * time.Second).Should(Succeed())
 			}
-		}, SpecTimeout(3*time.Minute))
+		}, NodeTimeout(3*time.Minute))
 
 		It("issues workload certificates that chain to one root through each primary's own intermediate", func(ctx SpecContext) {
 			seen := map[string]string{}
@@ -109,7 +109,7 @@ func meshCase(name string) {
 				}
 				seen[c.Name] = chain.IntermediateFingerprint
 			}
-		}, SpecTimeout(2*time.Minute))
+		}, NodeTimeout(2*time.Minute))
 
 		It("gives the client in cluster1 the endpoints of the service in cluster2", func(ctx SpecContext) {
 			Eventually(func(g Gomega) {
@@ -118,7 +118,7 @@ func meshCase(name string) {
 				g.Expect(tally.OK).To(Equal(20), "%+v", tally)
 				g.Expect(tally.ByCluster).To(HaveKey("cluster2"), "no call from cluster1 reached cluster2: %+v", tally)
 			}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(3 * time.Second).Should(Succeed())
-		}, SpecTimeout(3*time.Minute))
+		}, NodeTimeout(3*time.Minute))
 
 		It("calls across clusters with mutual TLS carrying the caller's SPIFFE identity", func(ctx SpecContext) {
 			for _, c := range st.Clusters {
@@ -133,7 +133,7 @@ func meshCase(name string) {
 				g.Expect(tally.ByCluster).To(HaveKey("cluster2"), "%+v", tally)
 				g.Expect(tally.Peers).To(HaveKeyWithValue(want, 20), "servers did not all see the client's identity: %+v", tally)
 			}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(3 * time.Second).Should(Succeed())
-		}, SpecTimeout(3*time.Minute))
+		}, NodeTimeout(3*time.Minute))
 
 		It("fails the same call under STRICT mTLS when the client is not told to use ISTIO_MUTUAL", func(ctx SpecContext) {
 			Expect(workload.RemoveClientMTLS(ctx, kcs["cluster1"], ns, workload.Host(ns, workload.DefaultService))).To(Succeed())
@@ -142,7 +142,7 @@ func meshCase(name string) {
 				g.Expect(err).NotTo(HaveOccurred())
 				g.Expect(tally.OK).To(BeZero(), "plaintext calls still succeed against STRICT servers: %+v", tally)
 			}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(3 * time.Second).Should(Succeed())
-		}, SpecTimeout(3*time.Minute))
+		}, NodeTimeout(3*time.Minute))
 	})
 }
 

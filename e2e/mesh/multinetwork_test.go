@@ -74,7 +74,7 @@ var _ = Describe("multi-primary-multi-network", Ordered, Label("e2e", "mesh", "p
 					"a gateway that cannot run must be reported in the environment's notes")
 			}
 		}
-	}, SpecTimeout(time.Minute))
+	}, NodeTimeout(time.Minute))
 
 	It("hands the client in cluster1 cluster2's gateway address, not its pod IPs", func(ctx SpecContext) {
 		pod, err := workload.ClientPod(ctx, kcs["cluster1"], ns)
@@ -93,7 +93,7 @@ var _ = Describe("multi-primary-multi-network", Ordered, Label("e2e", "mesh", "p
 			g.Expect(echo).To(ContainElement(HavePrefix("10.10.")), "cluster1's own echo pod missing: %v", echo)
 			g.Expect(echo).NotTo(ContainElement(HavePrefix("10.20.")), "cluster2's pod IPs leaked across networks: %v", echo)
 		}).WithContext(ctx).WithTimeout(90 * time.Second).WithPolling(3 * time.Second).Should(Succeed())
-	}, SpecTimeout(2*time.Minute))
+	}, NodeTimeout(2*time.Minute))
 
 	It("calls across networks through the east-west gateway", func(ctx SpecContext) {
 		if !st.Mesh.Clusters["cluster2"].GatewayReady {
@@ -105,5 +105,5 @@ var _ = Describe("multi-primary-multi-network", Ordered, Label("e2e", "mesh", "p
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(tally.ByCluster).To(HaveKey("cluster2"), "%+v", tally)
 		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(3 * time.Second).Should(Succeed())
-	}, SpecTimeout(3*time.Minute))
+	}, NodeTimeout(3*time.Minute))
 })

@@ -81,7 +81,7 @@ func topologyCase(name string, isolated bool) {
 			for _, c := range st.Clusters {
 				Expect(kcs[c.Name].WaitNodesReady(ctx, len(c.Nodes), 2*time.Minute)).To(Succeed())
 			}
-		}, SpecTimeout(5*time.Minute))
+		}, NodeTimeout(5*time.Minute))
 
 		It("gives each cluster's LoadBalancer Service an address from its own pool", func(ctx SpecContext) {
 			for _, c := range st.Clusters {
@@ -111,7 +111,7 @@ func topologyCase(name string, isolated bool) {
 					pods[c.Name] = p
 				}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(time.Second).Should(Succeed())
 			}
-		}, SpecTimeout(6*time.Minute))
+		}, NodeTimeout(6*time.Minute))
 
 		It("lets a pod in cluster1 reach cluster2's LoadBalancer address", func(ctx SpecContext) {
 			Expect(lbIP).To(HaveKey("cluster2"))
@@ -126,7 +126,7 @@ func topologyCase(name string, isolated bool) {
 				g.Expect(tally.OK).To(Equal(5), "cluster1 -> cluster2 LB %s: %+v", lbIP["cluster2"], tally)
 				g.Expect(tally.ByCluster).To(HaveKeyWithValue("cluster2", 5))
 			}).WithContext(ctx).WithTimeout(90 * time.Second).WithPolling(2 * time.Second).Should(Succeed())
-		}, SpecTimeout(4*time.Minute))
+		}, NodeTimeout(4*time.Minute))
 
 		if isolated {
 			It("does not let a pod in cluster1 reach a pod IP or a node IP of cluster2", func(ctx SpecContext) {
@@ -138,7 +138,7 @@ func topologyCase(name string, isolated bool) {
 					Expect(ok).To(BeFalse(), "isolation broken: cluster1 reached %s on network %s", addr, c2.DockerNetwork)
 					GinkgoWriter.Printf("%s unreachable from cluster1 as required: %s\n", addr, detail)
 				}
-			}, SpecTimeout(4*time.Minute))
+			}, NodeTimeout(4*time.Minute))
 		} else {
 			It("lets a pod in cluster1 reach cluster2's pod IP on the same network", func(ctx SpecContext) {
 				c1 := st.Clusters[0]
@@ -146,7 +146,7 @@ func topologyCase(name string, isolated bool) {
 				Expect(err).NotTo(HaveOccurred())
 				Expect(tally.OK).To(Equal(5), "cluster1 -> cluster2 pod %s: %+v", pods["cluster2"].Status.PodIP, tally)
 				Expect(tally.ByCluster).To(HaveKeyWithValue("cluster2", 5))
-			}, SpecTimeout(4*time.Minute))
+			}, NodeTimeout(4*time.Minute))
 		}
 	})
 }
