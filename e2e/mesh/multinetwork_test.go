@@ -3,6 +3,7 @@
 package mesh_test
 
 import (
+	"context"
 	"net/netip"
 	"strings"
 	"time"
@@ -80,6 +81,16 @@ var _ = Describe("multi-primary-multi-network", Ordered, Label("e2e", "mesh", "p
 		pod, err := workload.ClientPod(ctx, kcs["cluster1"], ns)
 		Expect(err).NotTo(HaveOccurred())
 		gw := netip.AddrPortFrom(netip.MustParseAddr(st.Mesh.Clusters["cluster2"].EastWestGateway), 15443).String()
+		// A proxyless client holds an xDS stream (and istiod its endpoints) only while it makes calls: keep one calling.
+		target := workload.Target(workload.DataPlaneProxyless, ns, workload.DefaultService, workload.DefaultPort)
+		calling, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer GinkgoRecover()
+			defer close(done)
+			_, _ = workload.Call(calling, kcs["cluster1"], ns, target, 60, true)
+		}()
+		DeferCleanup(func() { stop(); <-done })
 		Eventually(func(g Gomega) {
 			eds, err := istio.ProxyEndpoints(ctx, kcs["cluster1"], pod+"."+ns)
 			g.Expect(err).NotTo(HaveOccurred())

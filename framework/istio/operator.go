@@ -84,11 +84,17 @@ type OperatorValues struct {
 	Gateways     *GatewaysValues     `json:"gateways,omitempty"`
 }
 
+const pullIfNotPresent = "IfNotPresent"
+
 // GlobalValues is spec.values.global.
 type GlobalValues struct {
-	MeshID       string             `json:"meshID,omitempty"`
-	MultiCluster *MultiClusterValue `json:"multiCluster,omitempty"`
-	Network      string             `json:"network,omitempty"`
+	// ImagePullPolicy is what injection templates put on injected proxies. Istio's templates default to Always, which
+	// makes kubelet ask a registry even for an image loaded into the node (offline: ImagePullBackOff). Images are
+	// addressed by hub and tag, so IfNotPresent is what a CI testing its own build wants too.
+	ImagePullPolicy string             `json:"imagePullPolicy,omitempty"`
+	MeshID          string             `json:"meshID,omitempty"`
+	MultiCluster    *MultiClusterValue `json:"multiCluster,omitempty"`
+	Network         string             `json:"network,omitempty"`
 	// RemotePilotAddress is, on a remote, the primary's exposed istiod address. An IP makes the remote chart create a
 	// selectorless Service istiod plus an EndpointSlice holding the IP (ports 15012, 15017), so remote proxies and the
 	// remote API server's injection webhook still dial istiod.istio-system.svc, a name istiod's serving certificate
@@ -186,7 +192,8 @@ func ControlPlaneOperator(in RenderInput) (*IstioOperator, error) {
 	op := &IstioOperator{APIVersion: operatorAPIVersion, Kind: operatorKind,
 		Metadata: OperatorMeta{Name: ControlPlaneOperatorName},
 		Spec:     OperatorSpec{Hub: in.Hub, Tag: in.Tag}}
-	global := &GlobalValues{MeshID: t.Spec.Mesh.ID, MultiCluster: &MultiClusterValue{ClusterName: c.Name}, Network: c.Network}
+	global := &GlobalValues{ImagePullPolicy: pullIfNotPresent, MeshID: t.Spec.Mesh.ID,
+		MultiCluster: &MultiClusterValue{ClusterName: c.Name}, Network: c.Network}
 	switch c.Role {
 	case topology.RolePrimary:
 		op.Spec.Profile = profileMinimal
@@ -235,7 +242,7 @@ func EastWestOperator(network, hub, tag string) *IstioOperator {
 			}}},
 			Values: &OperatorValues{
 				Gateways: &GatewaysValues{IstioIngressgateway: &IngressGatewayValues{InjectionTemplate: eastWestInjectionTemplate}},
-				Global:   &GlobalValues{Network: network},
+				Global:   &GlobalValues{ImagePullPolicy: pullIfNotPresent, Network: network},
 			},
 		}}
 }
