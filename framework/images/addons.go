@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"path/filepath"
+	"strings"
 
 	"github.com/meshconform/meshconform"
 	"github.com/meshconform/meshconform/fixtures"
@@ -29,7 +30,9 @@ var (
 )
 
 // WorkloadImage is the reference of the test workload image for the kit's current sources.
-func (k *Kit) WorkloadImage() string { return "meshconform.io/workload:" + k.Stamp("workload")[:12] }
+func (k *Kit) WorkloadImage() string { return workloadRepo + ":" + k.Stamp("workload")[:12] }
+
+const workloadRepo = "meshconform.io/workload"
 
 // MetalLBManifest is the path of MetalLB's native install manifest, taken from the pinned module.
 func (k *Kit) MetalLBManifest() string {
@@ -133,7 +136,20 @@ func init() {
 		},
 		build: func(ctx context.Context, k *Kit, stamp string, log io.Writer) error {
 			spec := imageSpec{Ref: k.WorkloadImage(), Entrypoint: []string{"/workload"}}
-			return staticImage(ctx, log, k.buildDir(), map[string]string{"workload": k.bin("workload", "workload")}, spec, stamp)
+			if err := staticImage(ctx, log, k.buildDir(), map[string]string{"workload": k.bin("workload", "workload")}, spec, stamp); err != nil {
+				return err
+			}
+			// Each source change makes a new tag; superseded ones would pile up.
+			out, err := output(ctx, log, "docker", "images", "--format", "{{.Repository}}:{{.Tag}}", workloadRepo)
+			if err != nil {
+				return nil
+			}
+			for _, ref := range strings.Fields(out) {
+				if ref != k.WorkloadImage() {
+					_ = run(ctx, log, "", nil, "docker", "rmi", ref)
+				}
+			}
+			return nil
 		},
 		public: true,
 	})

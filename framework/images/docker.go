@@ -79,8 +79,34 @@ func jsonArray(a []string) string {
 	return "[" + strings.Join(q, ",") + "]"
 }
 
+// imageID returns a local image's ID, or "" when absent.
+func imageID(ctx context.Context, ref string) string {
+	out, err := exec.CommandContext(ctx, "docker", "image", "inspect", "--format", "{{.Id}}", ref).Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// replacing runs build, which retags ref, then removes the image ref named before (a node image is 1 GB; superseded
+// ones would fill the disk). Removal fails harmlessly while a container still uses the old image.
+func replacing(ctx context.Context, log io.Writer, ref string, build func() error) error {
+	old := imageID(ctx, ref)
+	if err := build(); err != nil {
+		return err
+	}
+	if now := imageID(ctx, ref); old != "" && now != old {
+		_ = run(ctx, log, "", nil, "docker", "rmi", old)
+	}
+	return nil
+}
+
 // importDir streams dir as a tar (owned by root, modes kept) into `docker import`.
 func importDir(ctx context.Context, log io.Writer, dir string, spec imageSpec, stamp string) error {
+	return replacing(ctx, log, spec.Ref, func() error { return importDirAs(ctx, log, dir, spec, stamp) })
+}
+
+func importDirAs(ctx context.Context, log io.Writer, dir string, spec imageSpec, stamp string) error {
 	args := []string{"import"}
 	for _, c := range spec.changes(stamp) {
 		args = append(args, "--change", c)

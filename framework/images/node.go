@@ -388,8 +388,10 @@ func preload(ctx context.Context, log io.Writer, base, archive, stamp string) er
 	for _, c := range spec.changes(stamp) {
 		args = append(args, "--change", c)
 	}
-	if err := run(ctx, log, "", nil, "docker", append(args, name, NodeImage)...); err != nil {
-		return fmt.Errorf("commit node image: %w", err)
-	}
-	return nil
+	return replacing(ctx, log, NodeImage, func() error {
+		if err := run(ctx, log, "", nil, "docker", append(args, name, NodeImage)...); err != nil {
+			return fmt.Errorf("commit node image: %w", err)
+		}
+		return nil
+	})
 }
