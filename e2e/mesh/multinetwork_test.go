@@ -88,7 +88,7 @@ var _ = Describe("multi-primary-multi-network", Ordered, Label("e2e", "mesh", "p
 		go func() {
 			defer GinkgoRecover()
 			defer close(done)
-			_, _ = workload.Call(calling, kcs["cluster1"], ns, target, 60, true)
+			_, _ = workload.Call(calling, kcs["cluster1"], ns, target, 900, true) // ~100 ms apart: outlives the check
 		}()
 		DeferCleanup(func() { stop(); <-done })
 		Eventually(func(g Gomega) {

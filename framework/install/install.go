@@ -108,7 +108,8 @@ func Install(ctx context.Context, st *env.State, opts Options) error {
 				return err
 			}
 			spec := workload.Spec{Namespace: ns, Image: workloadImage, Cluster: c.Name,
-				Version: st.Mesh.Workloads.Versions[c.Name], DataPlane: opts.Istio.DataPlane}
+				Version: st.Mesh.Workloads.Versions[c.Name], DataPlane: opts.Istio.DataPlane,
+				CrossNetwork: st.Topology.MultiNetwork()}
 			if err := workload.Deploy(ctx, kc, spec); err != nil {
 				return err
 			}

@@ -93,7 +93,14 @@ type Spec struct {
 	HealthPort int32
 	// Replicas of the echo Deployment; defaults to 1.
 	Replicas int32
+	// CrossNetwork marks proxyless servers as Istio-mTLS endpoints (security.istio.io/tlsMode: istio). istiod hands a
+	// client on another network this network's gateway only for such endpoints (the gateway routes by mTLS SNI); it is
+	// left off otherwise because it changes how istiod configures TLS for clients of single-network meshes.
+	CrossNetwork bool
 }
+
+// TLSModeLabel is the label istiod reads to decide whether an endpoint speaks Istio mTLS.
+const TLSModeLabel = "security.istio.io/tlsMode"
 
 // VersionFor is the echo version of the cluster at a 0-based index in the topology: "v1" for the first cluster
 // (cluster1), "v2" for the second, and so on.
@@ -334,6 +341,14 @@ func clientDeployment(s Spec) *appsv1.Deployment {
 	return deployment(s, ClientName, ClientName, map[string]string{AppLabel: ClientName}, 1, container)
 }
 
+func podLabels(s Spec, selector map[string]string) map[string]string {
+	l := maps.Clone(selector)
+	if s.CrossNetwork && s.DataPlane == DataPlaneProxyless && selector[VersionLabel] != "" {
+		l[TLSModeLabel] = "istio"
+	}
+	return l
+}
+
 func deployment(s Spec, name, serviceAccount string, selector map[string]string, replicas int32, c corev1.Container) *appsv1.Deployment {
 	objLabels := managed()
 	maps.Copy(objLabels, selector)
@@ -343,7 +358,7 @@ func deployment(s Spec, name, serviceAccount string, selector map[string]string,
 			Replicas: new(replicas),
 			Selector: &metav1.LabelSelector{MatchLabels: maps.Clone(selector)},
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: maps.Clone(selector), Annotations: podAnnotations(s.DataPlane)},
+				ObjectMeta: metav1.ObjectMeta{Labels: podLabels(s, selector), Annotations: podAnnotations(s.DataPlane)},
 				Spec: corev1.PodSpec{
 					ServiceAccountName:            serviceAccount,
 					TerminationGracePeriodSeconds: new(int64(10)),

@@ -298,3 +298,20 @@ func deploymentNames(ds []appsv1.Deployment) []string {
 	slices.Sort(out)
 	return out
 }
+
+func TestCrossNetworkMarksOnlyProxylessServersAsMTLSEndpoints(t *testing.T) {
+	base := Spec{Namespace: "echo", Image: "img", Cluster: "cluster1", Version: "v1", DataPlane: DataPlaneProxyless,
+		Service: "echo", Port: 8080, HealthPort: 8081, Replicas: 1}
+	plain := serverDeployment(base)
+	if _, ok := plain.Spec.Template.Labels[TLSModeLabel]; ok {
+		t.Fatal("single-network proxyless server carries the tlsMode label")
+	}
+	base.CrossNetwork = true
+	cross := serverDeployment(base)
+	if cross.Spec.Template.Labels[TLSModeLabel] != "istio" {
+		t.Fatalf("cross-network proxyless server labels %v: want %s=istio", cross.Spec.Template.Labels, TLSModeLabel)
+	}
+	if _, ok := cross.Spec.Selector.MatchLabels[TLSModeLabel]; ok {
+		t.Fatal("tlsMode in the selector: changing it would orphan existing pods")
+	}
+}
