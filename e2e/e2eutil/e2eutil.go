@@ -20,6 +20,7 @@ import (
 
 	"github.com/meshconform/meshconform/framework/images"
 	"github.com/meshconform/meshconform/framework/kube"
+	"github.com/meshconform/meshconform/framework/workload"
 )
 
 // RequireDocker skips the current spec (with the reason) when no docker daemon answers.
@@ -47,20 +48,6 @@ func Kit(ctx context.Context, artifacts ...string) *images.Kit {
 		Fail("build images: " + err.Error())
 	}
 	return kit
-}
-
-// Tally is the echo client's JSON report.
-type Tally struct {
-	Target     string         `json:"target"`
-	Sent       int            `json:"sent"`
-	OK         int            `json:"ok"`
-	Errors     map[string]int `json:"errors"`
-	ByCluster  map[string]int `json:"byCluster"`
-	ByPod      map[string]int `json:"byPod"`
-	FirstError string         `json:"firstError"`
-	Extra      map[string]any `json:"-"`
-	Peers      map[string]int `json:"peers"`
-	ByVersion  map[string]int `json:"byVersion"`
 }
 
 // EchoServer is a server pod plus the env the workload reports.
@@ -109,18 +96,14 @@ func ClientPod(ns, name, image, node string, args ...string) *corev1.Pod {
 	}
 }
 
-// Call runs the echo client in a pod and parses its tally.
-func Call(ctx context.Context, c *kube.Client, ns, name, image, node, target string, count int) (Tally, error) {
+// Call runs the echo client in a short-lived pod (no mesh needed) and parses its tally.
+func Call(ctx context.Context, c *kube.Client, ns, name, image, node, target string, count int) (workload.Tally, error) {
 	logs, err := c.RunPod(ctx, ClientPod(ns, name, image, node, "client", "--target", target,
 		"--count", fmt.Sprint(count), "--json"), 2*time.Minute)
-	var t Tally
 	if err != nil {
-		return t, err
+		return workload.Tally{}, err
 	}
-	if jerr := json.Unmarshal([]byte(lastLine(logs)), &t); jerr != nil {
-		return t, fmt.Errorf("parse tally %q: %w", logs, jerr)
-	}
-	return t, nil
+	return workload.ParseTally(logs)
 }
 
 func lastLine(s string) string {

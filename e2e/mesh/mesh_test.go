@@ -46,27 +46,7 @@ func meshCase(name string) {
 		target := workload.Target(workload.DataPlaneProxyless, ns, workload.DefaultService, workload.DefaultPort)
 
 		BeforeAll(func(ctx SpecContext) {
-			e2eutil.RequireDocker()
-			e2eutil.RequireRoot("offline images (debootstrap)")
-			kit := e2eutil.Kit(ctx)
-			t, err := topology.Builtin(name)
-			Expect(err).NotTo(HaveOccurred())
-			stateDir := GinkgoT().TempDir()
-			DeferCleanup(func(ctx SpecContext) {
-				Expect(provision.Down(ctx, stateDir, false, GinkgoWriter)).To(Succeed())
-			}, NodeTimeout(3*time.Minute))
-			began := time.Now()
-			st, err = provision.Up(ctx, t, provision.Options{StateDir: stateDir, Offline: true, Kit: kit, Out: GinkgoWriter})
-			Expect(err).NotTo(HaveOccurred())
-			Expect(install.Install(ctx, st, install.Options{Kit: kit, Out: GinkgoWriter,
-				Istio: istio.Options{DataPlane: workload.DataPlaneProxyless}})).To(Succeed())
-			GinkgoWriter.Printf("%s up with Istio and workloads in %s\n", name, time.Since(began).Round(time.Second))
-			kcs = map[string]*kube.Client{}
-			for _, c := range st.Clusters {
-				kc, err := kube.New(c.Name, c.Access.Kubeconfig, "")
-				Expect(err).NotTo(HaveOccurred())
-				kcs[c.Name] = kc
-			}
+			st, kcs = meshUp(ctx, name)
 		}, NodeTimeout(45*time.Minute))
 
 		It("runs istiod in every primary, and every primary reports every cluster synced", func(ctx SpecContext) {
@@ -150,3 +130,30 @@ var _ = Describe("mesh", func() {
 	meshCase("multi-primary")
 	meshCase("primary-remote")
 })
+
+// meshUp provisions a built-in topology with the offline images, installs Istio (proxyless) and the workloads, and
+// registers its removal.
+func meshUp(ctx SpecContext, name string) (*env.State, map[string]*kube.Client) {
+	e2eutil.RequireDocker()
+	e2eutil.RequireRoot("offline images (debootstrap) and isolated networking (iptables)")
+	kit := e2eutil.Kit(ctx)
+	t, err := topology.Builtin(name)
+	Expect(err).NotTo(HaveOccurred())
+	stateDir := GinkgoT().TempDir()
+	DeferCleanup(func(ctx SpecContext) {
+		Expect(provision.Down(ctx, stateDir, false, GinkgoWriter)).To(Succeed())
+	}, NodeTimeout(3*time.Minute))
+	began := time.Now()
+	st, err := provision.Up(ctx, t, provision.Options{StateDir: stateDir, Offline: true, Kit: kit, Out: GinkgoWriter})
+	Expect(err).NotTo(HaveOccurred())
+	Expect(install.Install(ctx, st, install.Options{Kit: kit, Out: GinkgoWriter,
+		Istio: istio.Options{DataPlane: workload.DataPlaneProxyless}})).To(Succeed())
+	GinkgoWriter.Printf("%s up with Istio and workloads in %s\n", name, time.Since(began).Round(time.Second))
+	kcs := map[string]*kube.Client{}
+	for _, c := range st.Clusters {
+		kc, err := kube.New(c.Name, c.Access.Kubeconfig, "")
+		Expect(err).NotTo(HaveOccurred())
+		kcs[c.Name] = kc
+	}
+	return st, kcs
+}

@@ -12,13 +12,9 @@ import (
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/meshconform/meshconform/e2e/e2eutil"
 	"github.com/meshconform/meshconform/framework/env"
-	"github.com/meshconform/meshconform/framework/install"
 	"github.com/meshconform/meshconform/framework/istio"
 	"github.com/meshconform/meshconform/framework/kube"
-	"github.com/meshconform/meshconform/framework/provision"
-	"github.com/meshconform/meshconform/framework/topology"
 	"github.com/meshconform/meshconform/framework/workload"
 )
 
@@ -31,27 +27,7 @@ var _ = Describe("multi-primary-multi-network", Ordered, Label("e2e", "mesh", "p
 		kcs map[string]*kube.Client
 	)
 	BeforeAll(func(ctx SpecContext) {
-		e2eutil.RequireDocker()
-		e2eutil.RequireRoot("offline images (debootstrap) and isolated networking (iptables)")
-		kit := e2eutil.Kit(ctx)
-		t, err := topology.Builtin("multi-primary-multi-network")
-		Expect(err).NotTo(HaveOccurred())
-		stateDir := GinkgoT().TempDir()
-		DeferCleanup(func(ctx SpecContext) {
-			Expect(provision.Down(ctx, stateDir, false, GinkgoWriter)).To(Succeed())
-		}, NodeTimeout(3*time.Minute))
-		st, err = provision.Up(ctx, t, provision.Options{StateDir: stateDir, Offline: true, Kit: kit, Out: GinkgoWriter})
-		Expect(err).NotTo(HaveOccurred())
-		began := time.Now()
-		Expect(install.Install(ctx, st, install.Options{Kit: kit, Out: GinkgoWriter,
-			Istio: istio.Options{DataPlane: workload.DataPlaneProxyless}})).To(Succeed())
-		GinkgoWriter.Printf("Istio and workloads on two networks in %s\n", time.Since(began).Round(time.Second))
-		kcs = map[string]*kube.Client{}
-		for _, c := range st.Clusters {
-			kc, err := kube.New(c.Name, c.Access.Kubeconfig, "")
-			Expect(err).NotTo(HaveOccurred())
-			kcs[c.Name] = kc
-		}
+		st, kcs = meshUp(ctx, "multi-primary-multi-network")
 	}, NodeTimeout(45*time.Minute))
 
 	It("gives each east-west gateway an IP from its cluster's pool and records whether its pods run", func(ctx SpecContext) {
