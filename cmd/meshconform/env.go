@@ -245,6 +245,13 @@ func newStatusCommand() *cobra.Command {
 					len(c.Nodes), c.Access.ControlPlaneIP, c.PoolFirst, c.PoolLast, state, c.Access.Kubeconfig)
 			}
 			w.Flush()
+			if m := st.Mesh; m != nil {
+				fmt.Printf("mesh: Istio %s via %s, %s data plane, istiod exposed by %s, trust domain %s, root %s\n",
+					m.IstioVersion, m.Installer, m.DataPlane, valueOr(m.ExposeIstiod, "-"), m.TrustDomain, m.RootFingerprint)
+				for _, n := range m.Notes {
+					fmt.Printf("note: %s\n", n)
+				}
+			}
 			for _, n := range st.Networks {
 				fmt.Printf("network %s %s bridge %s, LB range %s\n", n.Name, n.Subnet, n.Bridge, n.LBRange())
 			}
@@ -259,4 +266,11 @@ func newStatusCommand() *cobra.Command {
 	}
 	f.register(cmd)
 	return cmd
+}
+
+func valueOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

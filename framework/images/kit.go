@@ -165,12 +165,17 @@ func (k *Kit) Ensure(ctx context.Context, names ...string) error {
 			return err
 		}
 	}
-	var errs []error
-	for _, n := range names {
-		if err := k.ensure(ctx, n); err != nil {
-			errs = append(errs, err)
-		}
+	// Concurrently: Go builds still run one at a time (cpuBound), but debootstrap and image assembly overlap them.
+	var wg sync.WaitGroup
+	errs := make([]error, len(names))
+	for i, n := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = k.ensure(ctx, n)
+		}()
 	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
 
