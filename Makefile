@@ -4,18 +4,23 @@ GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 BIN := bin/meshconform
 E2E_TIMEOUT ?= 80m
 
-.PHONY: build run test unit e2e images clean
+.PHONY: build run test unit e2e images deps clean
 build:
 	$(GO) build -o $(BIN) ./cmd/meshconform
 
-run: build
+run: build deps
 	$(BIN) run
 
 unit:
 	$(GO) vet ./...
 	$(GO) test ./...
 
-images: build
+# The offline image kit needs debootstrap; on Debian/Ubuntu it is installed when missing.
+deps:
+	@command -v debootstrap >/dev/null || command -v /usr/sbin/debootstrap >/dev/null || \
+		{ echo "installing debootstrap"; apt-get install -y -qq debootstrap >/dev/null; }
+
+images: build deps
 	$(BIN) images build
 
 # e2e specs need docker and build the offline images they use first (seconds when up to date). -p 1: the

@@ -82,10 +82,13 @@ func Install(ctx context.Context, st *env.State, opts Options) error {
 		}
 		workloadImage = opts.Kit.WorkloadImage()
 		refs := []string{workloadImage}
-		if st.Images.Source == images.SourceOffline {
+		// Without --hub/--tag the mesh runs the kit's Istio build, online or not: its images exist in no registry, so
+		// they are loaded into the nodes like the workload.
+		if opts.Istio.Hub == "" && opts.Istio.Tag == "" {
 			if err := opts.Kit.Ensure(ctx, "istio"); err != nil {
 				return err
 			}
+			opts.Istio.Hub, opts.Istio.Tag = images.IstioHub, images.IstioVersion
 			refs = append(refs, images.PilotImage, images.ProxyV2Image)
 		}
 		return forEach(st, true, func(c *env.Cluster) error { return clusters.LoadImages(ctx, c.KindName, refs...) })
