@@ -107,42 +107,47 @@ func IstiodLoadBalancer() *corev1.Service {
 	}
 }
 
-// applyGateway creates or updates an Istio Gateway.
-func applyGateway(ctx context.Context, ic istioclient.Interface, want *networkingv1.Gateway) error {
-	gws := ic.NetworkingV1().Gateways(want.Namespace)
-	have, err := gws.Get(ctx, want.Name, metav1.GetOptions{})
+// typedClient is what client-go's typed clients (Istio's included) offer for one resource kind.
+type typedClient[T any] interface {
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (T, error)
+	Create(ctx context.Context, obj T, opts metav1.CreateOptions) (T, error)
+	Update(ctx context.Context, obj T, opts metav1.UpdateOptions) (T, error)
+}
+
+// istioObject is an Istio config object: Kubernetes metadata around a protobuf spec.
+type istioObject interface {
+	metav1.Object
+	comparable
+}
+
+// createOrUpdate creates want, or updates the existing object when its spec (compared by specOf) differs.
+func createOrUpdate[T istioObject](ctx context.Context, c typedClient[T], want T, specOf func(T) proto.Message) error {
+	have, err := c.Get(ctx, want.GetName(), metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		_, err = gws.Create(ctx, want, metav1.CreateOptions{FieldManager: fieldManager})
+		_, err = c.Create(ctx, want, metav1.CreateOptions{FieldManager: fieldManager})
 		return err
 	}
 	if err != nil {
 		return err
 	}
-	if proto.Equal(&have.Spec, &want.Spec) {
+	if proto.Equal(specOf(have), specOf(want)) {
 		return nil
 	}
-	want.ResourceVersion = have.ResourceVersion
-	_, err = gws.Update(ctx, want, metav1.UpdateOptions{FieldManager: fieldManager})
+	want.SetResourceVersion(have.GetResourceVersion())
+	_, err = c.Update(ctx, want, metav1.UpdateOptions{FieldManager: fieldManager})
 	return err
+}
+
+// applyGateway creates or updates an Istio Gateway.
+func applyGateway(ctx context.Context, ic istioclient.Interface, want *networkingv1.Gateway) error {
+	return createOrUpdate(ctx, ic.NetworkingV1().Gateways(want.Namespace), want,
+		func(g *networkingv1.Gateway) proto.Message { return &g.Spec })
 }
 
 // applyVirtualService creates or updates an Istio VirtualService.
 func applyVirtualService(ctx context.Context, ic istioclient.Interface, want *networkingv1.VirtualService) error {
-	vss := ic.NetworkingV1().VirtualServices(want.Namespace)
-	have, err := vss.Get(ctx, want.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		_, err = vss.Create(ctx, want, metav1.CreateOptions{FieldManager: fieldManager})
-		return err
-	}
-	if err != nil {
-		return err
-	}
-	if proto.Equal(&have.Spec, &want.Spec) {
-		return nil
-	}
-	want.ResourceVersion = have.ResourceVersion
-	_, err = vss.Update(ctx, want, metav1.UpdateOptions{FieldManager: fieldManager})
-	return err
+	return createOrUpdate(ctx, ic.NetworkingV1().VirtualServices(want.Namespace), want,
+		func(v *networkingv1.VirtualService) proto.Message { return &v.Spec })
 }
 
 // applyService creates a Service or updates its ports, selector and type (keeping the allocated cluster IP).
