@@ -96,9 +96,9 @@ func newValidateCommand() *cobra.Command {
 		Short: "Check a topology file and print it with defaults filled in",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := topology.Resolve(args[0])
+			t, err := resolveTopology(args[0])
 			if err != nil {
-				return &exitError{code: 2, err: err}
+				return err
 			}
 			fmt.Printf("%s: valid (%d clusters, %d networks, %s networking, features %v)\n", args[0],
 				len(t.Spec.Clusters), len(t.Networks()), t.Spec.Networking, t.Features())
@@ -115,9 +115,9 @@ func newPreflightCommand() *cobra.Command {
 		Short: "Check this machine can run a topology (docker, inotify, memory, CPU, leftovers)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			t, err := topology.Resolve(topo)
+			t, err := resolveTopology(topo)
 			if err != nil {
-				return &exitError{code: 2, err: err}
+				return err
 			}
 			return runPreflight(cmd.Context(), t, f.stateDir)
 		},
@@ -154,9 +154,9 @@ func newUpCommand() *cobra.Command {
 		Short: "Provision a topology (networks, kind clusters, reachability, MetalLB) and install the mesh and workloads",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			t, err := topology.Resolve(topo)
+			t, err := resolveTopology(topo)
 			if err != nil {
-				return &exitError{code: 2, err: err}
+				return err
 			}
 			if err := m.validate(); err != nil {
 				return &exitError{code: 2, err: err}
@@ -273,4 +273,13 @@ func valueOr(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// resolveTopology loads a built-in or a topology file; a bad one is a usage error (exit code 2).
+func resolveTopology(nameOrPath string) (*topology.Topology, error) {
+	t, err := topology.Resolve(nameOrPath)
+	if err != nil {
+		return nil, &exitError{code: 2, err: err}
+	}
+	return t, nil
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/meshconform/meshconform/framework/provision"
-	"github.com/meshconform/meshconform/framework/topology"
 )
 
 func newRunCommand() *cobra.Command {
@@ -25,9 +24,9 @@ func newRunCommand() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) (err error) {
 			began := time.Now()
-			t, err := topology.Resolve(topo)
+			t, err := resolveTopology(topo)
 			if err != nil {
-				return &exitError{code: 2, err: err}
+				return err
 			}
 			if err := m.validate(); err != nil {
 				return &exitError{code: 2, err: err}
