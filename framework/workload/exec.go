@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -91,6 +92,17 @@ type Tally struct {
 	// ServerPeers counts the server identities the client saw in the TLS handshake.
 	ServerPeers map[string]int `json:"serverPeers"`
 	FirstError  string         `json:"firstError"`
+	// Warmup records the uncounted calls made until every listed cluster had answered (nil without a warm-up).
+	Warmup *Warmup `json:"warmup,omitempty"`
+}
+
+// Warmup is the client's record of its warm-up calls.
+type Warmup struct {
+	Want     []string       `json:"want"`
+	Calls    int            `json:"calls"`
+	Reached  map[string]int `json:"reached"`
+	Complete bool           `json:"complete"`
+	Seconds  float64        `json:"seconds"`
 }
 
 // Failed is the number of calls that did not succeed.
@@ -127,15 +139,44 @@ func ClientCommand(target string, count int, xds bool) []string {
 // client from producing a tally (no ready client pod, exec failure, unreadable output) or a client that stopped
 // early. For proxyless, target is xds:///<host>:<port> (Target) and xds selects xDS credentials, which mTLS needs.
 func Call(ctx context.Context, c *kube.Client, ns, target string, count int, xds bool) (Tally, error) {
-	return call(ctx, c, ns, target, count, xds, Exec)
+	return call(ctx, c, ns, CallSpec{Target: target, Count: count, XDS: xds}, Exec)
 }
 
-func call(ctx context.Context, c *kube.Client, ns, target string, count int, xds bool, exec execFunc) (Tally, error) {
+// CallSpec is one run of the client.
+type CallSpec struct {
+	Target string
+	Count  int
+	XDS    bool
+	// WarmUpUntil lists clusters the client calls (uncounted) until each has answered once, for at most
+	// WarmUpTimeout; the counted calls follow. The tally's Warmup says how it went.
+	WarmUpUntil   []string
+	WarmUpTimeout time.Duration
+}
+
+// Command is the client command line for the spec.
+func (s CallSpec) Command() []string {
+	cmd := ClientCommand(s.Target, s.Count, s.XDS)
+	if len(s.WarmUpUntil) > 0 {
+		cmd = append(cmd, "--warm-up-until", strings.Join(s.WarmUpUntil, ","))
+		if s.WarmUpTimeout > 0 {
+			cmd = append(cmd, "--warm-up-timeout", s.WarmUpTimeout.String())
+		}
+	}
+	return cmd
+}
+
+// CallWith runs the client as spec says; see Call.
+func CallWith(ctx context.Context, c *kube.Client, ns string, spec CallSpec) (Tally, error) {
+	return call(ctx, c, ns, spec, Exec)
+}
+
+func call(ctx context.Context, c *kube.Client, ns string, spec CallSpec, exec execFunc) (Tally, error) {
+	target, count := spec.Target, spec.Count
 	pod, err := ClientPod(ctx, c, ns)
 	if err != nil {
 		return Tally{}, err
 	}
-	stdout, stderr, err := exec(ctx, c, ns, pod, ClientName, ClientCommand(target, count, xds))
+	stdout, stderr, err := exec(ctx, c, ns, pod, ClientName, spec.Command())
 	if err != nil {
 		return Tally{}, err
 	}

@@ -65,41 +65,49 @@ func TestParseTally(t *testing.T) {
 	}
 }
 
-// TestTallyMirrorsFixture fails when fixtures/workload/client.go's tally and Tally drift apart.
+// TestTallyMirrorsFixture fails when fixtures/workload/client.go's tally (and its warmup) and Tally drift apart.
 func TestTallyMirrorsFixture(t *testing.T) {
 	f, err := parser.ParseFile(token.NewFileSet(), "../../fixtures/workload/client.go", nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fixture := map[string]string{} // json name -> Go type
-	ast.Inspect(f, func(n ast.Node) bool {
-		ts, ok := n.(*ast.TypeSpec)
-		if !ok || ts.Name.Name != "tally" {
-			return true
+	for fixtureType, rt := range map[string]reflect.Type{"tally": reflect.TypeFor[Tally](), "warmup": reflect.TypeFor[Warmup]()} {
+		fixture := map[string]string{} // json name -> Go type, the fixture's lower-case types spelled as ours
+		ast.Inspect(f, func(n ast.Node) bool {
+			ts, ok := n.(*ast.TypeSpec)
+			if !ok || ts.Name.Name != fixtureType {
+				return true
+			}
+			for _, fl := range ts.Type.(*ast.StructType).Fields.List {
+				tag := reflect.StructTag(strings.Trim(fl.Tag.Value, "`")).Get("json")
+				fixture[tag] = types(fl.Type)
+			}
+			return false
+		})
+		if len(fixture) == 0 {
+			t.Fatalf("no %s type in fixtures/workload/client.go", fixtureType)
 		}
-		for _, fl := range ts.Type.(*ast.StructType).Fields.List {
-			tag := reflect.StructTag(strings.Trim(fl.Tag.Value, "`")).Get("json")
-			fixture[tag] = types(fl.Type)
+		ours := map[string]string{}
+		for i := range rt.NumField() {
+			ours[rt.Field(i).Tag.Get("json")] = rt.Field(i).Type.String()
 		}
-		return false
-	})
-	if len(fixture) == 0 {
-		t.Fatal("no tally type in fixtures/workload/client.go")
-	}
-	ours := map[string]string{}
-	rt := reflect.TypeFor[Tally]()
-	for i := range rt.NumField() {
-		ours[rt.Field(i).Tag.Get("json")] = rt.Field(i).Type.String()
-	}
-	if !reflect.DeepEqual(fixture, ours) {
-		t.Errorf("Tally fields %v, fixture's tally %v", ours, fixture)
+		if !reflect.DeepEqual(fixture, ours) {
+			t.Errorf("%s fields %v, fixture's %s %v", rt.Name(), ours, fixtureType, fixture)
+		}
 	}
 }
 
 func types(e ast.Expr) string {
 	switch e := e.(type) {
 	case *ast.Ident:
+		if e.Name == "warmup" {
+			return "workload.Warmup"
+		}
 		return e.Name
+	case *ast.StarExpr:
+		return "*" + types(e.X)
+	case *ast.ArrayType:
+		return "[]" + types(e.Elt)
 	case *ast.MapType:
 		return "map[" + types(e.Key) + "]" + types(e.Value)
 	}
@@ -136,7 +144,7 @@ func TestCall(t *testing.T) {
 		return sampleMTLS + "\n", "2026/11/22 03:47:29 channel to ...: READY after 2ms\n", nil
 	}
 	target := Target(DataPlaneProxyless, "echo", "echo", 8080)
-	tally, err := call(context.Background(), c, "echo", target, 4, true, exec)
+	tally, err := call(context.Background(), c, "echo", CallSpec{Target: target, Count: 4, XDS: true}, exec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +163,7 @@ func TestCall(t *testing.T) {
 	}
 
 	// A client that stopped early is reported, with the tally it had.
-	if tally, err := call(context.Background(), c, "echo", target, 10, true, exec); err == nil || tally.Sent != 4 {
+	if tally, err := call(context.Background(), c, "echo", CallSpec{Target: target, Count: 10, XDS: true}, exec); err == nil || tally.Sent != 4 {
 		t.Errorf("short run: tally %+v err %v", tally, err)
 	}
 	// An exec failure passes through.
@@ -163,7 +171,7 @@ func TestCall(t *testing.T) {
 	failing := func(context.Context, *kube.Client, string, string, string, []string) (string, string, error) {
 		return "", "", boom
 	}
-	if _, err := call(context.Background(), c, "echo", target, 4, true, failing); !errors.Is(err, boom) {
+	if _, err := call(context.Background(), c, "echo", CallSpec{Target: target, Count: 4, XDS: true}, failing); !errors.Is(err, boom) {
 		t.Errorf("err %v, want boom", err)
 	}
 }
@@ -173,7 +181,7 @@ func TestCallNoReadyClient(t *testing.T) {
 	p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: ProxyContainer,
 		State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ErrImageNeverPull"}}}}
 	c := fakeClient(p)
-	_, err := call(context.Background(), c, "echo", "x", 1, false, nil)
+	_, err := call(context.Background(), c, "echo", CallSpec{Target: "x", Count: 1}, nil)
 	if err == nil || !strings.Contains(err.Error(), "client-1: Pending") || !strings.Contains(err.Error(), "istio-proxy: waiting: ErrImageNeverPull") {
 		t.Errorf("err = %v, want the client pod's state", err)
 	}
@@ -227,5 +235,14 @@ func TestWaitReady(t *testing.T) {
 	err = WaitReady(short, c, "echo", time.Minute)
 	if err == nil || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "echo-v1-abc: Running") {
 		t.Errorf("err = %v, want deadline exceeded with pod states", err)
+	}
+}
+
+func TestCallSpecCommandAsksForTheWarmUp(t *testing.T) {
+	got := strings.Join(CallSpec{Target: "xds:///echo:8080", Count: 21, XDS: true,
+		WarmUpUntil: []string{"cluster1", "cluster2"}, WarmUpTimeout: 45 * time.Second}.Command(), " ")
+	want := "/workload client --target xds:///echo:8080 --count 21 --json --xds --warm-up-until cluster1,cluster2 --warm-up-timeout 45s"
+	if !strings.HasSuffix(got, strings.TrimPrefix(want, "/workload")) {
+		t.Fatalf("command %q, want %q", got, want)
 	}
 }
