@@ -246,3 +246,30 @@ func truncate(s string, n int) string {
 	}
 	return "..." + s[len(s)-n:]
 }
+
+// ProbeResult is what `workload probe --json` prints.
+type ProbeResult struct {
+	Addr      string `json:"addr"`
+	Reachable bool   `json:"reachable"`
+	Error     string `json:"error,omitempty"`
+	Millis    int64  `json:"millis"`
+}
+
+// Probe opens one TCP connection to addr from the namespace's client pod and says whether it was accepted. The
+// error is for what kept the probe from running, not for an unreachable address.
+func Probe(ctx context.Context, c *kube.Client, ns, addr string, timeout time.Duration) (ProbeResult, error) {
+	pod, err := ClientPod(ctx, c, ns)
+	if err != nil {
+		return ProbeResult{}, err
+	}
+	stdout, stderr, err := Exec(ctx, c, ns, pod, ClientName, []string{Binary, "probe", "--addr", addr,
+		"--timeout", timeout.String(), "--json"})
+	if err != nil {
+		return ProbeResult{}, fmt.Errorf("%s: probe %s from %s/%s: %w (stderr: %s)", c.Name, addr, ns, pod, err, truncate(stderr, 500))
+	}
+	var r ProbeResult
+	if err := json.Unmarshal([]byte(strings.TrimSpace(stdout)), &r); err != nil {
+		return ProbeResult{}, fmt.Errorf("%s: parse probe result %q: %w", c.Name, truncate(stdout, 300), err)
+	}
+	return r, nil
+}

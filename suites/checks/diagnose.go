@@ -1,0 +1,95 @@
+package checks
+
+import (
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Failure is a check's verdict on a broken mesh: what was seen, the likely cause, and where to look.
+type Failure struct {
+	// Check names the check (e.g. "discovery").
+	Check string
+	// Observed is what the check saw, with the numbers.
+	Observed string
+	// Cause is the likely cause, from the catalogue of what breaks multicluster meshes (research/user-pains.md).
+	Cause string
+	// Inspect lists commands or places that confirm or refute the cause.
+	Inspect []string
+}
+
+func (f *Failure) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s", f.Check, f.Observed)
+	if f.Cause != "" {
+		fmt.Fprintf(&b, "\n  likely cause: %s", f.Cause)
+	}
+	for _, i := range f.Inspect {
+		fmt.Fprintf(&b, "\n  inspect: %s", i)
+	}
+	return b.String()
+}
+
+func fail(check, cause string, inspect []string, format string, args ...any) *Failure {
+	return &Failure{Check: check, Observed: fmt.Sprintf(format, args...), Cause: cause, Inspect: inspect}
+}
+
+// The catalogue: likely causes, each for a symptom a check can observe.
+const (
+	causeRemoteSecret = "istiod cannot watch that cluster: its remote secret is missing, points at 127.0.0.1/localhost, " +
+		"or the API server is unreachable from istiod's network (istiod keeps an old server until restarted)"
+	causeRootsDiffer = "the clusters do not share a root: cacerts missing or created after istiod started (istiod then " +
+		"self-signs; restart it), or a leftover istio-ca-secret"
+	causeChainBroken = "the workload certificate does not chain to the root the workload holds: a cacerts secret whose " +
+		"ca-cert, root-cert and cert-chain do not belong together"
+	causeMTLS = "the client is not using Istio mTLS: proxyless gRPC needs a DestinationRule with ISTIO_MUTUAL and xDS " +
+		"credentials; with a sidecar, auto-mTLS or a DestinationRule disabling TLS"
+	causeNoRemoteEndpoints = "istiod serving the client does not know that cluster's endpoints: remote secret, " +
+		"or the Service does not exist in the client's cluster (DNS), or the echo pods are not Ready"
+	causePodIPsAcrossNetworks = "istiod thinks both clusters are on one network: topology.istio.io/network is missing " +
+		"or equal on istio-system of both clusters, so remote pod IPs are handed out instead of the gateway"
+	causeNoGatewayEndpoint = "istiod hands out no gateway for that network: the east-west gateway Service lacks the " +
+		"topology.istio.io/network label or an external IP, or (proxyless) the server pods lack security.istio.io/tlsMode"
+	causeGatewayPending = "MetalLB gave the gateway no address: no IPAddressPool/L2Advertisement, a pool overlapping " +
+		"node or docker-gateway addresses, or the MetalLB controller/speaker not ready"
+	causeGatewayHostname = "the gateway has a host name, not an IP: Istio's network gateways need IPs (cloud load " +
+		"balancers publishing host names, e.g. AWS ELB, need an IP-based LB)"
+	causeGatewayClosed = "nothing answers on the gateway port: gateway pods not Ready (no Envoy image?), the Service " +
+		"lacks the port, or no AUTO_PASSTHROUGH Gateway / istiod VirtualService for it"
+	causeGatewayTimeout = "packets to the gateway are dropped between networks: firewall (DOCKER-USER) rules or MetalLB " +
+		"L2 announcements not reaching the other network"
+	causeStaysLocal = "traffic stays in the client's cluster: locality load balancing with outlierDetection (a " +
+		"DestinationRule), per-gateway weights, or the client sees only local endpoints (see the discovery specs)"
+	causeNotIsolated = "networks meant to be isolated route pod traffic directly: routes or firewall rules between the " +
+		"docker networks let pod IPs through, so the test would not notice a broken gateway path"
+)
+
+// inspectIstiod lists what to look at on the istiod of a cluster.
+func inspectIstiod(cluster string) []string {
+	return []string{
+		fmt.Sprintf("istioctl --context %s remote-clusters", cluster),
+		fmt.Sprintf("kubectl --context %s -n istio-system get secrets -l istio/multiCluster=true", cluster),
+		fmt.Sprintf("kubectl --context %s -n istio-system logs deploy/istiod | grep -i 'cluster\\|error'", cluster),
+	}
+}
+
+// podsDown names the pods of a list that are not Ready, with their state, for a diagnosis.
+func podsDown(pods []corev1.Pod) string {
+	var out []string
+	for _, p := range pods {
+		if !kubePodReady(p.Status.Conditions) {
+			out = append(out, p.Name+" "+string(p.Status.Phase))
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+func kubePodReady(conds []corev1.PodCondition) bool {
+	for _, c := range conds {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}

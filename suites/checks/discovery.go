@@ -1,0 +1,112 @@
+package checks
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/meshconform/meshconform/framework/istio"
+	"github.com/meshconform/meshconform/framework/topology"
+	"github.com/meshconform/meshconform/framework/workload"
+)
+
+// Synced fails unless every primary's istiod reports every cluster of the mesh synced (istiod's /debug/clusterz,
+// what `istioctl remote-clusters` shows).
+func Synced(ctx context.Context, m *Mesh) error {
+	for _, c := range m.State.Clusters {
+		if c.Role != topology.RolePrimary {
+			continue
+		}
+		statuses, err := istio.ClusterStatuses(ctx, m.Clients[c.Name])
+		if err != nil {
+			return fmt.Errorf("%s: istiod cluster status: %w", c.Name, err)
+		}
+		if problems := istio.SyncProblems(statuses, m.Names()); len(problems) > 0 {
+			var ps []string
+			for _, p := range problems {
+				ps = append(ps, p.String())
+			}
+			return fail("discovery", causeRemoteSecret, inspectIstiod(c.Name), "%s's istiod: %s", c.Name,
+				strings.Join(ps, "; "))
+		}
+	}
+	return nil
+}
+
+// KeepCalling runs the client in src in the background, a call every 100 ms, until stop is called. A proxyless
+// client holds its xDS stream (and istiod its endpoints) only while it runs; Endpoints needs one.
+func KeepCalling(ctx context.Context, m *Mesh, src string) (stop func()) {
+	cctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for cctx.Err() == nil {
+			// ~100 ms apart: one run outlives most checks; the loop restarts it if not.
+			_, _ = workload.Call(cctx, m.Clients[src], m.Namespace, m.Target(), 600, true)
+		}
+	}()
+	return func() { cancel(); wg.Wait() }
+}
+
+// Endpoints fails unless the client in src has, from its istiod, an endpoint for the echo service in every other
+// cluster in dsts: the remote pod IPs when on src's network; across networks, the remote east-west gateway
+// (ip:15443) and none of the remote pod IPs. A proxyless client must be calling (KeepCalling) for istiod to hold
+// its view.
+func Endpoints(ctx context.Context, m *Mesh, src string, dsts []string) error {
+	pod, err := workload.ClientPod(ctx, m.Clients[src], m.Namespace)
+	if err != nil {
+		return err
+	}
+	istiod := m.Istiod(src)
+	eds, err := istio.ProxyEndpoints(ctx, m.Clients[istiod], pod+"."+m.Namespace)
+	if err != nil {
+		return fmt.Errorf("%s's view from istiod in %s: %w", src, istiod, err)
+	}
+	var seen []string
+	for name, eps := range eds {
+		if strings.Contains(name, m.Host()) && strings.Contains(name, "|"+strconv.Itoa(int(m.Port))+"|") {
+			seen = append(seen, eps...)
+		}
+	}
+	slices.Sort(seen)
+	inspect := append(inspectIstiod(istiod),
+		fmt.Sprintf("curl istiod:15014/debug/edsz?proxyID=%s.%s (port-forward to istiod in %s)", pod, m.Namespace, istiod))
+	for _, dst := range dsts {
+		pods, err := m.EchoPods(ctx, dst)
+		if err != nil {
+			return err
+		}
+		if len(pods) == 0 {
+			return fmt.Errorf("%s runs no Ready echo pod to discover", dst)
+		}
+		if m.SameNetwork(src, dst) {
+			for _, p := range pods {
+				if !slices.Contains(seen, p) {
+					return fail("discovery", causeNoRemoteEndpoints, inspect,
+						"the client in %s lacks %s's echo endpoint %s (it has %v)", src, dst, p, seen)
+				}
+			}
+			continue
+		}
+		for _, p := range pods {
+			if slices.Contains(seen, p) {
+				return fail("discovery", causePodIPsAcrossNetworks, append(inspect,
+					fmt.Sprintf("kubectl --context %s get ns istio-system --show-labels", dst)),
+					"the client in %s (network %s) got %s's pod IP %s (network %s) instead of its gateway", src,
+					m.Network(src), dst, p, m.Network(dst))
+			}
+		}
+		gw := m.GatewayAddress(dst, istio.PortTLS)
+		if m.State.Mesh.Clusters[dst].EastWestGateway == "" || !slices.Contains(seen, gw) {
+			return fail("discovery", causeNoGatewayEndpoint, append(inspect,
+				fmt.Sprintf("kubectl --context %s -n istio-system get svc %s --show-labels", dst, istio.EastWestGatewayName)),
+				"the client in %s has no endpoint %s (%s's east-west gateway) for %s (it has %v)", src, gw, dst,
+				m.Host(), seen)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,166 @@
+// Package checks holds the conformance checks: each looks at live clusters once and returns nil or a *Failure that
+// says what it saw, the likely cause and what to inspect. The Ginkgo specs in package suites decide how long to wait
+// and which checks apply; the e2e tests break a mesh on purpose and show each check failing against it.
+package checks
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/meshconform/meshconform/framework/env"
+	"github.com/meshconform/meshconform/framework/istio"
+	"github.com/meshconform/meshconform/framework/kube"
+	"github.com/meshconform/meshconform/framework/topology"
+	"github.com/meshconform/meshconform/framework/workload"
+)
+
+// Mesh is what the checks read: the environment file and a client per cluster.
+type Mesh struct {
+	State   *env.State
+	Clients map[string]*kube.Client
+	// Namespace, Service and Port locate the echo workloads; ServerAccount is the echo pods' service account.
+	Namespace     string
+	Service       string
+	Port          int32
+	ServerAccount string
+	DataPlane     string
+	TrustDomain   string
+}
+
+// Connect builds clients for every cluster of an environment that has a mesh and workloads.
+func Connect(st *env.State) (*Mesh, error) {
+	if st.Mesh == nil {
+		return nil, fmt.Errorf("environment %s has no mesh: run `meshconform up` without --no-mesh", st.Path())
+	}
+	m := &Mesh{State: st, Clients: map[string]*kube.Client{}, Namespace: workload.DefaultNamespace,
+		Service: workload.DefaultService, Port: workload.DefaultPort, DataPlane: st.Mesh.DataPlane,
+		TrustDomain: cmp.Or(st.Mesh.TrustDomain, topology.DefaultTrustDomain)}
+	if w := st.Mesh.Workloads; w != nil {
+		m.Namespace, m.Service = cmp.Or(w.Namespace, m.Namespace), cmp.Or(w.Service, m.Service)
+		if w.Port != 0 {
+			m.Port = int32(w.Port)
+		}
+	}
+	m.ServerAccount = m.Service
+	for _, c := range st.Clusters {
+		kc, err := kube.New(c.Name, c.Access.Kubeconfig, c.Access.Context)
+		if err != nil {
+			return nil, fmt.Errorf("cluster %s: %w", c.Name, err)
+		}
+		m.Clients[c.Name] = kc
+	}
+	return m, nil
+}
+
+// Names are the clusters in topology order.
+func (m *Mesh) Names() []string {
+	var out []string
+	for _, c := range m.State.Clusters {
+		out = append(out, c.Name)
+	}
+	return out
+}
+
+// Others are the clusters other than name, in topology order.
+func (m *Mesh) Others(name string) []string {
+	return slices.DeleteFunc(m.Names(), func(n string) bool { return n == name })
+}
+
+// Cluster returns the topology's view of a cluster.
+func (m *Mesh) Cluster(name string) topology.Cluster {
+	c, _ := m.State.Topology.Cluster(name)
+	return c
+}
+
+// Network is the mesh network of a cluster.
+func (m *Mesh) Network(name string) string {
+	return cmp.Or(m.Cluster(name).Network, topology.DefaultNetwork)
+}
+
+// SameNetwork says whether two clusters share a mesh network (pod IPs reachable directly).
+func (m *Mesh) SameNetwork(a, b string) bool { return m.Network(a) == m.Network(b) }
+
+// MultiNetwork says whether the mesh spans more than one network.
+func (m *Mesh) MultiNetwork() bool { return m.State.Topology.MultiNetwork() }
+
+// Istiod returns the cluster whose istiod configures name's workloads: itself for a primary, its primary for a remote.
+func (m *Mesh) Istiod(name string) string {
+	if p, ok := m.State.Topology.PrimaryOf(name); ok {
+		return p.Name
+	}
+	return name
+}
+
+// Target is the client's target for the echo service.
+func (m *Mesh) Target() string {
+	return workload.Target(m.DataPlane, m.Namespace, m.Service, m.Port)
+}
+
+// Host is the echo service's host name.
+func (m *Mesh) Host() string { return workload.Host(m.Namespace, m.Service) }
+
+// ClientIdentity and ServerIdentity are the SPIFFE IDs of the client and echo workloads.
+func (m *Mesh) ClientIdentity() string {
+	return workload.Identity(m.TrustDomain, m.Namespace, workload.ClientName)
+}
+
+func (m *Mesh) ServerIdentity() string {
+	return workload.Identity(m.TrustDomain, m.Namespace, m.ServerAccount)
+}
+
+// GatewayReady says whether a cluster's east-west gateway pods run (false where no Envoy image exists).
+func (m *Mesh) GatewayReady(name string) bool {
+	return m.State.Mesh.Clusters[name].GatewayReady
+}
+
+// Reachable are the clusters whose echo pods a client in src can reach: its own network, plus other networks whose
+// east-west gateway runs.
+func (m *Mesh) Reachable(src string) []string {
+	var out []string
+	for _, n := range m.Names() {
+		if m.SameNetwork(src, n) || m.GatewayReady(n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// EchoPods returns the Ready echo pods' addresses ("ip:port") in a cluster.
+func (m *Mesh) EchoPods(ctx context.Context, name string) ([]string, error) {
+	c := m.Clients[name]
+	list, err := c.Clientset.CoreV1().Pods(m.Namespace).List(ctx, metav1.ListOptions{
+		LabelSelector: labels.Set{workload.AppLabel: m.Service}.String()})
+	if err != nil {
+		return nil, fmt.Errorf("%s: list echo pods: %w", name, err)
+	}
+	var out []string
+	for _, p := range list.Items {
+		if p.DeletionTimestamp != nil || p.Status.PodIP == "" || !kubePodReady(p.Status.Conditions) {
+			continue
+		}
+		ip, err := netip.ParseAddr(p.Status.PodIP)
+		if err != nil {
+			continue
+		}
+		out = append(out, netip.AddrPortFrom(ip, uint16(m.Port)).String())
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// GatewayAddress is the address of a cluster's east-west gateway on port.
+func (m *Mesh) GatewayAddress(name string, port int) string {
+	return m.State.Mesh.Clusters[name].EastWestGateway + ":" + strconv.Itoa(port)
+}
+
+// ExposeIstiod is how remotes reach their primary's istiod (gateway or loadbalancer).
+func (m *Mesh) ExposeIstiod() string {
+	return cmp.Or(m.State.Mesh.ExposeIstiod, istio.ExposeGateway)
+}
