@@ -70,8 +70,7 @@ func NewInstaller(opts Options) (Installer, error) {
 	case InstallerPreinstalled:
 		return preinstalled{}, nil
 	case InstallerHelm:
-		return nil, errors.New("the helm installer is not implemented yet: use --installer istioctl (with --hub/--tag for " +
-			"your images), or --installer preinstalled for a mesh you installed with Helm yourself")
+		return newHelm(opts)
 	}
 	return nil, fmt.Errorf("unknown installer %q: use istioctl, helm or preinstalled", opts.Installer)
 }

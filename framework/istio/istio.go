@@ -109,6 +109,8 @@ type Options struct {
 	Installer string
 	// Istioctl is the istioctl binary (istioctl installer).
 	Istioctl string
+	// Helm is the helm binary and Charts the directory of Istio's base, istiod and gateway charts (helm installer).
+	Helm, Charts string
 	// Hub and Tag override Istio's images. Empty: the image kit's (meshconform.io/istio, images.IstioVersion) when the
 	// environment runs offline images, else the installer's own default. Install does not load images: offline, the
 	// caller loads images.PilotImage and images.ProxyV2Image into the kind nodes first.
@@ -149,7 +151,7 @@ func (o Options) withDefaults(st *env.State) (Options, error) {
 	default:
 		return o, fmt.Errorf("unknown istiod exposure %q: use loadbalancer or gateway", o.ExposeIstiod)
 	}
-	if o.Installer == InstallerIstioctl && o.Hub == "" && o.Tag == "" && st.Images.Source == images.SourceOffline {
+	if o.Installer != InstallerPreinstalled && o.Hub == "" && o.Tag == "" && st.Images.Source == images.SourceOffline {
 		o.Hub, o.Tag = images.IstioHub, images.IstioVersion
 	}
 	var err error

@@ -191,8 +191,15 @@ func (r *run) controlPlane(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if running != "" && r.st.Mesh.IstioVersion != "" && running != r.st.Mesh.IstioVersion {
-		r.note(fmt.Sprintf("istiod in %s reports version %s; %s is %s", name, running, r.inst.Name(), r.st.Mesh.IstioVersion))
+	r.mu.Lock()
+	installerVersion := r.st.Mesh.IstioVersion
+	if installerVersion == "" {
+		// The installer could not tell (development charts say 1.0.0): the running istiod does.
+		r.st.Mesh.IstioVersion = running
+	}
+	r.mu.Unlock()
+	if running != "" && installerVersion != "" && running != installerVersion {
+		r.note(fmt.Sprintf("istiod in %s reports version %s; %s is %s", name, running, r.inst.Name(), installerVersion))
 	}
 	r.logf(name, began, "istiod %s available (%s, profile %s)", orUnknown(running), file, op.Spec.Profile)
 	return nil

@@ -1,0 +1,445 @@
+package istio
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/meshconform/meshconform/framework/topology"
+)
+
+// renderAllHelm renders every helm values file Install writes for a topology, keyed by file name.
+func renderAllHelm(t *testing.T, top *topology.Topology) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	add := func(prefix string, op *IstioOperator) {
+		rels, err := HelmReleases(op)
+		if err != nil {
+			t.Fatalf("%s/%s: %v", top.Metadata.Name, prefix, err)
+		}
+		for _, r := range rels {
+			b, err := r.ValuesYAML()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[filepath.Base(HelmValuesFile(prefix+".yaml", r))] = b
+		}
+	}
+	for _, c := range top.Spec.Clusters {
+		in := RenderInput{Topology: top, Cluster: c.Name, Hub: testHub, Tag: testTag}
+		if c.IsRemote() {
+			in.RemotePilotAddress = testRemotePilot
+		}
+		op, err := ControlPlaneOperator(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		add(c.Name, op)
+		for _, mode := range []string{ExposeLoadBalancer, ExposeGateway} {
+			if NeedsEastWestGateway(top, c.Name, mode) {
+				add(c.Name+"-eastwest", EastWestOperator(c.Network, testHub, testTag))
+			}
+		}
+	}
+	return out
+}
+
+func TestHelmValuesMatchGoldenFiles(t *testing.T) {
+	for _, name := range builtinNames(t) {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join("testdata", "helm", name)
+			got := renderAllHelm(t, mustBuiltin(t, name))
+			if *update {
+				if err := os.RemoveAll(dir); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				for f, b := range got {
+					if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				return
+			}
+			entries, err := os.ReadDir(dir)
+			if err != nil {
+				t.Fatalf("%v (run `go test ./framework/istio/ -run Golden -update` to create the golden files)", err)
+			}
+			if len(entries) != len(got) {
+				var names []string
+				for _, e := range entries {
+					names = append(names, e.Name())
+				}
+				t.Errorf("golden files %v, rendered %d files", names, len(got))
+			}
+			for f, b := range got {
+				want, err := os.ReadFile(filepath.Join(dir, f))
+				if err != nil {
+					t.Errorf("%s: %v", f, err)
+					continue
+				}
+				if !bytes.Equal(b, want) {
+					t.Errorf("%s differs from the golden file:\n--- got\n%s\n--- want\n%s", f, b, want)
+				}
+			}
+		})
+	}
+}
+
+// releaseValues returns the values of the named release, read back from YAML (the wire format).
+func releaseValues(t *testing.T, rels []HelmRelease, name string) map[string]any {
+	t.Helper()
+	for _, r := range rels {
+		if r.Name == name {
+			b, err := r.ValuesYAML()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m map[string]any
+			if err := yaml.Unmarshal(b, &m); err != nil {
+				t.Fatal(err)
+			}
+			return m
+		}
+	}
+	t.Fatalf("no release %s in %v", name, rels)
+	return nil
+}
+
+func TestHelmPrimaryValues(t *testing.T) {
+	for _, name := range builtinNames(t) {
+		top := mustBuiltin(t, name)
+		for _, c := range top.Primaries() {
+			op, err := ControlPlaneOperator(RenderInput{Topology: top, Cluster: c.Name, Hub: testHub, Tag: testTag})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rels, err := HelmReleases(op)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rels) != 2 || rels[0].Chart != ChartBase || rels[1].Chart != ChartIstiod || !rels[0].Wait || !rels[1].Wait {
+				t.Fatalf("%s/%s: releases %+v, want base then istiod, both waited for", name, c.Name, rels)
+			}
+			if base := releaseValues(t, rels, HelmReleaseBase); len(base) != 0 {
+				t.Errorf("%s/%s: base values %v, want none on a primary", name, c.Name, base)
+			}
+			m := releaseValues(t, rels, HelmReleaseIstiod)
+			checks := map[string][2]any{
+				"global.hub":                      {path(m, "global", "hub"), testHub},
+				"global.tag":                      {path(m, "global", "tag"), testTag},
+				"global.meshID":                   {path(m, "global", "meshID"), top.Spec.Mesh.ID},
+				"global.multiCluster.clusterName": {path(m, "global", "multiCluster", "clusterName"), c.Name},
+				"global.network":                  {path(m, "global", "network"), c.Network},
+				"global.imagePullPolicy":          {path(m, "global", "imagePullPolicy"), "IfNotPresent"},
+				"meshConfig.trustDomain":          {path(m, "meshConfig", "trustDomain"), top.Spec.Mesh.TrustDomain},
+			}
+			for what, v := range checks {
+				if v[0] != v[1] {
+					t.Errorf("%s/%s: %s = %v, want %v", name, c.Name, what, v[0], v[1])
+				}
+			}
+			ext, _ := path(m, "global", "externalIstiod").(bool)
+			if want := len(top.RemotesOf(c.Name)) > 0; ext != want {
+				t.Errorf("%s/%s: global.externalIstiod = %v, want %v", name, c.Name, ext, want)
+			}
+			for _, k := range []string{"profile", "istiodRemote"} {
+				if m[k] != nil {
+					t.Errorf("%s/%s: a primary's istiod values carry %s=%v", name, c.Name, k, m[k])
+				}
+			}
+		}
+	}
+}
+
+func TestHelmRemoteValues(t *testing.T) {
+	seen := 0
+	for _, name := range builtinNames(t) {
+		top := mustBuiltin(t, name)
+		for _, c := range top.Remotes() {
+			seen++
+			op, err := ControlPlaneOperator(RenderInput{Topology: top, Cluster: c.Name, Hub: testHub, Tag: testTag,
+				RemotePilotAddress: testRemotePilot})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rels, err := HelmReleases(op)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if base := releaseValues(t, rels, HelmReleaseBase); base["profile"] != "remote" {
+				t.Errorf("%s/%s: base values %v, want profile remote (the guide installs both charts with it)", name, c.Name, base)
+			}
+			m := releaseValues(t, rels, HelmReleaseIstiod)
+			checks := map[string][2]any{
+				"profile":                         {m["profile"], "remote"},
+				"global.remotePilotAddress":       {path(m, "global", "remotePilotAddress"), testRemotePilot},
+				"istiodRemote.injectionPath":      {path(m, "istiodRemote", "injectionPath"), InjectionPath(c.Name, c.Network)},
+				"global.meshID":                   {path(m, "global", "meshID"), top.Spec.Mesh.ID},
+				"global.multiCluster.clusterName": {path(m, "global", "multiCluster", "clusterName"), c.Name},
+				"global.network":                  {path(m, "global", "network"), c.Network},
+				"global.hub":                      {path(m, "global", "hub"), testHub},
+			}
+			for what, v := range checks {
+				if v[0] != v[1] {
+					t.Errorf("%s/%s: %s = %v, want %v", name, c.Name, what, v[0], v[1])
+				}
+			}
+			if path(m, "global", "externalIstiod") != nil {
+				t.Errorf("%s/%s: externalIstiod belongs on the primary", name, c.Name)
+			}
+		}
+	}
+	if seen == 0 {
+		t.Fatal("no built-in topology has a remote")
+	}
+}
+
+func TestHelmEastWestValues(t *testing.T) {
+	rels, err := HelmReleases(EastWestOperator("network2", testHub, testTag))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rels) != 1 || rels[0].Chart != ChartGateway || rels[0].Name != EastWestGatewayName {
+		t.Fatalf("releases %+v, want one gateway release %s", rels, EastWestGatewayName)
+	}
+	if rels[0].Wait {
+		t.Error("the gateway release must not wait: its pods may never run without Envoy")
+	}
+	m := releaseValues(t, rels, EastWestGatewayName)
+	want := map[string]any{
+		"name":           EastWestGatewayName,
+		"networkGateway": "network2",
+		"labels":         map[string]any{"app": EastWestGatewayName, "istio": "eastwestgateway"},
+		"service":        map[string]any{"type": "LoadBalancer"},
+		// The injected proxy's pull policy (offline images are loaded, not pulled).
+		"imagePullPolicy": "IfNotPresent",
+		"podAnnotations":  map[string]any{"inject.istio.io/templates": "gateway"},
+	}
+	if !reflect.DeepEqual(m, want) {
+		t.Errorf("gateway values\n%v\nwant\n%v", m, want)
+	}
+}
+
+func TestHelmReleasesRefuseWhatTheChartsCannotExpress(t *testing.T) {
+	mismatch := EastWestOperator("network1", "", "")
+	mismatch.Spec.Components.IngressGateways[0].K8s.Env[0].Value = "network9"
+	custom := EastWestOperator("network1", "", "")
+	custom.Spec.Components.IngressGateways[0].K8s.Service.Ports[1].Port = 16443
+	unlabelled := EastWestOperator("network1", "", "")
+	delete(unlabelled.Spec.Components.IngressGateways[0].Label, NetworkLabel)
+	odd := &IstioOperator{Metadata: OperatorMeta{Name: "x"}, Spec: OperatorSpec{Profile: "demo"}}
+	cases := []struct {
+		name string
+		op   *IstioOperator
+		want string
+	}{
+		{"requested network view differs", mismatch, "ISTIO_META_REQUESTED_NETWORK_VIEW"},
+		{"custom port", custom, "16443"},
+		{"no network label", unlabelled, NetworkLabel},
+		{"unknown profile", odd, `profile "demo"`},
+		{"nil", nil, "no IstioOperator"},
+	}
+	for _, c := range cases {
+		_, err := HelmReleases(c.op)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one mentioning %q", c.name, err, c.want)
+		}
+	}
+}
+
+// fakeCharts writes the three charts in the layout of Istio's source tree (manifests/charts).
+func fakeCharts(t *testing.T, appVersion string) string {
+	t.Helper()
+	root := t.TempDir()
+	for _, d := range []string{"base", "istio-control/istio-discovery", "gateway"} {
+		dir := filepath.Join(root, "manifests", "charts", d)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		chart := "apiVersion: v2\nname: " + filepath.Base(d) + "\nversion: " + appVersion + "\nappVersion: " + appVersion + "\n"
+		if err := os.WriteFile(filepath.Join(dir, "Chart.yaml"), []byte(chart), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+func TestFindHelmCharts(t *testing.T) {
+	root := fakeCharts(t, "1.24.3")
+	for _, dir := range []string{root, filepath.Join(root, "manifests"), filepath.Join(root, "manifests", "charts")} {
+		c, err := FindHelmCharts(dir)
+		if err != nil {
+			t.Fatalf("%s: %v", dir, err)
+		}
+		if want := filepath.Join(root, "manifests", "charts", "istio-control", "istio-discovery"); c.Istiod != want {
+			t.Errorf("%s: istiod chart %s, want %s", dir, c.Istiod, want)
+		}
+	}
+	// helm pull --untar layout: istiod under its chart name.
+	pulled := t.TempDir()
+	for _, d := range []string{"base", "istiod", "gateway"} {
+		os.MkdirAll(filepath.Join(pulled, d), 0o755)
+		os.WriteFile(filepath.Join(pulled, d, "Chart.yaml"), []byte("name: "+d+"\n"), 0o644)
+	}
+	if c, err := FindHelmCharts(pulled); err != nil || c.Istiod != filepath.Join(pulled, "istiod") {
+		t.Errorf("pulled charts: %+v, %v", c, err)
+	}
+	os.RemoveAll(filepath.Join(pulled, "istiod"))
+	_, err := FindHelmCharts(pulled)
+	if err == nil || !strings.Contains(err.Error(), "lacks istiod") || !strings.Contains(err.Error(), "--charts") {
+		t.Errorf("charts without istiod: %v, want an error naming istiod and --charts", err)
+	}
+}
+
+func TestNewHelmInstallerNamesTheFlagToFix(t *testing.T) {
+	charts := fakeCharts(t, "1.24.3")
+	bin := fakeHelm(t, "v3.22.0")
+	cases := []struct {
+		name string
+		opts Options
+		want []string
+	}{
+		{"no --helm", Options{Installer: InstallerHelm, Charts: charts}, []string{"--helm PATH", "bin-helm"}},
+		{"--helm missing", Options{Installer: InstallerHelm, Helm: "/nonexistent/helm", Charts: charts}, []string{"--helm /nonexistent/helm"}},
+		{"no --charts", Options{Installer: InstallerHelm, Helm: bin}, []string{"--charts DIR", "istio-discovery"}},
+		{"--charts missing", Options{Installer: InstallerHelm, Helm: bin, Charts: "/nonexistent"}, []string{"--charts /nonexistent"}},
+		{"--charts empty", Options{Installer: InstallerHelm, Helm: bin, Charts: t.TempDir()}, []string{"lacks base", "istiod", "gateway", "helm pull"}},
+	}
+	for _, c := range cases {
+		_, err := NewInstaller(c.opts)
+		if err == nil {
+			t.Errorf("%s: no error", c.name)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q does not mention %q", c.name, err, w)
+			}
+		}
+	}
+	inst, err := NewInstaller(Options{Installer: InstallerHelm, Helm: bin, Charts: charts})
+	if err != nil || inst.Name() != InstallerHelm {
+		t.Fatalf("NewInstaller: %v, %v", inst, err)
+	}
+}
+
+// fakeHelm is a helm that prints version on `version --short`, logs every other call's arguments (one line each)
+// to $FAKE_HELM_LOG, and fails with $FAKE_HELM_FAIL when that is set.
+func fakeHelm(t *testing.T, version string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "helm")
+	script := "#!/bin/sh\nif [ \"$1\" = version ]; then echo " + version + "+gdeadbeef; exit 0; fi\n" +
+		"echo \"$@\" >> \"$FAKE_HELM_LOG\"\n" +
+		"if [ -n \"$FAKE_HELM_FAIL\" ]; then echo \"$FAKE_HELM_FAIL\" >&2; exit 1; fi\n"
+	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+func TestHelmInstallerRunsUpgradeInstallPerRelease(t *testing.T) {
+	charts := fakeCharts(t, "1.24.3")
+	log := filepath.Join(t.TempDir(), "calls")
+	t.Setenv("FAKE_HELM_LOG", log)
+	inst, err := NewInstaller(Options{Installer: InstallerHelm, Helm: fakeHelm(t, "v3.22.0"), Charts: charts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if v, err := inst.Version(ctx); err != nil || v != "1.24.3" {
+		t.Fatalf("Version = %q, %v; want the istiod chart's appVersion 1.24.3", v, err)
+	}
+	top := mustBuiltin(t, "primary-remote-multi-network")
+	work := t.TempDir()
+	tgt := Target{Name: "cluster2", Kubeconfig: "/kc/cluster2", Context: "kind-c2"}
+	op, err := ControlPlaneOperator(RenderInput{Topology: top, Cluster: "cluster2", Hub: testHub, Tag: testTag, RemotePilotAddress: testRemotePilot})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opFile := filepath.Join(work, "cluster2.yaml")
+	ewFile := filepath.Join(work, "cluster2-eastwest.yaml")
+	// Twice: re-running `up` must issue the same idempotent commands.
+	for i := 0; i < 2; i++ {
+		if err := inst.Install(ctx, tgt, op, opFile); err != nil {
+			t.Fatal(err)
+		}
+		if err := inst.InstallGateway(ctx, tgt, EastWestOperator("network2", testHub, testTag), ewFile); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, _ := os.ReadFile(log)
+	calls := strings.Split(strings.TrimSpace(string(b)), "\n")
+	c := filepath.Join(charts, "manifests", "charts")
+	kube := " --kubeconfig /kc/cluster2 --kube-context kind-c2"
+	want := []string{
+		"upgrade --install istio-base " + c + "/base --namespace istio-system -f " + work + "/cluster2.helm-base.yaml --wait --timeout 5m0s" + kube,
+		"upgrade --install istiod " + c + "/istio-control/istio-discovery --namespace istio-system -f " + work + "/cluster2.helm-istiod.yaml --wait --timeout 5m0s" + kube,
+		"upgrade --install istio-eastwestgateway " + c + "/gateway --namespace istio-system -f " + work + "/cluster2-eastwest.helm-gateway.yaml" + kube,
+	}
+	want = append(want, want...)
+	if !reflect.DeepEqual(calls, want) {
+		t.Errorf("helm calls:\n%s\nwant:\n%s", strings.Join(calls, "\n"), strings.Join(want, "\n"))
+	}
+	for _, f := range []string{"cluster2.helm-base.yaml", "cluster2.helm-istiod.yaml", "cluster2-eastwest.helm-gateway.yaml"} {
+		b, err := os.ReadFile(filepath.Join(work, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := os.ReadFile(filepath.Join("testdata", "helm", "primary-remote-multi-network", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(b, want) {
+			t.Errorf("%s written by Install differs from the golden file", f)
+		}
+	}
+
+	t.Setenv("FAKE_HELM_FAIL", `Error: Unable to continue with install: CustomResourceDefinition "gateways.networking.istio.io" in namespace "" exists and cannot be imported into the current release: invalid ownership metadata`)
+	err = inst.Install(ctx, tgt, op, opFile)
+	if err == nil || !strings.Contains(err.Error(), "cluster2: helm upgrade --install istio-base") ||
+		!strings.Contains(err.Error(), "installed by istioctl?") {
+		t.Errorf("ownership conflict: %v, want the release, helm's message and the fix", err)
+	}
+}
+
+func TestHelmVersion(t *testing.T) {
+	ctx := context.Background()
+	dev, err := NewInstaller(Options{Installer: InstallerHelm, Helm: fakeHelm(t, "v3.22.0"), Charts: fakeCharts(t, "1.0.0")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := dev.Version(ctx); err != nil || v != "" {
+		t.Errorf("development charts: Version = %q, %v; want \"\" (1.0.0 is a placeholder; the running istiod tells)", v, err)
+	}
+	old, err := NewInstaller(Options{Installer: InstallerHelm, Helm: fakeHelm(t, "v2.17.0"), Charts: fakeCharts(t, "1.24.3")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Version(ctx); err == nil || !strings.Contains(err.Error(), "helm 3 or 4") {
+		t.Errorf("helm 2: %v, want a refusal", err)
+	}
+}
+
+func TestHelmInterruptStopsHelm(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "helm")
+	// Exits 0 on SIGINT, so the test also proves an interrupted run reports the cancellation, not success.
+	os.WriteFile(bin, []byte("#!/bin/sh\ntrap 'exit 0' INT\nwhile :; do sleep 0.1; done\n"), 0o755)
+	h := &helm{bin: bin}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { _, err := h.run(ctx, "upgrade"); done <- err }()
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("interrupted helm: %v, want context.Canceled", err)
+	}
+}
