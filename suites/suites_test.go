@@ -1,0 +1,77 @@
+//go:build !conformance
+
+package suites
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/types"
+)
+
+func TestTimeoutsDefaultsAndMaxima(t *testing.T) {
+	got, err := Timeouts{Sync: 5 * time.Minute}.WithDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Sync != 5*time.Minute || got.Probe != DefaultTimeouts.Probe || got.Suite != DefaultTimeouts.Suite {
+		t.Errorf("defaults not applied: %+v", got)
+	}
+	for _, tc := range []struct {
+		in   Timeouts
+		want string
+	}{
+		{Timeouts{Sync: 11 * time.Minute}, "timeouts.sync 11m0s: above the maximum 10m0s"},
+		{Timeouts{Probe: -time.Second}, "timeouts.probe -1s: must not be negative"},
+		{Timeouts{Suite: 3 * time.Hour}, "timeouts.suite"},
+	} {
+		if _, err := tc.in.WithDefaults(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: err = %v, want %q", tc.in, err, tc.want)
+		}
+	}
+}
+
+// A dry run walks the spec tree without clusters: every spec must carry exactly one known area label, and specs that
+// need Envoy must say so.
+func TestSpecTreeLabels(t *testing.T) {
+	var report types.Report
+	afterSuite = append(afterSuite, func(r Report) { report = r })
+	sc, rc := GinkgoConfiguration()
+	sc.DryRun = true
+	rc.Succinct = true
+	RunSpecs(t, "spec tree (dry run)", sc, rc)
+
+	known := map[string]bool{}
+	for _, a := range Areas {
+		known["area:"+string(a)] = true
+	}
+	perArea := map[string]int{}
+	specs := 0
+	for _, s := range report.SpecReports {
+		if s.LeafNodeType != types.NodeTypeIt {
+			continue
+		}
+		specs++
+		var areas []string
+		for _, l := range s.Labels() {
+			if strings.HasPrefix(l, "area:") {
+				areas = append(areas, l)
+			}
+		}
+		if len(areas) != 1 || !known[areas[0]] {
+			t.Errorf("%q has area labels %v, want exactly one of %v", s.FullText(), areas, Areas)
+			continue
+		}
+		perArea[areas[0]]++
+	}
+	for a := range known {
+		if perArea[a] == 0 {
+			t.Errorf("no spec for %s", a)
+		}
+	}
+	if specs < 9 {
+		t.Errorf("only %d specs in the tree", specs)
+	}
+}

@@ -1,0 +1,51 @@
+package suites
+
+import (
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/meshconform/meshconform/framework/workload"
+	"github.com/meshconform/meshconform/suites/checks"
+)
+
+// Trust: one root across the mesh, as the workloads actually hold it, and cross-cluster calls that carry the
+// caller's identity.
+var _ = Describe("Trust", AreaTrust.Label(), func() {
+	It("gives workloads in every cluster the same root, and certificates that chain to it", func(ctx SpecContext) {
+		retry(ctx, cfg.Timeouts.Certs, func() error { return checks.SharedRoot(ctx, mesh) })
+	}, SpecTimeout(5*time.Minute))
+
+	// Serial: STRICT mTLS in the namespace would fail the plaintext calls of specs running beside it.
+	It("authenticates cross-cluster calls mutually, with the caller's SPIFFE identity", Serial, func(ctx SpecContext) {
+		var pairs [][2]string
+		for _, src := range mesh.Names() {
+			if len(mesh.Reachable(src)) > 1 {
+				pairs = append(pairs, [2]string{src, ""})
+			}
+		}
+		if len(pairs) == 0 {
+			Skip(CannotRunHere + "no cluster can call another: calls across networks need east-west gateways, whose pods cannot run here (no Envoy)")
+		}
+		By("requiring mTLS (STRICT) for the echo servers in every cluster")
+		for _, name := range mesh.Names() {
+			Expect(workload.RequireMTLS(ctx, mesh.Clients[name], mesh.Namespace)).To(Succeed())
+			DeferCleanup(workload.RemoveRequireMTLS, mesh.Clients[name], mesh.Namespace)
+			if mesh.DataPlane == workload.DataPlaneProxyless {
+				// gRPC uses mTLS only when a DestinationRule says ISTIO_MUTUAL (no auto-mTLS without Envoy).
+				Expect(workload.ClientMTLS(ctx, mesh.Clients[name], mesh.Namespace, mesh.Host())).To(Succeed())
+				DeferCleanup(workload.RemoveClientMTLS, mesh.Clients[name], mesh.Namespace, mesh.Host())
+			}
+		}
+		for _, p := range pairs {
+			src, dsts := p[0], mesh.Reachable(p[0])
+			By("calling from " + src + " until " + strings.Join(dsts, ", ") + " have answered")
+			retry(ctx, cfg.Timeouts.Discovery, func() error {
+				_, err := checks.MutualTLS(ctx, mesh, src, dsts, 2*len(dsts), cfg.Timeouts.WarmUp)
+				return err
+			})
+		}
+	}, SpecTimeout(15*time.Minute))
+})
