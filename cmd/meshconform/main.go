@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -55,10 +56,36 @@ func newRootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "meshconform",
 		Short:         "Multicluster conformance harness for the Istio service mesh",
+		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCommand(), newUpCommand(), newDownCommand(), newStatusCommand(), newTopologiesCommand(),
+	root.AddCommand(newRunCommand(), newUpCommand(), newTestCommand(), newDownCommand(), newStatusCommand(), newTopologiesCommand(),
 		newValidateCommand(), newPreflightCommand(), newImagesCommand())
 	return root
 }
+
+// version is the module version, or the VCS revision of a build from a checkout.
+var version = func() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			if v == "" || v == "(devel)" {
+				v = s.Value
+				if len(v) > 12 {
+					v = v[:12]
+				}
+			}
+		case "vcs.modified":
+			if s.Value == "true" {
+				v += "-dirty"
+			}
+		}
+	}
+	return v
+}()

@@ -16,11 +16,13 @@ func newRunCommand() *cobra.Command {
 	var offline, keep, skipPreflight bool
 	var f envFlags
 	var m meshFlags
+	var tf testFlags
 	cmd := &cobra.Command{
 		Use:   "run",
-		Short: "Bring a topology up, check it, and take it down again (unless --keep)",
-		Long: "run = up + test + down. The conformance suites are not built yet (issue 5): today run provisions the\n" +
-			"topology, installs Istio and the workloads, prints the environment and removes it unless --keep.",
+		Short: "Bring a topology up, run the conformance suites, write the reports, and take it down (unless --keep)",
+		Long: "run = up + test + down. Exit code 0: conformant (every spec that ran passed); 1: a spec failed or up\n" +
+			"failed; 2: bad input. The report directory holds the conformance report, JUnit and, on failure,\n" +
+			"artifacts of every cluster.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) (err error) {
 			began := time.Now()
@@ -29,6 +31,13 @@ func newRunCommand() *cobra.Command {
 				return err
 			}
 			if err := m.validate(); err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			if m.skip {
+				return &exitError{code: 2, err: fmt.Errorf("--no-mesh: run tests the mesh; use `meshconform up --no-mesh` for clusters only")}
+			}
+			tc, err := tf.config(f.stateDir)
+			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
 			if !keep {
@@ -55,8 +64,9 @@ func newRunCommand() *cobra.Command {
 					fmt.Printf("note: %s\n", n)
 				}
 			}
+			testErr := runSuites(tc)
 			fmt.Printf("run of %s finished in %s\n", t.Metadata.Name, time.Since(began).Round(time.Second))
-			return nil
+			return testErr
 		},
 	}
 	cmd.Flags().StringVar(&topo, "topology", DefaultTopology, "built-in name or topology file")
@@ -65,5 +75,6 @@ func newRunCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&skipPreflight, "skip-preflight", false, "do not run the preflight checks first")
 	f.register(cmd)
 	m.register(cmd)
+	tf.register(cmd)
 	return cmd
 }
