@@ -18,10 +18,71 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/images"
+	"github.com/meshconform/meshconform/framework/install"
+	"github.com/meshconform/meshconform/framework/istio"
 	"github.com/meshconform/meshconform/framework/kube"
+	"github.com/meshconform/meshconform/framework/provision"
+	"github.com/meshconform/meshconform/framework/topology"
 	"github.com/meshconform/meshconform/framework/workload"
 )
+
+// Mesh is an environment brought up by MeshUp: its state, a client per cluster, and how to re-run its phases.
+type Mesh struct {
+	State    *env.State
+	Clients  map[string]*kube.Client
+	Topology *topology.Topology
+	StateDir string
+	Kit      *images.Kit
+	Istio    istio.Options
+}
+
+// MeshUp provisions a built-in topology with the offline images, installs Istio (proxyless) and the workloads, and
+// registers its removal. It fails the current node on error.
+func MeshUp(ctx context.Context, name string) *Mesh {
+	RequireDocker()
+	RequireRoot("offline images (debootstrap) and isolated networking (iptables)")
+	kit := Kit(ctx)
+	t, err := topology.Builtin(name)
+	if err != nil {
+		Fail(err.Error())
+	}
+	m := &Mesh{Topology: t, StateDir: GinkgoT().TempDir(), Kit: kit,
+		Istio: istio.Options{DataPlane: workload.DataPlaneProxyless}}
+	DeferCleanup(func(ctx SpecContext) {
+		if err := provision.Down(ctx, m.StateDir, false, GinkgoWriter); err != nil {
+			Fail("down: " + err.Error())
+		}
+	}, NodeTimeout(3*time.Minute))
+	began := time.Now()
+	if err := m.Up(ctx); err != nil {
+		Fail(err.Error())
+	}
+	GinkgoWriter.Printf("%s up with Istio and workloads in %s\n", name, time.Since(began).Round(time.Second))
+	m.Clients = map[string]*kube.Client{}
+	for _, c := range m.State.Clusters {
+		kc, err := kube.New(c.Name, c.Access.Kubeconfig, "")
+		if err != nil {
+			Fail(err.Error())
+		}
+		m.Clients[c.Name] = kc
+	}
+	return m
+}
+
+// Up runs (or re-runs: every phase is idempotent) provisioning and installation, restoring what a test broke.
+func (m *Mesh) Up(ctx context.Context) error {
+	st, err := provision.Up(ctx, m.Topology, provision.Options{StateDir: m.StateDir, Offline: true, Kit: m.Kit, Out: GinkgoWriter})
+	if err != nil {
+		return fmt.Errorf("provision %s: %w", m.Topology.Metadata.Name, err)
+	}
+	if err := install.Install(ctx, st, install.Options{Kit: m.Kit, Out: GinkgoWriter, Istio: m.Istio}); err != nil {
+		return fmt.Errorf("install %s: %w", m.Topology.Metadata.Name, err)
+	}
+	m.State = st
+	return nil
+}
 
 // RequireDocker skips the current spec (with the reason) when no docker daemon answers.
 func RequireDocker() {

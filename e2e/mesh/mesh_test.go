@@ -16,10 +16,8 @@ import (
 	"github.com/meshconform/meshconform/e2e/e2eutil"
 	"github.com/meshconform/meshconform/framework/clusters"
 	"github.com/meshconform/meshconform/framework/env"
-	"github.com/meshconform/meshconform/framework/install"
 	"github.com/meshconform/meshconform/framework/istio"
 	"github.com/meshconform/meshconform/framework/kube"
-	"github.com/meshconform/meshconform/framework/provision"
 	"github.com/meshconform/meshconform/framework/topology"
 	"github.com/meshconform/meshconform/framework/trust"
 	"github.com/meshconform/meshconform/framework/workload"
@@ -131,29 +129,8 @@ var _ = Describe("mesh", func() {
 	meshCase("primary-remote")
 })
 
-// meshUp provisions a built-in topology with the offline images, installs Istio (proxyless) and the workloads, and
-// registers its removal.
+// meshUp brings a built-in topology up with Istio (proxyless) and the workloads.
 func meshUp(ctx SpecContext, name string) (*env.State, map[string]*kube.Client) {
-	e2eutil.RequireDocker()
-	e2eutil.RequireRoot("offline images (debootstrap) and isolated networking (iptables)")
-	kit := e2eutil.Kit(ctx)
-	t, err := topology.Builtin(name)
-	Expect(err).NotTo(HaveOccurred())
-	stateDir := GinkgoT().TempDir()
-	DeferCleanup(func(ctx SpecContext) {
-		Expect(provision.Down(ctx, stateDir, false, GinkgoWriter)).To(Succeed())
-	}, NodeTimeout(3*time.Minute))
-	began := time.Now()
-	st, err := provision.Up(ctx, t, provision.Options{StateDir: stateDir, Offline: true, Kit: kit, Out: GinkgoWriter})
-	Expect(err).NotTo(HaveOccurred())
-	Expect(install.Install(ctx, st, install.Options{Kit: kit, Out: GinkgoWriter,
-		Istio: istio.Options{DataPlane: workload.DataPlaneProxyless}})).To(Succeed())
-	GinkgoWriter.Printf("%s up with Istio and workloads in %s\n", name, time.Since(began).Round(time.Second))
-	kcs := map[string]*kube.Client{}
-	for _, c := range st.Clusters {
-		kc, err := kube.New(c.Name, c.Access.Kubeconfig, "")
-		Expect(err).NotTo(HaveOccurred())
-		kcs[c.Name] = kc
-	}
-	return st, kcs
+	m := e2eutil.MeshUp(ctx, name)
+	return m.State, m.Clients
 }

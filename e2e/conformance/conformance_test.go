@@ -1,0 +1,270 @@
+//go:build e2e
+
+// The conformance checks against real meshes: each passes on a healthy mesh and fails, with the diagnosis it
+// promises, against the broken state it guards: a lost remote secret, traffic pinned to the local cluster, plaintext
+// under STRICT mTLS, a second root, a gateway without an address or without pods, and networks that leak pod traffic.
+package conformance_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	apinetworking "istio.io/api/networking/v1"
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	istioclient "istio.io/client-go/pkg/clientset/versioned"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/meshconform/meshconform/e2e/e2eutil"
+	"github.com/meshconform/meshconform/framework/clusters"
+	"github.com/meshconform/meshconform/framework/istio"
+	"github.com/meshconform/meshconform/framework/lb"
+	"github.com/meshconform/meshconform/framework/topology"
+	"github.com/meshconform/meshconform/framework/workload"
+	"github.com/meshconform/meshconform/suites/checks"
+)
+
+func TestMain(m *testing.M) {
+	clusters.RunChildIfRequested()
+	os.Exit(m.Run())
+}
+
+func TestConformanceChecks(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "conformance checks against healthy and broken meshes")
+}
+
+// failsWith asserts a check's error is a diagnosis of the given check naming want in what it observed.
+func failsWith(err error, check, want string) {
+	GinkgoHelper()
+	var f *checks.Failure
+	Expect(errors.As(err, &f)).To(BeTrue(), "want a diagnosis, got %v", err)
+	Expect(f.Check).To(Equal(check))
+	Expect(f.Observed).To(ContainSubstring(want))
+	Expect(f.Cause).NotTo(BeEmpty())
+	Expect(f.Inspect).NotTo(BeEmpty())
+	GinkgoWriter.Printf("diagnosis as a user sees it:\n%v\n", err)
+}
+
+func connect(e *e2eutil.Mesh) *checks.Mesh {
+	GinkgoHelper()
+	m, err := checks.Connect(e.State)
+	Expect(err).NotTo(HaveOccurred())
+	return m
+}
+
+func restartIstiod(ctx context.Context, c *e2eutil.Mesh, cluster string) {
+	GinkgoHelper()
+	patch := fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{"meshconform.io/restartedAt":%q}}}}}`,
+		time.Now().Format(time.RFC3339Nano))
+	_, err := c.Clients[cluster].Clientset.AppsV1().Deployments(istio.Namespace).Patch(ctx, "istiod",
+		types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{})
+	Expect(err).NotTo(HaveOccurred())
+	Eventually(func(g Gomega) {
+		d, err := c.Clients[cluster].Clientset.AppsV1().Deployments(istio.Namespace).Get(ctx, "istiod", metav1.GetOptions{})
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(d.Status.UpdatedReplicas).To(Equal(*d.Spec.Replicas))
+		g.Expect(d.Status.Replicas).To(Equal(*d.Spec.Replicas), "old istiod pods still terminating")
+		g.Expect(d.Status.AvailableReplicas).To(Equal(*d.Spec.Replicas))
+	}).WithContext(ctx).WithTimeout(3 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+}
+
+func restartClient(ctx context.Context, c *e2eutil.Mesh, cluster string) {
+	GinkgoHelper()
+	cs := c.Clients[cluster].Clientset
+	old, err := workload.ClientPod(ctx, c.Clients[cluster], workload.DefaultNamespace)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(cs.CoreV1().Pods(workload.DefaultNamespace).Delete(ctx, old, metav1.DeleteOptions{})).To(Succeed())
+	Eventually(func(g Gomega) {
+		pod, err := workload.ClientPod(ctx, c.Clients[cluster], workload.DefaultNamespace)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(pod).NotTo(Equal(old))
+	}).WithContext(ctx).WithTimeout(3 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+}
+
+var _ = Describe("multi-primary", Ordered, Label("e2e", "conformance"), func() {
+	var (
+		e *e2eutil.Mesh
+		m *checks.Mesh
+	)
+	BeforeAll(func(ctx SpecContext) {
+		e = e2eutil.MeshUp(ctx, "multi-primary")
+		m = connect(e)
+	}, NodeTimeout(45*time.Minute))
+
+	It("passes every check on the healthy mesh", func(ctx SpecContext) {
+		Eventually(ctx, func() error { return checks.Synced(ctx, m) }).WithTimeout(2 * time.Minute).Should(Succeed())
+		Expect(checks.SharedRoot(ctx, m)).To(Succeed())
+		stop := checks.KeepCalling(ctx, m, "cluster1")
+		Eventually(ctx, func() error { return checks.Endpoints(ctx, m, "cluster1", []string{"cluster2"}) }).
+			WithTimeout(2 * time.Minute).Should(Succeed())
+		stop()
+		for _, src := range m.Names() {
+			v, err := checks.Balanced(ctx, m, src, m.Names(), lb.MaxFalseAlarm, time.Minute)
+			Expect(err).NotTo(HaveOccurred())
+			GinkgoWriter.Printf("%s: %d warm-up calls, then %s\n", src, v.WarmupCalls, v.Reason)
+			Expect(v.Plan.Requests).To(Equal(21), "two clusters with one echo pod each need 21 calls")
+		}
+	}, NodeTimeout(10*time.Minute))
+
+	It("fails load balancing when cluster1 pins the service to its own version", func(ctx SpecContext) {
+		ic, err := istioclient.NewForConfig(e.Clients["cluster1"].Config)
+		Expect(err).NotTo(HaveOccurred())
+		host := m.Host()
+		dr := &networkingv1.DestinationRule{ObjectMeta: metav1.ObjectMeta{Name: "pin-local", Namespace: m.Namespace},
+			Spec: apinetworking.DestinationRule{Host: host, Subsets: []*apinetworking.Subset{
+				{Name: "v1", Labels: map[string]string{workload.VersionLabel: "v1"}}}}}
+		vs := &networkingv1.VirtualService{ObjectMeta: metav1.ObjectMeta{Name: "pin-local", Namespace: m.Namespace},
+			Spec: apinetworking.VirtualService{Hosts: []string{host}, Http: []*apinetworking.HTTPRoute{{
+				Route: []*apinetworking.HTTPRouteDestination{{Destination: &apinetworking.Destination{Host: host, Subset: "v1"}}}}}}}
+		_, err = ic.NetworkingV1().DestinationRules(m.Namespace).Create(ctx, dr, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		_, err = ic.NetworkingV1().VirtualServices(m.Namespace).Create(ctx, vs, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func(ctx SpecContext) {
+			Expect(ic.NetworkingV1().VirtualServices(m.Namespace).Delete(ctx, "pin-local", metav1.DeleteOptions{})).To(Succeed())
+			Expect(ic.NetworkingV1().DestinationRules(m.Namespace).Delete(ctx, "pin-local", metav1.DeleteOptions{})).To(Succeed())
+		})
+		// The route reaches the client within seconds; once no warm-up call leaves cluster1 the verdict must fail.
+		Eventually(func(g Gomega) {
+			v, err := checks.Balanced(ctx, m, "cluster1", m.Names(), lb.MaxFalseAlarm, 10*time.Second)
+			g.Expect(err).To(HaveOccurred())
+			g.Expect(v.Missing).To(ConsistOf("cluster2"))
+			failsWith(err, "loadbalancing", "cluster2 received none of 21 calls from cluster1")
+		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(time.Second).Should(Succeed())
+	}, NodeTimeout(5*time.Minute))
+
+	It("fails mutual TLS when STRICT servers get plaintext calls", func(ctx SpecContext) {
+		for _, name := range m.Names() {
+			Expect(workload.RequireMTLS(ctx, e.Clients[name], m.Namespace)).To(Succeed())
+			DeferCleanup(workload.RemoveRequireMTLS, e.Clients[name], m.Namespace)
+		}
+		// No DestinationRule with ISTIO_MUTUAL: the proxyless client speaks plaintext.
+		Eventually(func(g Gomega) {
+			_, err := checks.MutualTLS(ctx, m, "cluster1", m.Names(), 4, 10*time.Second)
+			failsWith(err, "trust", "calls from cluster1 failed under STRICT mTLS")
+		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(time.Second).Should(Succeed())
+		By("and passes once the client is told to use ISTIO_MUTUAL")
+		Expect(workload.ClientMTLS(ctx, e.Clients["cluster1"], m.Namespace, m.Host())).To(Succeed())
+		DeferCleanup(workload.RemoveClientMTLS, e.Clients["cluster1"], m.Namespace, m.Host())
+		Eventually(ctx, func() error {
+			_, err := checks.MutualTLS(ctx, m, "cluster1", m.Names(), 4, 30*time.Second)
+			return err
+		}).WithTimeout(2 * time.Minute).Should(Succeed())
+	}, NodeTimeout(6*time.Minute))
+
+	It("fails discovery when cluster1's istiod loses cluster2's remote secret", func(ctx SpecContext) {
+		cs := e.Clients["cluster1"].Clientset
+		Expect(cs.CoreV1().Secrets(istio.Namespace).DeleteCollection(ctx, metav1.DeleteOptions{},
+			metav1.ListOptions{LabelSelector: "istio/multiCluster=true"})).To(Succeed())
+		DeferCleanup(func(ctx SpecContext) { Expect(e.Up(ctx)).To(Succeed()) }, NodeTimeout(10*time.Minute))
+		Eventually(func(g Gomega) {
+			failsWith(checks.Synced(ctx, m), "discovery", "cluster1's istiod: cluster2")
+		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+		stop := checks.KeepCalling(ctx, m, "cluster1")
+		defer stop()
+		Eventually(func(g Gomega) {
+			failsWith(checks.Endpoints(ctx, m, "cluster1", []string{"cluster2"}), "discovery", "lacks cluster2's echo endpoint")
+		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+	}, NodeTimeout(15*time.Minute))
+
+	It("fails isolation when clusters said to be on two networks route pod traffic to each other", func(ctx SpecContext) {
+		// The broken state: cluster2 claims network2, but its pods are routed from cluster1 (one bridged network
+		// with routes, as this environment has). The check must notice the leak.
+		t := *e.State.Topology
+		t.Spec.Clusters = append([]topology.Cluster(nil), t.Spec.Clusters...)
+		for i := range t.Spec.Clusters {
+			if t.Spec.Clusters[i].Name == "cluster2" {
+				t.Spec.Clusters[i].Network = "network2"
+			}
+		}
+		st := *e.State
+		st.Topology = &t
+		leaky, err := checks.Connect(&st)
+		Expect(err).NotTo(HaveOccurred())
+		failsWith(checks.Isolated(ctx, leaky, "cluster1", "cluster2", 3*time.Second), "isolation", "reached cluster2's pod")
+	}, NodeTimeout(3*time.Minute))
+
+	It("fails trust when cluster2's istiod lost cacerts and signs with a root of its own", func(ctx SpecContext) {
+		cs := e.Clients["cluster2"].Clientset
+		Expect(cs.CoreV1().Secrets(istio.Namespace).Delete(ctx, "cacerts", metav1.DeleteOptions{})).To(Succeed())
+		restartIstiod(ctx, e, "cluster2")
+		restartClient(ctx, e, "cluster2")
+		Eventually(func(g Gomega) {
+			failsWith(checks.SharedRoot(ctx, m), "trust", "workloads hold 2 different roots")
+		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+	}, NodeTimeout(10*time.Minute))
+})
+
+var _ = Describe("multi-primary-multi-network", Ordered, Label("e2e", "conformance", "multi-network"), func() {
+	var (
+		e *e2eutil.Mesh
+		m *checks.Mesh
+	)
+	BeforeAll(func(ctx SpecContext) {
+		e = e2eutil.MeshUp(ctx, "multi-primary-multi-network")
+		m = connect(e)
+	}, NodeTimeout(45*time.Minute))
+
+	It("passes the checks that need no Envoy", func(ctx SpecContext) {
+		Eventually(ctx, func() error { return checks.Synced(ctx, m) }).WithTimeout(2 * time.Minute).Should(Succeed())
+		Expect(checks.SharedRoot(ctx, m)).To(Succeed())
+		for _, c := range m.Names() {
+			Expect(checks.GatewayAddress(ctx, m, c)).To(Succeed())
+		}
+		Expect(checks.Isolated(ctx, m, "cluster1", "cluster2", 3*time.Second)).To(Succeed())
+		Expect(checks.Isolated(ctx, m, "cluster2", "cluster1", 3*time.Second)).To(Succeed())
+		stop := checks.KeepCalling(ctx, m, "cluster1")
+		defer stop()
+		Eventually(ctx, func() error { return checks.Endpoints(ctx, m, "cluster1", []string{"cluster2"}) }).
+			WithTimeout(2 * time.Minute).Should(Succeed())
+	}, NodeTimeout(10*time.Minute))
+
+	It("fails gateway reachability where the gateway pods cannot run", func(ctx SpecContext) {
+		if m.GatewayReady("cluster2") {
+			Skip("cluster2's east-west gateway runs here (Envoy available): this broken state does not exist")
+		}
+		failsWith(checks.GatewayAnswers(ctx, m, "cluster1", "cluster2", 3*time.Second), "gateway", "cannot connect to")
+	}, NodeTimeout(3*time.Minute))
+
+	It("fails the gateway address check when the gateway loses its LoadBalancer", func(ctx SpecContext) {
+		cs := e.Clients["cluster2"].Clientset
+		patch := `{"spec":{"type":"ClusterIP"}}`
+		_, err := cs.CoreV1().Services(istio.Namespace).Patch(ctx, istio.EastWestGatewayName, types.MergePatchType,
+			[]byte(patch), metav1.PatchOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func(ctx SpecContext) {
+			_, err := cs.CoreV1().Services(istio.Namespace).Patch(ctx, istio.EastWestGatewayName, types.MergePatchType,
+				[]byte(`{"spec":{"type":"LoadBalancer"}}`), metav1.PatchOptions{})
+			Expect(err).NotTo(HaveOccurred())
+			Eventually(ctx, func() error { return checks.GatewayAddress(ctx, m, "cluster2") }).
+				WithTimeout(2 * time.Minute).Should(Succeed())
+		})
+		Eventually(func(g Gomega) {
+			failsWith(checks.GatewayAddress(ctx, m, "cluster2"), "gateway", "has no LoadBalancer address")
+		}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(time.Second).Should(Succeed())
+	}, NodeTimeout(5*time.Minute))
+
+	It("fails discovery when both clusters claim one network", func(ctx SpecContext) {
+		cs := e.Clients["cluster2"].Clientset
+		relabel := func(ctx context.Context, network string) error {
+			patch := fmt.Sprintf(`{"metadata":{"labels":{%q:%q}}}`, istio.NetworkLabel, network)
+			_, err := cs.CoreV1().Namespaces().Patch(ctx, istio.Namespace, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
+			return err
+		}
+		Expect(relabel(ctx, m.Network("cluster1"))).To(Succeed())
+		DeferCleanup(func(ctx SpecContext) { Expect(e.Up(ctx)).To(Succeed()) }, NodeTimeout(10*time.Minute))
+		stop := checks.KeepCalling(ctx, m, "cluster1")
+		defer stop()
+		Eventually(func(g Gomega) {
+			failsWith(checks.Endpoints(ctx, m, "cluster1", []string{"cluster2"}), "discovery", "instead of its gateway")
+		}).WithContext(ctx).WithTimeout(3 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+	}, NodeTimeout(15*time.Minute))
+
+})
