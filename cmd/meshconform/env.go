@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -39,6 +40,9 @@ type meshFlags struct {
 	skip         bool
 	installer    string
 	istioctl     string
+	istioVersion string
+	releaseURL   string
+	helm, charts string
 	hub, tag     string
 	dataPlane    string
 	exposeIstiod string
@@ -48,12 +52,20 @@ func (m *meshFlags) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&m.skip, "no-mesh", false, "provision the infrastructure only: no Istio, no workloads")
 	cmd.Flags().StringVar(&m.installer, "installer", "istioctl", "istioctl | helm | preinstalled (verify an existing install)")
 	cmd.Flags().StringVar(&m.istioctl, "istioctl", "", "istioctl binary to install with (default: the one the image kit builds)")
+	cmd.Flags().StringVar(&m.istioVersion, "istio-version", "", "download this Istio release's istioctl (checksum verified, cached) "+
+		"and install with it and its own images")
+	cmd.Flags().StringVar(&m.releaseURL, "istio-release-url", "", "where --istio-version downloads from (default: $"+
+		istio.ReleaseURLEnv+", else "+istio.DefaultReleaseURL+")")
+	cmd.Flags().StringVar(&m.helm, "helm", "", "helm binary for --installer helm (default: helm on PATH, else built by the image kit)")
+	cmd.Flags().StringVar(&m.charts, "charts", "", "directory of Istio's base, istiod and gateway charts for --installer helm "+
+		"(default: manifests/charts of the Istio the image kit builds)")
 	cmd.Flags().StringVar(&m.hub, "hub", "", "Istio image hub (default: the image kit's offline images, or the installer's own)")
 	cmd.Flags().StringVar(&m.tag, "tag", "", "Istio image tag")
 	cmd.Flags().StringVar(&m.dataPlane, "data-plane", "proxyless", "proxyless (gRPC xDS, no Envoy) | sidecar (Envoy)")
 	cmd.Flags().StringVar(&m.exposeIstiod, "expose-istiod", "", "how remotes reach istiod: loadbalancer | gateway (default: loadbalancer for proxyless)")
 }
 
+// validate rejects flag combinations that cannot mean anything; callers make its errors usage errors (exit 2).
 func (m meshFlags) validate() error {
 	switch {
 	case m.installer != "istioctl" && m.installer != "helm" && m.installer != "preinstalled":
@@ -62,13 +74,54 @@ func (m meshFlags) validate() error {
 		return fmt.Errorf("--data-plane %q: use proxyless or sidecar", m.dataPlane)
 	case m.exposeIstiod != "" && m.exposeIstiod != "loadbalancer" && m.exposeIstiod != "gateway":
 		return fmt.Errorf("--expose-istiod %q: use loadbalancer or gateway", m.exposeIstiod)
+	case m.istioVersion != "" && m.istioctl != "":
+		return errors.New("--istio-version and --istioctl both choose the istioctl to install with: give one of them")
+	case m.istioVersion != "" && m.installer != "istioctl":
+		return fmt.Errorf("--istio-version fetches an istioctl, which --installer %s does not use", m.installer)
+	case m.releaseURL != "" && m.istioVersion == "":
+		return errors.New("--istio-release-url is where --istio-version downloads from: give --istio-version too")
+	case (m.helm != "" || m.charts != "") && m.installer != "helm":
+		return fmt.Errorf("--helm and --charts are for --installer helm, not --installer %s", m.installer)
+	case m.istioctl != "" && m.installer != "istioctl":
+		return fmt.Errorf("--istioctl is for --installer istioctl, not --installer %s", m.installer)
 	}
-	if m.istioctl != "" {
-		if _, err := os.Stat(m.istioctl); err != nil {
-			return fmt.Errorf("--istioctl %s: %w", m.istioctl, err)
+	for flag, p := range map[string]string{"--istioctl": m.istioctl, "--helm": m.helm} {
+		if p != "" {
+			if _, err := os.Stat(p); err != nil {
+				return fmt.Errorf("%s %s: %w", flag, p, err)
+			}
+		}
+	}
+	if m.charts != "" {
+		if _, err := istio.FindHelmCharts(m.charts); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// istioOptions turns the flags into installer options, fetching a release's istioctl (--istio-version) and filling
+// the installer's defaults, so a missing tool is reported before any cluster is created.
+func (m meshFlags) istioOptions(ctx context.Context, f envFlags, kit *images.Kit) (istio.Options, error) {
+	o := istio.Options{Installer: m.installer, Istioctl: m.istioctl, Helm: m.helm, Charts: m.charts, Hub: m.hub,
+		Tag: m.tag, DataPlane: m.dataPlane, ExposeIstiod: m.exposeIstiod}
+	if m.istioVersion != "" {
+		bin, err := istio.FetchIstioctl(ctx, istio.FetchOptions{Version: m.istioVersion, BaseURL: m.releaseURL,
+			CacheDir: filepath.Join(f.cacheDir, "istioctl"), Out: os.Stdout})
+		if err != nil {
+			return o, err
+		}
+		o.Istioctl, o.InstallerImages = bin, true
+		if m.hub == "" && m.tag == "" {
+			fmt.Printf("istioctl %s installs its own images (its default hub, tag %s): the kit's are not used\n",
+				m.istioVersion, m.istioVersion)
+		}
+	}
+	o, err := install.ResolveInstaller(ctx, kit, o, os.Stdout)
+	if err != nil {
+		return o, &exitError{code: 2, err: err}
+	}
+	return o, nil
 }
 
 func newTopologiesCommand() *cobra.Command {
@@ -183,13 +236,17 @@ func up(ctx context.Context, t *topology.Topology, f envFlags, m meshFlags, offl
 	if err != nil {
 		return nil, err
 	}
+	var mesh istio.Options
+	if !m.skip {
+		if mesh, err = m.istioOptions(ctx, f, kit); err != nil {
+			return nil, err
+		}
+	}
 	st, err := provision.Up(ctx, t, provision.Options{StateDir: f.stateDir, Offline: offline, Kit: kit, Out: os.Stdout})
 	if err != nil || m.skip {
 		return st, err
 	}
-	return st, install.Install(ctx, st, install.Options{Kit: kit, Out: os.Stdout, Istio: istio.Options{
-		Installer: m.installer, Istioctl: m.istioctl, Hub: m.hub, Tag: m.tag, DataPlane: m.dataPlane,
-		ExposeIstiod: m.exposeIstiod}})
+	return st, install.Install(ctx, st, install.Options{Kit: kit, Out: os.Stdout, Istio: mesh})
 }
 
 func newDownCommand() *cobra.Command {

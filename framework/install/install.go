@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os/exec"
 	"sync"
 	"time"
 
@@ -44,8 +45,9 @@ func Install(ctx context.Context, st *env.State, opts Options) error {
 	if opts.Istio.Out == nil {
 		opts.Istio.Out = opts.Out
 	}
-	if opts.Istio.Istioctl == "" && opts.Kit != nil {
-		opts.Istio.Istioctl = opts.Kit.Istioctl()
+	var err error
+	if opts.Istio, err = ResolveInstaller(ctx, opts.Kit, opts.Istio, opts.Out); err != nil {
+		return err
 	}
 	if opts.Istio.DataPlane == "" {
 		opts.Istio.DataPlane = workload.DataPlaneProxyless
@@ -84,7 +86,7 @@ func Install(ctx context.Context, st *env.State, opts Options) error {
 		refs := []string{workloadImage}
 		// Without --hub/--tag the mesh runs the kit's Istio build, online or not: its images exist in no registry, so
 		// they are loaded into the nodes like the workload.
-		if opts.Istio.Hub == "" && opts.Istio.Tag == "" {
+		if opts.Istio.Hub == "" && opts.Istio.Tag == "" && !opts.Istio.InstallerImages {
 			if err := opts.Kit.Ensure(ctx, "istio"); err != nil {
 				return err
 			}
@@ -123,6 +125,48 @@ func Install(ctx context.Context, st *env.State, opts Options) error {
 			return nil
 		})
 	})
+}
+
+// ResolveInstaller fills the installer's defaults: the kit's istioctl; for helm, helm from PATH or else the kit's
+// bin-helm build, and the charts of the istio.io/istio module the kit builds Istio from (the same Istio as its
+// images). It then checks the installer can be made, so callers can fail before provisioning anything.
+func ResolveInstaller(ctx context.Context, kit *images.Kit, o istio.Options, out io.Writer) (istio.Options, error) {
+	if out == nil {
+		out = io.Discard
+	}
+	switch o.Installer {
+	case "", istio.InstallerIstioctl:
+		if o.Istioctl == "" && kit != nil {
+			o.Istioctl = kit.Istioctl()
+		}
+		// The kit's istioctl is built with its images, later: only a given binary can be checked now.
+		if kit != nil && o.Istioctl == kit.Istioctl() {
+			return o, nil
+		}
+	case istio.InstallerHelm:
+		if o.Helm == "" {
+			if p, err := exec.LookPath("helm"); err == nil {
+				o.Helm = p
+			} else if kit != nil {
+				fmt.Fprintf(out, "no helm on PATH and no --helm: building helm %s with the image kit\n", images.HelmVersion)
+				if err := kit.Ensure(ctx, images.HelmArtifact); err != nil {
+					return o, fmt.Errorf("build helm (or pass --helm PATH): %w", err)
+				}
+				o.Helm = kit.Helm()
+			}
+		}
+		if o.Charts == "" && kit != nil {
+			dir, err := images.IstioCharts(ctx)
+			if err != nil {
+				return o, fmt.Errorf("charts of istio.io/istio@%s (or pass --charts DIR): %w", images.IstioModuleVersion, err)
+			}
+			o.Charts = dir
+		}
+	}
+	if _, err := istio.NewInstaller(o); err != nil {
+		return o, err
+	}
+	return o, nil
 }
 
 // forEach runs fn for every cluster in parallel (provisionedOnly: skip bring-your-own clusters).

@@ -75,6 +75,10 @@ func FindHelmCharts(dir string) (HelmCharts, error) {
 		return HelmCharts{}, fmt.Errorf("--charts %s is not a directory (unpack chart archives with `tar xzf` or "+
 			"`helm pull --untar`): %s", dir, chartsFix)
 	}
+	if isChart(dir) {
+		// A common slip: one chart instead of the directory holding all three.
+		return HelmCharts{}, fmt.Errorf("--charts %s is a single chart, not the directory holding them: %s", dir, chartsFix)
+	}
 	for _, sub := range []string{filepath.Join("manifests", "charts"), "charts"} {
 		if isChart(filepath.Join(dir, sub, "base")) {
 			dir = filepath.Join(dir, sub)

@@ -294,6 +294,9 @@ func TestFindHelmCharts(t *testing.T) {
 	if c, err := FindHelmCharts(pulled); err != nil || c.Istiod != filepath.Join(pulled, "istiod") {
 		t.Errorf("pulled charts: %+v, %v", c, err)
 	}
+	if _, err := FindHelmCharts(filepath.Join(pulled, "istiod")); err == nil || !strings.Contains(err.Error(), "is a single chart") {
+		t.Errorf("one chart given as --charts: %v", err)
+	}
 	os.RemoveAll(filepath.Join(pulled, "istiod"))
 	_, err := FindHelmCharts(pulled)
 	if err == nil || !strings.Contains(err.Error(), "lacks istiod") || !strings.Contains(err.Error(), "--charts") {

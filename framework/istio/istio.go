@@ -111,6 +111,9 @@ type Options struct {
 	Istioctl string
 	// Helm is the helm binary and Charts the directory of Istio's base, istiod and gateway charts (helm installer).
 	Helm, Charts string
+	// InstallerImages: Hub and Tag stay as given, empty meaning the installer's own defaults (a released istioctl's
+	// images), never the kit's: a release's istioctl must not install another build's istiod.
+	InstallerImages bool
 	// Hub and Tag override Istio's images. Empty: the image kit's (meshconform.io/istio, images.IstioVersion) when the
 	// environment runs offline images, else the installer's own default. Install does not load images: offline, the
 	// caller loads images.PilotImage and images.ProxyV2Image into the kind nodes first.
@@ -151,7 +154,8 @@ func (o Options) withDefaults(st *env.State) (Options, error) {
 	default:
 		return o, fmt.Errorf("unknown istiod exposure %q: use loadbalancer or gateway", o.ExposeIstiod)
 	}
-	if o.Installer != InstallerPreinstalled && o.Hub == "" && o.Tag == "" && st.Images.Source == images.SourceOffline {
+	if o.Installer != InstallerPreinstalled && !o.InstallerImages && o.Hub == "" && o.Tag == "" &&
+		st.Images.Source == images.SourceOffline {
 		o.Hub, o.Tag = images.IstioHub, images.IstioVersion
 	}
 	var err error
