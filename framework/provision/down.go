@@ -6,9 +6,14 @@ import (
 	"fmt"
 	"io"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/meshconform/meshconform/framework/clusters"
 	"github.com/meshconform/meshconform/framework/env"
+	"github.com/meshconform/meshconform/framework/kube"
 	"github.com/meshconform/meshconform/framework/network"
+	"github.com/meshconform/meshconform/framework/workload"
 )
 
 // Down removes what the environment file records and, with all, every meshconform cluster, network and rule on
@@ -45,6 +50,9 @@ func Down(ctx context.Context, stateDir string, all bool, out io.Writer) error {
 		topo = "" // every meshconform rule
 	}
 	var errs []error
+	if st != nil {
+		errs = append(errs, removeBroughtWorkloads(ctx, st, out)...)
+	}
 	for _, n := range kindNames {
 		fmt.Fprintf(out, "deleting cluster %s\n", n)
 		if err := clusters.Delete(n); err != nil {
@@ -81,4 +89,41 @@ func union(a, b []string) []string {
 		}
 	}
 	return a
+}
+
+// removeBroughtWorkloads deletes the test workloads' namespace from clusters the user brought: the only thing
+// meshconform put there. A namespace without meshconform's label is the user's and is left alone.
+func removeBroughtWorkloads(ctx context.Context, st *env.State, out io.Writer) []error {
+	if st.Mesh == nil || st.Mesh.Workloads == nil || st.Mesh.Workloads.Namespace == "" {
+		return nil
+	}
+	ns := st.Mesh.Workloads.Namespace
+	var errs []error
+	for _, c := range st.Clusters {
+		if c.Provisioned {
+			continue
+		}
+		kc, err := kube.New(c.Name, c.Access.Kubeconfig, c.Access.Context)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		got, err := kc.Clientset.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: namespace %s: %w", c.Name, ns, err))
+			continue
+		}
+		if got.Labels[workload.ManagedLabel] != "true" {
+			fmt.Fprintf(out, "%s: leaving namespace %s alone: it lacks %s=true, so it is not meshconform's\n", c.Name, ns, workload.ManagedLabel)
+			continue
+		}
+		fmt.Fprintf(out, "%s: deleting the test workloads (namespace %s)\n", c.Name, ns)
+		if err := workload.Remove(ctx, kc, ns); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
 }
