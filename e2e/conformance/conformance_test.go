@@ -10,6 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,6 +60,59 @@ func connect(e *e2eutil.Mesh) *checks.Mesh {
 	m, err := checks.Connect(e.State)
 	Expect(err).NotTo(HaveOccurred())
 	return m
+}
+
+// buildBinary builds meshconform from this checkout.
+func buildBinary(ctx context.Context) string {
+	GinkgoHelper()
+	bin := filepath.Join(GinkgoT().TempDir(), "meshconform")
+	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/meshconform/meshconform/cmd/meshconform").CombinedOutput()
+	Expect(err).NotTo(HaveOccurred(), "go build: %s", out)
+	return bin
+}
+
+// fingerprintIstio summarises what a run must not change in the clusters it was given: every object's resource
+// version in istio-system and kube-system (secrets, deployments, services, config maps), and the namespaces that exist
+// other than the test workloads'.
+func fingerprintIstio(ctx context.Context, e *e2eutil.Mesh) map[string]string {
+	GinkgoHelper()
+	out := map[string]string{}
+	for name, c := range e.Clients {
+		cs := c.Clientset
+		for _, ns := range []string{istio.Namespace, "kube-system"} {
+			secrets, err := cs.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{})
+			Expect(err).NotTo(HaveOccurred())
+			for _, o := range secrets.Items {
+				out[name+"/"+ns+"/secret/"+o.Name] = o.ResourceVersion
+			}
+			deps, err := cs.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+			Expect(err).NotTo(HaveOccurred())
+			for _, o := range deps.Items {
+				out[name+"/"+ns+"/deployment/"+o.Name] = fmt.Sprint(o.Generation)
+			}
+			svcs, err := cs.CoreV1().Services(ns).List(ctx, metav1.ListOptions{})
+			Expect(err).NotTo(HaveOccurred())
+			for _, o := range svcs.Items {
+				out[name+"/"+ns+"/service/"+o.Name] = o.ResourceVersion
+			}
+			cms, err := cs.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{})
+			Expect(err).NotTo(HaveOccurred())
+			for _, o := range cms.Items {
+				if o.Name == "kube-root-ca.crt" || strings.HasPrefix(o.Name, "istio-leader") || strings.Contains(o.Name, "lock") {
+					continue // rewritten by controllers on their own
+				}
+				out[name+"/"+ns+"/configmap/"+o.Name] = o.ResourceVersion
+			}
+		}
+		nss, err := cs.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		for _, o := range nss.Items {
+			if o.Name != workload.DefaultNamespace {
+				out[name+"/namespace/"+o.Name] = "exists"
+			}
+		}
+	}
+	return out
 }
 
 func restartIstiod(ctx context.Context, c *e2eutil.Mesh, cluster string) {
@@ -112,6 +168,34 @@ var _ = Describe("multi-primary", Ordered, Label("e2e", "conformance"), func() {
 			Expect(v.Plan.Requests).To(Equal(21), "two clusters with one echo pod each need 21 calls")
 		}
 	}, NodeTimeout(10*time.Minute))
+
+	It("runs `meshconform run` on these clusters brought as your own, passes, reports, and touches nothing", func(ctx SpecContext) {
+		bin := buildBinary(ctx)
+		dir := GinkgoT().TempDir()
+		var b strings.Builder
+		b.WriteString("apiVersion: meshconform.io/v1alpha1\nkind: Topology\nmetadata:\n  name: byo-multi-primary\nspec:\n  clusters:\n")
+		for _, c := range e.State.Clusters {
+			fmt.Fprintf(&b, "  - name: %s\n    role: primary\n    kubeconfig: %s\n    context: %s\n", c.Name, c.Access.Kubeconfig, c.Access.Context)
+		}
+		topoFile := filepath.Join(dir, "byo.yaml")
+		Expect(os.WriteFile(topoFile, []byte(b.String()), 0o600)).To(Succeed())
+		before := fingerprintIstio(ctx, e)
+		reportDir := filepath.Join(dir, "report")
+		cmd := exec.CommandContext(ctx, bin, "run", "--topology", topoFile, "--installer", "preinstalled",
+			"--state-dir", filepath.Join(dir, "state"), "--report-dir", reportDir, "--skip-preflight")
+		cmd.Stdout, cmd.Stderr = GinkgoWriter, GinkgoWriter
+		Expect(cmd.Run()).To(Succeed(), "meshconform run against brought clusters failed: see the output above")
+		Expect(fingerprintIstio(ctx, e)).To(Equal(before), "the run changed istio-system or kube-system of clusters it was given")
+		for _, f := range []string{"junit.xml", "ginkgo-report.json", "conformance-report.yaml", "report.html"} {
+			Expect(filepath.Join(reportDir, f)).To(BeAnExistingFile())
+		}
+		report, err := os.ReadFile(filepath.Join(reportDir, "conformance-report.yaml"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(report)).To(ContainSubstring("installer: preinstalled"))
+		Expect(string(report)).To(ContainSubstring("byo-multi-primary"))
+		By("restoring the workloads the run's down removed")
+		Expect(e.Up(ctx)).To(Succeed())
+	}, NodeTimeout(20*time.Minute))
 
 	It("fails load balancing when cluster1 pins the service to its own version", func(ctx SpecContext) {
 		ic, err := istioclient.NewForConfig(e.Clients["cluster1"].Config)
