@@ -35,16 +35,20 @@ func TestMesh(t *testing.T) {
 
 const ns = workload.DefaultNamespace
 
-func meshCase(name string) {
+// meshCase registers the installation specs of a built-in topology, then more specs sharing its environment (the
+// conformance checks and the broken states they must catch).
+func meshCase(name string, more ...func(get func() *e2eutil.Mesh)) {
 	Describe(name, Ordered, Label("e2e", "mesh", "proxyless", name), func() {
 		var (
+			e   *e2eutil.Mesh
 			st  *env.State
 			kcs map[string]*kube.Client
 		)
 		target := workload.Target(workload.DataPlaneProxyless, ns, workload.DefaultService, workload.DefaultPort)
 
 		BeforeAll(func(ctx SpecContext) {
-			st, kcs = meshUp(ctx, name)
+			e = e2eutil.MeshUp(ctx, name)
+			st, kcs = e.State, e.Clients
 		}, NodeTimeout(45*time.Minute))
 
 		It("runs istiod in every primary, and every primary reports every cluster synced", func(ctx SpecContext) {
@@ -120,17 +124,19 @@ func meshCase(name string) {
 				g.Expect(err).NotTo(HaveOccurred())
 				g.Expect(tally.OK).To(BeZero(), "plaintext calls still succeed against STRICT servers: %+v", tally)
 			}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(3 * time.Second).Should(Succeed())
+			for _, c := range st.Clusters {
+				Expect(workload.RemoveRequireMTLS(ctx, kcs[c.Name], ns)).To(Succeed())
+			}
 		}, NodeTimeout(3*time.Minute))
+
+		for _, m := range more {
+			m(func() *e2eutil.Mesh { return e })
+		}
 	})
 }
 
 var _ = Describe("mesh", func() {
-	meshCase("multi-primary")
-	meshCase("primary-remote")
+	meshCase("multi-primary", multiPrimaryChecks)
+	meshCase("primary-remote", primaryRemoteChecks)
 })
 
-// meshUp brings a built-in topology up with Istio (proxyless) and the workloads.
-func meshUp(ctx SpecContext, name string) (*env.State, map[string]*kube.Client) {
-	m := e2eutil.MeshUp(ctx, name)
-	return m.State, m.Clients
-}

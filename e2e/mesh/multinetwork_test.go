@@ -12,6 +12,7 @@ import (
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/meshconform/meshconform/e2e/e2eutil"
 	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/istio"
 	"github.com/meshconform/meshconform/framework/kube"
@@ -26,8 +27,10 @@ var _ = Describe("multi-primary-multi-network", Ordered, Label("e2e", "mesh", "p
 		st  *env.State
 		kcs map[string]*kube.Client
 	)
+	var e *e2eutil.Mesh
 	BeforeAll(func(ctx SpecContext) {
-		st, kcs = meshUp(ctx, "multi-primary-multi-network")
+		e = e2eutil.MeshUp(ctx, "multi-primary-multi-network")
+		st, kcs = e.State, e.Clients
 	}, NodeTimeout(45*time.Minute))
 
 	It("gives each east-west gateway an IP from its cluster's pool and records whether its pods run", func(ctx SpecContext) {
@@ -93,4 +96,6 @@ var _ = Describe("multi-primary-multi-network", Ordered, Label("e2e", "mesh", "p
 			g.Expect(tally.ByCluster).To(HaveKey("cluster2"), "%+v", tally)
 		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(3 * time.Second).Should(Succeed())
 	}, NodeTimeout(3*time.Minute))
+
+	multiNetworkChecks(func() *e2eutil.Mesh { return e })
 })

@@ -3,7 +3,7 @@
 // The conformance checks against real meshes: each passes on a healthy mesh and fails, with the diagnosis it
 // promises, against the broken state it guards: a lost remote secret, traffic pinned to the local cluster, plaintext
 // under STRICT mTLS, a second root, a gateway without an address or without pods, and networks that leak pod traffic.
-package conformance_test
+package mesh_test
 
 import (
 	"context"
@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -32,16 +31,6 @@ import (
 	"github.com/meshconform/meshconform/framework/workload"
 	"github.com/meshconform/meshconform/suites/checks"
 )
-
-func TestMain(m *testing.M) {
-	clusters.RunChildIfRequested()
-	os.Exit(m.Run())
-}
-
-func TestConformanceChecks(t *testing.T) {
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "conformance checks against healthy and broken meshes")
-}
 
 // failsWith asserts a check's error is a diagnosis of the given check naming want in what it observed.
 func failsWith(err error, check, want string) {
@@ -144,15 +133,16 @@ func restartClient(ctx context.Context, c *e2eutil.Mesh, cluster string) {
 	}).WithContext(ctx).WithTimeout(3 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
 }
 
-var _ = Describe("multi-primary", Ordered, Label("e2e", "conformance"), func() {
+// multiPrimaryChecks runs inside the multi-primary container, on its environment.
+func multiPrimaryChecks(get func() *e2eutil.Mesh) {
 	var (
 		e *e2eutil.Mesh
 		m *checks.Mesh
 	)
-	BeforeAll(func(ctx SpecContext) {
-		e = e2eutil.MeshUp(ctx, "multi-primary")
+	BeforeAll(func() {
+		e = get()
 		m = connect(e)
-	}, NodeTimeout(45*time.Minute))
+	})
 
 	It("passes every check on the healthy mesh", func(ctx SpecContext) {
 		Eventually(ctx, func() error { return checks.Synced(ctx, m) }).WithTimeout(2 * time.Minute).Should(Succeed())
@@ -284,17 +274,18 @@ var _ = Describe("multi-primary", Ordered, Label("e2e", "conformance"), func() {
 			failsWith(checks.SharedRoot(ctx, m), "trust", "workloads hold 2 different roots")
 		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
 	}, NodeTimeout(10*time.Minute))
-})
+}
 
-var _ = Describe("multi-primary-multi-network", Ordered, Label("e2e", "conformance", "multi-network"), func() {
+// multiNetworkChecks runs inside the multi-primary-multi-network container, on its environment.
+func multiNetworkChecks(get func() *e2eutil.Mesh) {
 	var (
 		e *e2eutil.Mesh
 		m *checks.Mesh
 	)
-	BeforeAll(func(ctx SpecContext) {
-		e = e2eutil.MeshUp(ctx, "multi-primary-multi-network")
+	BeforeAll(func() {
+		e = get()
 		m = connect(e)
-	}, NodeTimeout(45*time.Minute))
+	})
 
 	It("passes the checks that need no Envoy", func(ctx SpecContext) {
 		Eventually(ctx, func() error { return checks.Synced(ctx, m) }).WithTimeout(2 * time.Minute).Should(Succeed())
@@ -351,4 +342,39 @@ var _ = Describe("multi-primary-multi-network", Ordered, Label("e2e", "conforman
 		}).WithContext(ctx).WithTimeout(3 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
 	}, NodeTimeout(15*time.Minute))
 
-})
+}
+
+// primaryRemoteChecks runs inside the primary-remote container, on its environment.
+func primaryRemoteChecks(get func() *e2eutil.Mesh) {
+	var (
+		e *e2eutil.Mesh
+		m *checks.Mesh
+	)
+	BeforeAll(func() {
+		e = get()
+		m = connect(e)
+	})
+
+	It("passes every check on the healthy mesh", func(ctx SpecContext) {
+		Eventually(ctx, func() error { return checks.Synced(ctx, m) }).WithTimeout(2 * time.Minute).Should(Succeed())
+		Expect(checks.SharedRoot(ctx, m)).To(Succeed())
+		Expect(checks.IstiodAnswers(ctx, m, "cluster2", 3*time.Second)).To(Succeed())
+		for _, src := range m.Names() {
+			v, err := checks.Balanced(ctx, m, src, m.Names(), lb.MaxFalseAlarm, time.Minute)
+			Expect(err).NotTo(HaveOccurred())
+			GinkgoWriter.Printf("%s: %d warm-up calls, then %s\n", src, v.WarmupCalls, v.Reason)
+		}
+	}, NodeTimeout(10*time.Minute))
+
+	It("fails the remote's istiod reachability when istiod's LoadBalancer Service is gone", func(ctx SpecContext) {
+		if m.ExposeIstiod() != istio.ExposeLoadBalancer {
+			Skip("istiod is exposed through the gateway here; this broken state is for the LoadBalancer exposure")
+		}
+		cs := e.Clients["cluster1"].Clientset
+		Expect(cs.CoreV1().Services(istio.Namespace).Delete(ctx, istio.IstiodLBServiceName, metav1.DeleteOptions{})).To(Succeed())
+		DeferCleanup(func(ctx SpecContext) { Expect(e.Up(ctx)).To(Succeed()) }, NodeTimeout(10*time.Minute))
+		Eventually(func(g Gomega) {
+			failsWith(checks.IstiodAnswers(ctx, m, "cluster2", 3*time.Second), "gateway", "cannot connect to")
+		}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+	}, NodeTimeout(15*time.Minute))
+}
