@@ -24,7 +24,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/meshconform/meshconform/e2e/e2eutil"
-	"github.com/meshconform/meshconform/framework/clusters"
 	"github.com/meshconform/meshconform/framework/istio"
 	"github.com/meshconform/meshconform/framework/lb"
 	"github.com/meshconform/meshconform/framework/topology"

@@ -139,4 +139,3 @@ var _ = Describe("mesh", func() {
 	meshCase("multi-primary", multiPrimaryChecks)
 	meshCase("primary-remote", primaryRemoteChecks)
 })
-
