@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/onsi/ginkgo/v2/types"
 	"github.com/spf13/cobra"
 
 	"github.com/meshconform/meshconform/suites"
@@ -49,6 +50,12 @@ func (t *testFlags) config(stateDir string) (suites.Config, error) {
 	c.Timeouts = to
 	if _, err := c.Timeouts.WithDefaults(); err != nil {
 		return c, fmt.Errorf("--timeout: %w", err)
+	}
+	if t.labelFilter != "" {
+		if _, err := types.ParseLabelFilter(t.labelFilter); err != nil {
+			return c, fmt.Errorf("--label-filter %q: %v (labels: area:<trust|discovery|gateway|loadbalancing|isolation|doc-fidelity>, "+
+				"feature:<multi-network|primary-remote>, dataplane:sidecar, needs:envoy)", t.labelFilter, err)
+		}
 	}
 	if t.falseAlarm <= 0 || t.falseAlarm > 1e-6 {
 		return c, fmt.Errorf("--false-alarm %g: must be in (0, 1e-6]", t.falseAlarm)
