@@ -30,6 +30,9 @@ func KitHelm(cacheDir string) string { return filepath.Join(cacheDir, "bin", "he
 // IstioCharts returns manifests/charts of the istio.io/istio module whose images and istioctl the kit builds, so
 // the helm installer installs the same Istio the istioctl one does. It downloads the module when it is missing.
 func IstioCharts(ctx context.Context) (string, error) {
+	if dir := CachedIstioCharts(); dir != "" {
+		return dir, nil
+	}
 	dir, err := moduleDir(ctx, "istio.io/istio", IstioModuleVersion)
 	if err != nil {
 		return "", err

@@ -187,7 +187,7 @@ func fetchChecksum(ctx context.Context, o FetchOptions, url, archive string) (st
 	sumURL := url + ".sha256"
 	resp, err := get(ctx, o.Client, http.MethodGet, sumURL)
 	if err != nil {
-		return "", fmt.Errorf("istioctl %s: %w", o.Version, err)
+		return "", unreachable(ctx, o, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusNotFound {
@@ -221,6 +221,15 @@ func fetchChecksum(ctx context.Context, o FetchOptions, url, archive string) (st
 	return strings.ToLower(f[0]), nil
 }
 
+// unreachable wraps a transport error with the ways around it.
+func unreachable(ctx context.Context, o FetchOptions, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return fmt.Errorf("istioctl %s: %w: the release server is unreachable from here; use a mirror (--istio-release-url "+
+		"or $%s) or an istioctl you have (--istioctl PATH)", o.Version, err, ReleaseURLEnv)
+}
+
 func releaseNotFound(o FetchOptions, url string) error {
 	return fmt.Errorf("istioctl %s: no such release: %s answers 404; check the version against "+
 		"https://github.com/istio/istio/releases (e.g. 1.24.3, without a leading v) or the mirror given with "+
@@ -232,7 +241,7 @@ func releaseNotFound(o FetchOptions, url string) error {
 func download(ctx context.Context, o FetchOptions, url, dir string) (string, string, error) {
 	resp, err := get(ctx, o.Client, http.MethodGet, url)
 	if err != nil {
-		return "", "", fmt.Errorf("istioctl %s: %w", o.Version, err)
+		return "", "", unreachable(ctx, o, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusNotFound {

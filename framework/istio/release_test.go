@@ -289,3 +289,14 @@ func TestIstioctlArchive(t *testing.T) {
 		t.Errorf("windows: %v", err)
 	}
 }
+
+func TestFetchIstioctlUnreachableNamesTheWayAround(t *testing.T) {
+	s := newReleaseServer(t)
+	url := s.URL
+	s.Close()
+	o := FetchOptions{Version: testIstioVersion, BaseURL: url, CacheDir: t.TempDir(), GOOS: "linux", GOARCH: "amd64"}
+	_, err := FetchIstioctl(context.Background(), o)
+	if err == nil || !strings.Contains(err.Error(), "--istio-release-url") || !strings.Contains(err.Error(), "--istioctl PATH") {
+		t.Errorf("unreachable server: %v", err)
+	}
+}

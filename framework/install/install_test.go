@@ -1,0 +1,63 @@
+package install
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/meshconform/meshconform/framework/istio"
+)
+
+func charts(t *testing.T) string {
+	dir := t.TempDir()
+	for _, d := range []string{"base", "istiod", "gateway"} {
+		os.MkdirAll(filepath.Join(dir, d), 0o755)
+		os.WriteFile(filepath.Join(dir, d, "Chart.yaml"), []byte("name: "+d+"\n"), 0o644)
+	}
+	return dir
+}
+
+func TestResolveInstallerHelm(t *testing.T) {
+	ctx := context.Background()
+	bin := filepath.Join(t.TempDir(), "helm")
+	os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755)
+	dir := charts(t)
+
+	o, err := ResolveInstaller(ctx, nil, istio.Options{Installer: istio.InstallerHelm, Helm: bin, Charts: dir}, nil)
+	if err != nil || o.Helm != bin || o.Charts != dir {
+		t.Errorf("given helm and charts: %+v, %v", o, err)
+	}
+
+	// helm found on PATH when --helm is not given.
+	t.Setenv("PATH", filepath.Dir(bin))
+	if o, err := ResolveInstaller(ctx, nil, istio.Options{Installer: istio.InstallerHelm, Charts: dir}, nil); err != nil || o.Helm != bin {
+		t.Errorf("helm on PATH: %+v, %v", o, err)
+	}
+
+	// Neither --helm, nor PATH, nor a kit: the error names the flag.
+	t.Setenv("PATH", t.TempDir())
+	_, err = ResolveInstaller(ctx, nil, istio.Options{Installer: istio.InstallerHelm, Charts: dir}, nil)
+	if err == nil || !strings.Contains(err.Error(), "--helm PATH") {
+		t.Errorf("no helm anywhere: %v", err)
+	}
+	_, err = ResolveInstaller(ctx, nil, istio.Options{Installer: istio.InstallerHelm, Helm: bin}, nil)
+	if err == nil || !strings.Contains(err.Error(), "--charts DIR") {
+		t.Errorf("no charts and no kit: %v", err)
+	}
+}
+
+func TestResolveInstallerIstioctl(t *testing.T) {
+	ctx := context.Background()
+	if _, err := ResolveInstaller(ctx, nil, istio.Options{Installer: istio.InstallerIstioctl}, nil); err == nil ||
+		!strings.Contains(err.Error(), "--istioctl PATH") {
+		t.Errorf("no istioctl and no kit: %v", err)
+	}
+	if _, err := ResolveInstaller(ctx, nil, istio.Options{Istioctl: "/nonexistent/istioctl"}, nil); err == nil {
+		t.Error("a missing istioctl accepted")
+	}
+	if _, err := ResolveInstaller(ctx, nil, istio.Options{Installer: istio.InstallerPreinstalled}, nil); err != nil {
+		t.Errorf("preinstalled: %v", err)
+	}
+}
