@@ -181,6 +181,11 @@ func (r *run) controlPlane(ctx context.Context, name string) error {
 	}
 	if err := r.clients[name].WaitDeploymentAvailable(ctx, Namespace, "istiod", r.opts.Timeouts.IstiodReady); err != nil {
 		if strings.Contains(err.Error(), "ImagePull") || strings.Contains(err.Error(), "ErrImageNeverPull") {
+			if r.opts.Hub == "" && r.opts.Tag == "" {
+				return fmt.Errorf("istiod: %w; the nodes cannot pull %s's default pilot image (see the pod's image): "+
+					"this machine reaches no registry serving it; use the image kit's build (drop --istio-version) or point "+
+					"--hub/--tag at a reachable registry", err, r.inst.Name())
+			}
 			return fmt.Errorf("istiod: %w; the nodes cannot pull %s/pilot:%s: load the image into them first (kind: "+
 				"clusters.LoadImages with images.PilotImage and images.ProxyV2Image) or point --hub/--tag at a reachable registry",
 				err, r.opts.Hub, r.opts.Tag)
