@@ -47,7 +47,7 @@ func pod(namespace, name string, labels map[string]string, containers ...ctr) *c
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, Labels: labels,
 			CreationTimestamp: metav1.NewTime(time.Now().Add(-time.Hour)),
 			ManagedFields:     []metav1.ManagedFieldsEntry{{Manager: "managed-fields-noise"}}},
-		Spec: corev1.PodSpec{NodeName: "node-1"},
+		Spec:   corev1.PodSpec{NodeName: "node-1"},
 		Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "10.10.0.7"},
 	}
 	for _, c := range containers {
