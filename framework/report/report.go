@@ -659,3 +659,7 @@ func shellQuote(s string) string {
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
+
+// Failed reports whether the run must fail a CI job: an area or a suite-level node failed. Partial and skipped
+// results pass, since their specs said why they could not run; the report carries the reasons.
+func (cr *ConformanceReport) Failed() bool { return cr.Result == ResultFailure }

@@ -226,6 +226,9 @@ func TestOverall(t *testing.T) {
 			if cr.Result != c.want {
 				t.Errorf("overall %s, want %s (%s)", cr.Result, c.want, cr.Summary)
 			}
+			if cr.Failed() != (c.want == ResultFailure) {
+				t.Errorf("Failed() = %t for %s", cr.Failed(), cr.Result)
+			}
 		})
 	}
 	cr := Build(types.Report{SpecReports: all(beforeSuite)}, nil, Options{})
