@@ -59,7 +59,10 @@ const (
 	FeatureLabelPrefix   = "feature:"
 	DataPlaneLabelPrefix = "dataplane:"
 	NotApplicablePrefix  = "not applicable: "
-	LBVerdictEntry       = "lb-verdict"
+	// CannotRunHerePrefix may start a skip message of a spec that applies but cannot run on this machine; the report
+	// lists it as skipped, without the prefix (the section says it already).
+	CannotRunHerePrefix = "cannot run here: "
+	LBVerdictEntry      = "lb-verdict"
 )
 
 // Areas are the conformance areas, in report order.
@@ -443,6 +446,9 @@ func skipReason(s types.SpecReport, inherited map[string]string) string {
 		// Ginkgo gives no message for specs left out by --label-filter/--focus, or not reached after an interrupt.
 		return "not run: not selected by the label filter or focus, or the suite stopped before it"
 	}
+	if r, ok := strings.CutPrefix(m, CannotRunHerePrefix); ok && strings.TrimSpace(r) != "" {
+		m = r
+	}
 	return trim(m)
 }
 
@@ -619,6 +625,10 @@ func timings(st *env.State, r types.Report, o Options) []Timing {
 	}
 	if test == 0 && !r.StartTime.IsZero() && !r.EndTime.IsZero() {
 		test = r.EndTime.Sub(r.StartTime)
+	}
+	if test == 0 && !o.Started.IsZero() {
+		// Inside ReportAfterSuite the suite's end time may not be set yet: the run lasted until now.
+		test = time.Since(o.Started)
 	}
 	if test > 0 {
 		out = append(out, timing("test", test))

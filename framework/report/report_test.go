@@ -101,7 +101,7 @@ func TestAreaResults(t *testing.T) {
 			it("gateway identity", types.SpecStateSkipped, labels("trust"), "not applicable: single network, no east-west gateway"),
 			// discovery: a pass and a skip with a reason -> partial
 			it("remote pod IPs", types.SpecStatePassed, labels("discovery", "dataplane:proxyless"), ""),
-			it("sidecar endpoints", types.SpecStateSkipped, labels("discovery", "dataplane:sidecar", "needs:envoy"), "no Envoy image: the sidecar data plane cannot run here"),
+			it("sidecar endpoints", types.SpecStateSkipped, labels("discovery", "dataplane:sidecar", "needs:envoy"), "cannot run here: no Envoy image: the sidecar data plane cannot run here"),
 			// gateway: a failure among passes -> failure
 			it("IP not hostname", types.SpecStatePassed, labels("gateway"), ""),
 			it("15443 answers", types.SpecStateFailed, labels("gateway"), "15443 on 172.18.255.200 refused from network2\nlikely cause: gateway pods not ready"),
@@ -242,6 +242,10 @@ func TestOverall(t *testing.T) {
 	cr = Build(types.Report{SpecReports: append(all()[1:], flaky)}, nil, Options{})
 	if s := areaByName(t, cr, "trust").Statistics; s.Flaked != 1 || s.Passed != 1 {
 		t.Errorf("flaked spec: %+v", s)
+	}
+	cr = Build(types.Report{SpecReports: all()}, nil, Options{Started: time.Now().Add(-time.Minute)})
+	if len(cr.Timings) != 1 || cr.Timings[0].Phase != "test" || cr.Timings[0].Seconds < 59 {
+		t.Errorf("test timing without the suite's run time: %+v", cr.Timings)
 	}
 	cr = Build(types.Report{SpecReports: all(), SpecialSuiteFailureReasons: []string{"Interrupted by User"}}, nil, Options{})
 	if cr.Result != ResultFailure {
