@@ -198,7 +198,7 @@ func runPreflight(ctx context.Context, t *topology.Topology, stateDir string) er
 }
 
 func newUpCommand() *cobra.Command {
-	var topo string
+	var topo, networking string
 	var offline, skipPreflight bool
 	var f envFlags
 	var m meshFlags
@@ -207,7 +207,7 @@ func newUpCommand() *cobra.Command {
 		Short: "Provision a topology (networks, kind clusters, reachability, MetalLB) and install the mesh and workloads",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			t, err := resolveTopology(topo)
+			t, err := resolveTopology(topo, networking)
 			if err != nil {
 				return err
 			}
@@ -220,6 +220,7 @@ func newUpCommand() *cobra.Command {
 	}
 	m.register(cmd)
 	cmd.Flags().StringVar(&topo, "topology", DefaultTopology, "built-in name (see `meshconform topologies`) or topology file")
+	cmd.Flags().StringVar(&networking, "networking", "", "bridged | isolated: override the topology's networking mode")
 	cmd.Flags().BoolVar(&offline, "offline", false, "use images built here even if registries are reachable")
 	cmd.Flags().BoolVar(&skipPreflight, "skip-preflight", false, "do not run the preflight checks first")
 	f.register(cmd)
@@ -332,11 +333,22 @@ func valueOr(s, def string) string {
 	return s
 }
 
-// resolveTopology loads a built-in or a topology file; a bad one is a usage error (exit code 2).
-func resolveTopology(nameOrPath string) (*topology.Topology, error) {
+// resolveTopology loads a built-in or a topology file, with networking (if set) overriding the file's; a bad one is
+// a usage error (exit code 2).
+func resolveTopology(nameOrPath string, networking ...string) (*topology.Topology, error) {
 	t, err := topology.Resolve(nameOrPath)
 	if err != nil {
 		return nil, &exitError{code: 2, err: err}
+	}
+	if len(networking) > 0 && networking[0] != "" {
+		n := topology.Networking(networking[0])
+		if n != topology.NetworkingBridged && n != topology.NetworkingIsolated {
+			return nil, &exitError{code: 2, err: fmt.Errorf("--networking %q: use bridged or isolated", networking[0])}
+		}
+		t.Spec.Networking = n
+		if err := t.Validate(); err != nil {
+			return nil, &exitError{code: 2, err: fmt.Errorf("%s with --networking %s: %w", nameOrPath, n, err)}
+		}
 	}
 	return t, nil
 }

@@ -12,7 +12,7 @@ import (
 )
 
 func newRunCommand() *cobra.Command {
-	var topo string
+	var topo, networking string
 	var offline, keep, skipPreflight bool
 	var f envFlags
 	var m meshFlags
@@ -26,7 +26,7 @@ func newRunCommand() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) (err error) {
 			began := time.Now()
-			t, err := resolveTopology(topo)
+			t, err := resolveTopology(topo, networking)
 			if err != nil {
 				return err
 			}
@@ -70,6 +70,7 @@ func newRunCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&topo, "topology", DefaultTopology, "built-in name or topology file")
+	cmd.Flags().StringVar(&networking, "networking", "", "bridged | isolated: override the topology's networking mode")
 	cmd.Flags().BoolVar(&offline, "offline", false, "use images built here even if registries are reachable")
 	cmd.Flags().BoolVar(&keep, "keep", false, "keep the environment after the run (remove it with `meshconform down`)")
 	cmd.Flags().BoolVar(&skipPreflight, "skip-preflight", false, "do not run the preflight checks first")
