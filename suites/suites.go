@@ -36,8 +36,9 @@ type Config struct {
 	Focus       []string
 	// FalseAlarm is the load-balancing verdict's false-alarm rate (default and maximum 1e-6).
 	FalseAlarm float64
-	// Command reproduces the run, for the report.
-	Command []string
+	// Command reproduces the run, for the report; TopologyFile is the topology it was given.
+	Command      []string
+	TopologyFile string
 	// Version is meshconform's version, for the report.
 	Version string
 	// Verbose prints every spec and its steps as it runs.

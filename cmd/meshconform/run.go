@@ -64,6 +64,7 @@ func newRunCommand() *cobra.Command {
 					fmt.Printf("note: %s\n", n)
 				}
 			}
+			tc.TopologyFile = topo
 			testErr := runSuites(tc)
 			fmt.Printf("run of %s finished in %s\n", t.Metadata.Name, time.Since(began).Round(time.Second))
 			return testErr
