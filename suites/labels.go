@@ -2,6 +2,8 @@ package suites
 
 import (
 	. "github.com/onsi/ginkgo/v2"
+
+	"github.com/meshconform/meshconform/framework/report"
 )
 
 // Area is a conformance area: every spec carries exactly one, as the label "area:<name>", and the report gives a
@@ -44,6 +46,6 @@ var (
 // Skip reasons start with one of these, so the report can tell "does not apply to this topology" from "could not
 // run here".
 const (
-	NotApplicable = "not applicable: "
-	CannotRunHere = "cannot run here: "
+	NotApplicable = report.NotApplicablePrefix
+	CannotRunHere = report.CannotRunHerePrefix
 )

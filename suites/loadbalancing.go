@@ -7,11 +7,9 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/meshconform/meshconform/framework/report"
 	"github.com/meshconform/meshconform/suites/checks"
 )
-
-// LBVerdictEntry names the report entry each source's load-balancing verdict (lb.Verdict) is attached as.
-const LBVerdictEntry = "lb-verdict"
 
 // Load balancing: from every cluster, calls reach every cluster that runs the service (package lb states the test
 // and its false-alarm rate). Each source is judged once: retrying a statistical verdict until it passes would void
@@ -29,7 +27,7 @@ var _ = Describe("Load balancing", AreaLoadBalancing.Label(), func() {
 			By("judging calls from " + src + " across " + strings.Join(dsts, ", "))
 			v, err := checks.Balanced(ctx, mesh, src, dsts, cfg.FalseAlarm, cfg.Timeouts.WarmUp)
 			if v.Source != "" {
-				AddReportEntry(LBVerdictEntry, v)
+				AddReportEntry(report.LBVerdictEntry, v)
 				GinkgoWriter.Printf("%s: %s\n", src, v.Reason)
 			}
 			if err != nil {
