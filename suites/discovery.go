@@ -2,7 +2,6 @@ package suites
 
 import (
 	"strings"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 
@@ -14,7 +13,7 @@ import (
 var _ = Describe("Discovery", AreaDiscovery.Label(), func() {
 	It("has every primary's istiod report every cluster synced", func(ctx SpecContext) {
 		retry(ctx, cfg.Timeouts.Sync, func() error { return checks.Synced(ctx, mesh) })
-	}, SpecTimeout(12*time.Minute))
+	}, specTimeout())
 
 	It("gives a client the remote pod IPs of clusters on its own network", func(ctx SpecContext) {
 		ran := false
@@ -30,14 +29,12 @@ var _ = Describe("Discovery", AreaDiscovery.Label(), func() {
 			}
 			ran = true
 			By("reading the endpoints " + src + "'s client got for " + strings.Join(dsts, ", "))
-			stop := checks.KeepCalling(ctx, mesh, src)
-			retry(ctx, cfg.Timeouts.Discovery, func() error { return checks.Endpoints(ctx, mesh, src, dsts) })
-			stop()
+			endpointsSeen(ctx, src, dsts)
 		}
 		if !ran {
 			Skip(NotApplicable + "no two clusters share a network")
 		}
-	}, SpecTimeout(12*time.Minute))
+	}, specTimeout())
 
 	It("gives a client the remote east-west gateway, not pod IPs, for clusters on other networks",
 		FeatureMultiNetwork.Label(), func(ctx SpecContext) {
@@ -52,9 +49,16 @@ var _ = Describe("Discovery", AreaDiscovery.Label(), func() {
 					}
 				}
 				By("reading the endpoints " + src + "'s client got for " + strings.Join(dsts, ", "))
-				stop := checks.KeepCalling(ctx, mesh, src)
-				retry(ctx, cfg.Timeouts.Discovery, func() error { return checks.Endpoints(ctx, mesh, src, dsts) })
-				stop()
+				endpointsSeen(ctx, src, dsts)
 			}
-		}, SpecTimeout(12*time.Minute))
+		}, specTimeout())
 })
+
+// endpointsSeen waits until src's client has, from its istiod, the endpoints of dsts, with a client calling
+// meanwhile (a proxyless client holds its xDS stream only while it runs).
+func endpointsSeen(ctx SpecContext, src string, dsts []string) {
+	GinkgoHelper()
+	stop := checks.KeepCalling(ctx, mesh, src)
+	defer stop()
+	retry(ctx, cfg.Timeouts.Discovery, func() error { return checks.Endpoints(ctx, mesh, src, dsts) })
+}

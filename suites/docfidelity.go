@@ -1,8 +1,6 @@
 package suites
 
 import (
-	"time"
-
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -25,8 +23,8 @@ var _ = Describe("Install guide verification", AreaDocFidelity.Label(), DataPlan
 			Skip(NotApplicable + "the guide's procedure needs two clusters")
 		}
 		By("deploying helloworld v1, v2 and sleep in namespace " + checks.HelloNamespace)
-		Expect(checks.DeployHelloWorld(ctx, mesh)).To(Succeed())
 		DeferCleanup(checks.RemoveHelloWorld, mesh)
+		Expect(checks.DeployHelloWorld(ctx, mesh)).To(Succeed())
 		for _, src := range mesh.Names() {
 			seen := map[string]int{}
 			By("curling helloworld from " + src + "'s sleep pod until v1 and v2 answer")
@@ -34,5 +32,5 @@ var _ = Describe("Install guide verification", AreaDocFidelity.Label(), DataPlan
 				return checks.HelloToggles(ctx, mesh, src, []string{"v1", "v2"}, seen)
 			})
 		}
-	}, SpecTimeout(20*time.Minute))
+	}, specTimeout())
 })

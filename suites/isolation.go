@@ -1,11 +1,10 @@
 package suites
 
 import (
-	"time"
-
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/meshconform/meshconform/framework/topology"
 	"github.com/meshconform/meshconform/suites/checks"
 )
 
@@ -25,5 +24,23 @@ var _ = Describe("Network isolation", AreaIsolation.Label(), FeatureMultiNetwork
 				Expect(checks.Isolated(ctx, mesh, src, dst, cfg.Timeouts.Probe)).To(Succeed())
 			}
 		}
-	}, SpecTimeout(5*time.Minute))
+	}, specTimeout())
+
+	It("keeps each network's nodes unreachable from the other networks", FeatureIsolatedNetworking.Label(), func(ctx SpecContext) {
+		if !mesh.MultiNetwork() || mesh.State.Topology.Spec.Networking != topology.NetworkingIsolated {
+			Skip(NotApplicable + "nodes of other mesh networks are reachable by design unless networking is isolated")
+		}
+		for _, src := range mesh.Names() {
+			for _, dst := range mesh.Others(src) {
+				if mesh.SameNetwork(src, dst) {
+					continue
+				}
+				if c := mesh.State.Cluster(dst); c == nil || len(c.NodeIPs) == 0 {
+					Skip(NotApplicable + "no node addresses recorded for " + dst + " (brought clusters)")
+				}
+				By(src + " must not reach " + dst + "'s nodes")
+				Expect(checks.IsolatedNodes(ctx, mesh, src, dst, cfg.Timeouts.Probe)).To(Succeed())
+			}
+		}
+	}, specTimeout())
 })

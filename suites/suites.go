@@ -9,6 +9,7 @@
 package suites
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/meshconform/meshconform/framework/env"
+	"github.com/meshconform/meshconform/framework/workload"
 	"github.com/meshconform/meshconform/suites/checks"
 )
 
@@ -122,7 +124,9 @@ func Run(c Config) (bool, error) {
 	}
 	RegisterFailHandler(Fail)
 	t := &testingT{}
+	inProcess = true
 	passed := RunSpecs(t, "meshconform conformance", suiteConfig, reporterConfig)
+	writeReports(finalReport)
 	return passed && !t.failed, nil
 }
 
@@ -137,22 +141,45 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred(), "load the environment: run `meshconform up` first (state directory %s)", cfg.StateDir)
 	mesh, err = checks.Connect(st)
 	Expect(err).NotTo(HaveOccurred())
+	// An interrupted earlier run can leave the trust spec's STRICT mTLS behind, which would fail every plaintext call.
+	for _, name := range mesh.Names() {
+		Expect(workload.RemoveRequireMTLS(context.Background(), mesh.Clients[name], mesh.Namespace)).To(Succeed())
+		Expect(workload.RemoveClientMTLS(context.Background(), mesh.Clients[name], mesh.Namespace, mesh.Host())).To(Succeed())
+	}
 	GinkgoWriter.Printf("testing %s: %d clusters, Istio %s via %s, %s data plane\n", st.Topology.Metadata.Name,
 		len(st.Clusters), st.Mesh.IstioVersion, st.Mesh.Installer, st.Mesh.DataPlane)
 })
 
-// retry runs a check until it passes or the timeout ends, failing with the check's last diagnosis.
+// retry runs a check until it passes or the timeout ends, failing with the check's last diagnosis; a final
+// diagnosis (a verdict waiting cannot change) fails at once.
 func retry(ctx SpecContext, timeout time.Duration, check func() error) {
 	GinkgoHelper()
-	Eventually(ctx, check).WithTimeout(timeout).WithPolling(2 * time.Second).Should(Succeed())
+	Eventually(ctx, func() error {
+		err := check()
+		var f *checks.Failure
+		if errors.As(err, &f) && f.Final {
+			return StopTrying("final verdict").Wrap(err)
+		}
+		return err
+	}).WithTimeout(timeout).WithPolling(2 * time.Second).Should(Succeed())
 }
 
 // afterSuite are extra consumers of the final Ginkgo report (tests use it to inspect the spec tree).
 var afterSuite []func(Report)
 
+// finalReport is the run's Ginkgo report. In-process runs write the reports after RunSpecs returns: inside
+// ReportAfterSuite, the suite's deadline would cut the artifact collection short exactly when a run timed out.
+var (
+	finalReport Report
+	inProcess   bool
+)
+
 var _ = ReportAfterSuite("meshconform reports", func(r Report) {
 	for _, f := range afterSuite {
 		f(r)
 	}
-	writeReports(r)
+	finalReport = r
+	if !inProcess {
+		writeReports(r)
+	}
 })

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"reflect"
 	"time"
+
+	. "github.com/onsi/ginkgo/v2"
 )
 
 // Timeouts bound every wait of the suites. Each is how long a spec keeps retrying a check that can converge (sync,
@@ -55,4 +57,13 @@ func (t Timeouts) WithDefaults() (Timeouts, error) {
 		}
 	}
 	return t, nil
+}
+
+// specTimeout bounds one spec by the suite's timeout: the waits inside a spec are bounded by the other Timeouts, and
+// a fixed per-spec number would cut a spec short when a user raises them.
+func specTimeout() SpecTimeout {
+	if cfg.Timeouts.Suite > 0 {
+		return SpecTimeout(cfg.Timeouts.Suite)
+	}
+	return SpecTimeout(DefaultTimeouts.Suite)
 }

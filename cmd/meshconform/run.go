@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/meshconform/meshconform/framework/artifacts"
 	"github.com/meshconform/meshconform/framework/provision"
+	"github.com/meshconform/meshconform/framework/report"
 )
 
 func newRunCommand() *cobra.Command {
@@ -51,6 +54,14 @@ func newRunCommand() *cobra.Command {
 			}
 			st, err := up(cmd.Context(), t, f, m, offline, skipPreflight)
 			if err != nil {
+				// Before down removes them: what the clusters looked like when up failed.
+				if st != nil && len(st.Clusters) > 0 && tc.ReportDir != "" && !tc.NoArtifacts && cmd.Context().Err() == nil {
+					dir := filepath.Join(tc.ReportDir, report.ArtifactsDir)
+					fmt.Printf("up failed: collecting the state of every cluster into %s\n", dir)
+					if aerr := artifacts.Collect(context.WithoutCancel(cmd.Context()), st, dir, artifacts.Options{Out: os.Stdout}); aerr != nil {
+						fmt.Printf("artifacts (partial): %v\n", aerr)
+					}
+				}
 				return err
 			}
 			for _, c := range st.Clusters {

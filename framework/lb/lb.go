@@ -12,7 +12,13 @@
 //     n that brings this under the requested rate (<= 1e-6): 21 calls for two equal clusters, 37 for three.
 //   - Miss: traffic that stays local never reaches another cluster, so it always fails the test.
 //
-// The model assumes the client already knows every endpoint: a fresh gRPC channel sends its first calls to the
+// Assumptions, and how the suites meet them: the judged client sends no other traffic meanwhile (least-request would
+// steer away from busy endpoints); gRPC's round robin counts connections, not endpoint weights, so a cluster behind
+// a gateway counts once per gateway address (the suites give each cluster one echo pod, so shares are equal either
+// way); failed calls fail the verdict outright and are not covered by the rate; a spec judging S sources plans each
+// with alpha/S, so the spec's rate stays within alpha.
+//
+// The model also assumes the client already knows every endpoint: a fresh gRPC channel sends its first calls to the
 // first endpoint that became ready (12/0 splits are measured). The client therefore warms up until it has reached
 // every cluster, and only the calls after that are judged.
 package lb

@@ -467,6 +467,10 @@ func failedSpec(s types.SpecReport) FailedSpec {
 	if p := s.Failure.ForwardedPanic; p != "" {
 		msg = strings.TrimSpace(msg + "\n" + p)
 	}
+	// A spec that hit its timeout carries the check's last diagnosis as the additional failure.
+	if a := s.Failure.AdditionalFailure; a != nil && a.Failure.Message != "" {
+		msg = strings.TrimSpace(msg + "\n" + a.Failure.Message)
+	}
 	f.Message = trim(msg)
 	return f
 }

@@ -255,14 +255,15 @@ type ProbeResult struct {
 	Millis    int64  `json:"millis"`
 }
 
-// Probe opens one TCP connection to addr from the namespace's client pod and says whether it was accepted. The
-// error is for what kept the probe from running, not for an unreachable address.
+// Probe opens one TCP connection to addr from the namespace's client pod (its probe container, outside any sidecar
+// capture) and says whether it was accepted. The error is for what kept the probe from running, not for an
+// unreachable address.
 func Probe(ctx context.Context, c *kube.Client, ns, addr string, timeout time.Duration) (ProbeResult, error) {
 	pod, err := ClientPod(ctx, c, ns)
 	if err != nil {
 		return ProbeResult{}, err
 	}
-	stdout, stderr, err := Exec(ctx, c, ns, pod, ClientName, []string{Binary, "probe", "--addr", addr,
+	stdout, stderr, err := Exec(ctx, c, ns, pod, ProbeContainer, []string{Binary, "probe", "--addr", addr,
 		"--timeout", timeout.String(), "--json"})
 	if err != nil {
 		return ProbeResult{}, fmt.Errorf("%s: probe %s from %s/%s: %w (stderr: %s)", c.Name, addr, ns, pod, err, truncate(stderr, 500))

@@ -54,6 +54,10 @@ const (
 	InjectionLabel = "istio-injection"
 	// ProxyContainer is the container Istio's injector adds.
 	ProxyContainer = "istio-proxy"
+	// ProbeContainer is the client pod's container for TCP reachability probes, running as ProxyUID, the UID
+	// Istio's traffic capture exempts.
+	ProbeContainer = "probe"
+	ProxyUID       = 1337
 	// Binary is where the workload image keeps the program (its entrypoint).
 	Binary = "/workload"
 
@@ -338,7 +342,15 @@ func clientDeployment(s Spec) *appsv1.Deployment {
 		Env:             downwardEnv(s, ""),
 		Resources:       smallResources(),
 	}
-	return deployment(s, ClientName, ClientName, map[string]string{AppLabel: ClientName}, 1, container)
+	d := deployment(s, ClientName, ClientName, map[string]string{AppLabel: ClientName}, 1, container)
+	// Reachability probes run as Istio's proxy UID, which the sidecar's iptables capture lets through: probed from
+	// the client container, every connection would be accepted by the local Envoy, reachable or not.
+	d.Spec.Template.Spec.Containers = append(d.Spec.Template.Spec.Containers, corev1.Container{
+		Name: ProbeContainer, Image: s.Image, ImagePullPolicy: corev1.PullIfNotPresent, Args: []string{"sleep"},
+		SecurityContext: &corev1.SecurityContext{RunAsUser: new(int64(ProxyUID)), RunAsNonRoot: new(true)},
+		Resources:       smallResources(),
+	})
+	return d
 }
 
 func podLabels(s Spec, selector map[string]string) map[string]string {

@@ -17,6 +17,9 @@ type Failure struct {
 	Cause string
 	// Inspect lists commands or places that confirm or refute the cause.
 	Inspect []string
+	// Final marks a verdict that waiting cannot change (a wrong identity, a judged statistical test): specs stop
+	// retrying on it.
+	Final bool
 }
 
 func (f *Failure) Error() string {
@@ -59,6 +62,10 @@ const (
 		"lacks the port, or no AUTO_PASSTHROUGH Gateway / istiod VirtualService for it"
 	causeGatewayTimeout = "packets to the gateway are dropped between networks: firewall (DOCKER-USER) rules or MetalLB " +
 		"L2 announcements not reaching the other network"
+	causeNoRoute = "the address is not reachable at all: no route to it, or nobody answers ARP for it (MetalLB's " +
+		"speaker not announcing the pool on that network)"
+	causeIstiodClosed = "nothing answers on istiod's exposed port: istiod's LoadBalancer Service lacks the port or " +
+		"istiod is not Ready"
 	causeStaysLocal = "traffic stays in the client's cluster: locality load balancing with outlierDetection (a " +
 		"DestinationRule), per-gateway weights, or the client sees only local endpoints (see the discovery specs)"
 	causeNotIsolated = "networks meant to be isolated route pod traffic directly: routes or firewall rules between the " +

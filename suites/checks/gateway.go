@@ -3,7 +3,9 @@ package checks
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,7 +60,7 @@ func GatewayPorts(m *Mesh, name string) []int {
 func GatewayAnswers(ctx context.Context, m *Mesh, src, dst string, timeout time.Duration) error {
 	for _, port := range GatewayPorts(m, dst) {
 		addr := m.GatewayAddress(dst, port)
-		if err := answers(ctx, m, "gateway", src, dst, addr, timeout); err != nil {
+		if err := answers(ctx, m, "gateway", src, dst, addr, timeout, false); err != nil {
 			return err
 		}
 	}
@@ -73,15 +75,16 @@ func IstiodAnswers(ctx context.Context, m *Mesh, remote string, timeout time.Dur
 		return fmt.Errorf("%s: the environment records no istiod address for this remote", remote)
 	}
 	primary := m.Istiod(remote)
+	viaLB := m.ExposeIstiod() == istio.ExposeLoadBalancer
 	for _, port := range []int{istio.PortIstiodXDS, istio.PortIstiodHook} {
-		if err := answers(ctx, m, "gateway", remote, primary, fmt.Sprintf("%s:%d", addr, port), timeout); err != nil {
+		if err := answers(ctx, m, "gateway", remote, primary, net.JoinHostPort(addr, strconv.Itoa(port)), timeout, viaLB); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func answers(ctx context.Context, m *Mesh, check, src, dst, addr string, timeout time.Duration) error {
+func answers(ctx context.Context, m *Mesh, check, src, dst, addr string, timeout time.Duration, istiod bool) error {
 	r, err := workload.Probe(ctx, m.Clients[src], m.Namespace, addr, timeout)
 	if err != nil {
 		return err
@@ -92,13 +95,25 @@ func answers(ctx context.Context, m *Mesh, check, src, dst, addr string, timeout
 	inspect := []string{fmt.Sprintf("kubectl --context %s -n istio-system get pods,svc -l istio=eastwestgateway -o wide", dst),
 		fmt.Sprintf("kubectl --context %s -n istio-system get gateway,virtualservice", dst)}
 	cause := causeGatewayClosed
-	if strings.Contains(r.Error, "timeout") || strings.Contains(r.Error, "i/o timeout") {
+	if istiod {
+		inspect = []string{fmt.Sprintf("kubectl --context %s -n istio-system get svc %s -o wide", dst, istio.IstiodLBServiceName),
+			fmt.Sprintf("kubectl --context %s -n istio-system get pods -l app=istiod", dst)}
+		cause = causeIstiodClosed
+	}
+	switch {
+	case strings.Contains(r.Error, "timeout"):
 		cause = causeGatewayTimeout
 		inspect = append(inspect, "iptables -S DOCKER-USER (on the docker host)")
-	} else if pods, err := m.Clients[dst].Clientset.CoreV1().Pods(istio.Namespace).List(ctx,
-		metav1.ListOptions{LabelSelector: "istio=eastwestgateway"}); err == nil {
-		if down := podsDown(pods.Items); down != "" {
-			cause += " (not Ready: " + down + ")"
+	case strings.Contains(r.Error, "no route to host") || strings.Contains(r.Error, "network is unreachable"):
+		cause = causeNoRoute
+		inspect = append(inspect, fmt.Sprintf("kubectl --context %s -n metallb-system get ipaddresspools,l2advertisements,pods", dst))
+	case istiod:
+	default:
+		if pods, err := m.Clients[dst].Clientset.CoreV1().Pods(istio.Namespace).List(ctx,
+			metav1.ListOptions{LabelSelector: "istio=eastwestgateway"}); err == nil {
+			if down := podsDown(pods.Items); down != "" {
+				cause += " (not Ready: " + down + ")"
+			}
 		}
 	}
 	return fail(check, cause, inspect, "%s cannot connect to %s in %s: %s", src, addr, dst, r.Error)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -12,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/meshconform/meshconform/framework/kube"
 	"github.com/meshconform/meshconform/framework/workload"
 )
 
@@ -39,8 +41,24 @@ func DeployHelloWorld(ctx context.Context, m *Mesh) error {
 		cs := m.Clients[name].Clientset
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: HelloNamespace,
 			Labels: map[string]string{workload.InjectionLabel: "enabled", workload.ManagedLabel: "true"}}}
+		_, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			have, gerr := cs.CoreV1().Namespaces().Get(ctx, HelloNamespace, metav1.GetOptions{})
+			if gerr != nil {
+				return fmt.Errorf("%s: namespace %s: %w", name, HelloNamespace, gerr)
+			}
+			if have.Labels[workload.ManagedLabel] != "true" {
+				return fmt.Errorf("%s: namespace %s exists and is not meshconform's (no %s=true label): the guide's "+
+					"sample would be mixed with yours; remove it, or skip this spec with --label-filter '!area:doc-fidelity'",
+					name, HelloNamespace, workload.ManagedLabel)
+			}
+			if have.DeletionTimestamp != nil {
+				return fmt.Errorf("%s: namespace %s is still being deleted from an earlier run", name, HelloNamespace)
+			}
+		} else if err != nil {
+			return fmt.Errorf("%s: create namespace %s: %w", name, HelloNamespace, err)
+		}
 		objs := []func() error{
-			func() error { _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); return err },
 			func() error {
 				_, err := cs.CoreV1().Services(HelloNamespace).Create(ctx, helloService(), metav1.CreateOptions{})
 				return err
@@ -66,12 +84,34 @@ func DeployHelloWorld(ctx context.Context, m *Mesh) error {
 	return nil
 }
 
-// RemoveHelloWorld deletes the sample namespace in every cluster.
+// RemoveHelloWorld deletes the sample namespace (only if meshconform made it) in every cluster and waits until it
+// is gone, so a next run can create it again.
 func RemoveHelloWorld(ctx context.Context, m *Mesh) error {
 	for _, name := range m.Names() {
-		err := m.Clients[name].Clientset.CoreV1().Namespaces().Delete(ctx, HelloNamespace, metav1.DeleteOptions{})
-		if err != nil && !apierrors.IsNotFound(err) {
+		nss := m.Clients[name].Clientset.CoreV1().Namespaces()
+		have, err := nss.Get(ctx, HelloNamespace, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("%s: namespace %s: %w", name, HelloNamespace, err)
+		}
+		if have.Labels[workload.ManagedLabel] != "true" {
+			continue // the user's
+		}
+		if err := nss.Delete(ctx, HelloNamespace, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("%s: delete namespace %s: %w", name, HelloNamespace, err)
+		}
+		err = kube.Poll(ctx, "namespace "+HelloNamespace+" deleted in "+name, time.Second, 3*time.Minute,
+			func(ctx context.Context) (bool, string, error) {
+				_, err := nss.Get(ctx, HelloNamespace, metav1.GetOptions{})
+				if apierrors.IsNotFound(err) {
+					return true, "", nil
+				}
+				return false, "terminating", nil
+			})
+		if err != nil {
+			return err
 		}
 	}
 	return nil

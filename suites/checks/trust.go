@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meshconform/meshconform/framework/lb"
 	"github.com/meshconform/meshconform/framework/trust"
 	"github.com/meshconform/meshconform/framework/workload"
 )
@@ -72,10 +73,29 @@ func SharedRoot(ctx context.Context, m *Mesh) error {
 	return nil
 }
 
-// MutualTLS calls the echo service from src until every cluster in dsts has answered, then checks that every call
-// was mutually authenticated: each server saw the client's SPIFFE identity and, where the client terminates TLS
-// itself (proxyless), it saw the server's. The caller sets up STRICT mTLS and, for proxyless, ISTIO_MUTUAL.
-func MutualTLS(ctx context.Context, m *Mesh, src string, dsts []string, calls int, warmUp time.Duration) (workload.Tally, error) {
+// MutualTLS calls the echo service from src: first (uncounted) until every cluster in dsts has answered, then as
+// many counted calls as the load-balancing test needs to reach every dst with a healthy mesh's certainty (package
+// lb). Every counted call must be mutually authenticated: each server saw the client's SPIFFE identity and, where
+// the client terminates TLS itself (proxyless), the client saw the server's. Failed calls (mTLS configuration still
+// arriving) may be retried; a wrong identity, or counted calls that never left the cluster, are final. The caller
+// sets up STRICT mTLS and, for proxyless, ISTIO_MUTUAL.
+func MutualTLS(ctx context.Context, m *Mesh, src string, dsts []string, warmUp time.Duration) (workload.Tally, error) {
+	calls := 2
+	if len(dsts) > 1 {
+		endpoints := map[string]int{}
+		for _, d := range dsts {
+			pods, err := m.EchoPods(ctx, d)
+			if err != nil {
+				return workload.Tally{}, err
+			}
+			endpoints[d] = len(pods)
+		}
+		plan, err := lb.NewPlan(endpoints, lb.MaxFalseAlarm)
+		if err != nil {
+			return workload.Tally{}, err
+		}
+		calls = plan.Requests
+	}
 	t, err := workload.CallWith(ctx, m.Clients[src], m.Namespace, workload.CallSpec{Target: m.Target(), Count: calls,
 		XDS: true, WarmUpUntil: dsts, WarmUpTimeout: warmUp})
 	if err != nil {
@@ -92,14 +112,30 @@ func MutualTLS(ctx context.Context, m *Mesh, src string, dsts []string, calls in
 		return t, fail("trust", causeNoRemoteEndpoints, inspectIstiod(m.Istiod(src)),
 			"in %d calls over %.0fs, calls from %s reached only %v, not all of %v", w.Calls, w.Seconds, src, w.Reached, dsts)
 	}
+	var missing []string
+	for _, d := range dsts {
+		if t.ByCluster[d] == 0 {
+			missing = append(missing, d)
+		}
+	}
+	if len(missing) > 0 {
+		f := fail("trust", causeStaysLocal, inspect, "none of the %d counted calls from %s reached %s (%v): their "+
+			"identities could not be checked", t.OK, src, strings.Join(missing, ", "), t.ByCluster)
+		f.Final = true
+		return t, f
+	}
 	want := m.ClientIdentity()
 	if t.Peers[want] != t.OK {
-		return t, fail("trust", causeMTLS, inspect, "servers saw the client identity %s on %d of %d calls (peers seen: %v)",
+		f := fail("trust", causeMTLS, inspect, "servers saw the client identity %s on %d of %d calls (peers seen: %v)",
 			want, t.Peers[want], t.OK, t.Peers)
+		f.Final = true
+		return t, f
 	}
 	if m.DataPlane == workload.DataPlaneProxyless && t.ServerPeers[m.ServerIdentity()] != t.OK {
-		return t, fail("trust", causeMTLS, inspect, "the client saw the server identity %s on %d of %d calls (seen: %v)",
+		f := fail("trust", causeMTLS, inspect, "the client saw the server identity %s on %d of %d calls (seen: %v)",
 			m.ServerIdentity(), t.ServerPeers[m.ServerIdentity()], t.OK, t.ServerPeers)
+		f.Final = true
+		return t, f
 	}
 	return t, nil
 }
