@@ -3,7 +3,6 @@
 package mesh_test
 
 import (
-	"context"
 	"net/netip"
 	"strings"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/meshconform/meshconform/framework/istio"
 	"github.com/meshconform/meshconform/framework/kube"
 	"github.com/meshconform/meshconform/framework/workload"
+	"github.com/meshconform/meshconform/suites/checks"
 )
 
 // Multi-network with the proxyless plane: the control plane installs, east-west gateways get addresses, and istiod
@@ -61,15 +61,9 @@ var _ = Describe("multi-primary-multi-network", Ordered, Label("e2e", "mesh", "p
 		Expect(err).NotTo(HaveOccurred())
 		gw := netip.AddrPortFrom(netip.MustParseAddr(st.Mesh.Clusters["cluster2"].EastWestGateway), 15443).String()
 		// A proxyless client holds an xDS stream (and istiod its endpoints) only while it makes calls: keep one calling.
-		target := workload.Target(workload.DataPlaneProxyless, ns, workload.DefaultService, workload.DefaultPort)
-		calling, stop := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() {
-			defer GinkgoRecover()
-			defer close(done)
-			_, _ = workload.Call(calling, kcs["cluster1"], ns, target, 900, true) // ~100 ms apart: outlives the check
-		}()
-		DeferCleanup(func() { stop(); <-done })
+		m, err := checks.Connect(st)
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(checks.KeepCalling(ctx, m, "cluster1"))
 		Eventually(func(g Gomega) {
 			eds, err := istio.ProxyEndpoints(ctx, kcs["cluster1"], pod+"."+ns)
 			g.Expect(err).NotTo(HaveOccurred())

@@ -38,7 +38,9 @@ func Synced(ctx context.Context, m *Mesh) error {
 }
 
 // KeepCalling runs the client in src in the background, a call every 100 ms, until stop is called. A proxyless
-// client holds its xDS stream (and istiod its endpoints) only while it runs; Endpoints needs one.
+// client holds its xDS stream (and istiod its endpoints) only while it runs; Endpoints needs one. Each run is short
+// (2 s): an exec'd client outlives the cancelled exec, and pilot-agent serves one xDS client at a time, so a long
+// leftover run would keep kicking the next client off its xDS stream.
 func KeepCalling(ctx context.Context, m *Mesh, src string) (stop func()) {
 	cctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -46,12 +48,13 @@ func KeepCalling(ctx context.Context, m *Mesh, src string) (stop func()) {
 	go func() {
 		defer wg.Done()
 		for cctx.Err() == nil {
-			// ~100 ms apart: one run outlives most checks; the loop restarts it if not, after a pause so a client
-			// that cannot run does not hammer the API server the checks need.
-			_, _ = workload.Call(cctx, m.Clients[src], m.Namespace, m.Target(), 600, true)
-			select {
-			case <-cctx.Done():
-			case <-time.After(time.Second):
+			_, err := workload.Call(cctx, m.Clients[src], m.Namespace, m.Target(), 20, true)
+			if err != nil {
+				// A client that cannot run must not hammer the API server the checks need.
+				select {
+				case <-cctx.Done():
+				case <-time.After(time.Second):
+				}
 			}
 		}
 	}()
