@@ -21,6 +21,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/meshconform/meshconform/framework/env"
+	"github.com/meshconform/meshconform/framework/report"
 	"github.com/meshconform/meshconform/framework/workload"
 	"github.com/meshconform/meshconform/suites/checks"
 )
@@ -93,6 +94,12 @@ func Prepare(c Config) (Config, error) {
 	if c.ReportDir != "" {
 		if err := os.MkdirAll(c.ReportDir, 0o755); err != nil {
 			return c, fmt.Errorf("report directory: %w", err)
+		}
+		// A previous run's files would be mistaken for this run's (artifacts of a failure that no longer exists).
+		for _, f := range []string{report.JUnitFile, report.GinkgoJSONFile, report.YAMLFile, report.HTMLFile, report.ArtifactsDir} {
+			if err := os.RemoveAll(filepath.Join(c.ReportDir, f)); err != nil {
+				return c, fmt.Errorf("clear the previous report: %w", err)
+			}
 		}
 	}
 	cfg = c
