@@ -5,8 +5,10 @@ BIN := bin/meshconform
 E2E_TIMEOUT ?= 80m
 
 .PHONY: build run test unit e2e images deps clean
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+
 build:
-	$(GO) build -o $(BIN) ./cmd/meshconform
+	$(GO) build -ldflags "-X main.buildVersion=$(VERSION)" -o $(BIN) ./cmd/meshconform
 
 run: build deps
 	$(BIN) run

@@ -65,8 +65,14 @@ func newRootCommand() *cobra.Command {
 	return root
 }
 
-// version is the module version, or the VCS revision of a build from a checkout.
+// buildVersion is set by the Makefile (-ldflags -X main.buildVersion=...), from `git describe`.
+var buildVersion string
+
+// version is buildVersion, else the module version or the VCS revision Go stamped into the binary.
 var version = func() string {
+	if buildVersion != "" {
+		return buildVersion
+	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "unknown"
