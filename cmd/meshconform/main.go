@@ -5,12 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
 
 	"github.com/meshconform/meshconform/framework/clusters"
 )
@@ -18,6 +20,12 @@ import (
 func main() {
 	// A kind cluster is created in a child process running this binary (see framework/clusters).
 	clusters.RunChildIfRequested()
+	// client-go reports closed exec/port-forward streams (ours, when a step ends) as errors on stderr; they are
+	// noise in a report a user reads. MESHCONFORM_DEBUG=1 keeps them.
+	if os.Getenv("MESHCONFORM_DEBUG") == "" {
+		klog.LogToStderr(false)
+		klog.SetOutput(io.Discard)
+	}
 	// The first Ctrl-C cancels the context so every phase can clean up what it started; a second one exits at once.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
