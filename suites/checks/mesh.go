@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -164,8 +165,19 @@ func (m *Mesh) GatewayAddress(name string, port int) string {
 // GatewayCannotRun says whether `up` found that a cluster's east-west gateway pods cannot run at all (no Envoy in
 // the proxy image): the Envoy-dependent specs skip for it. A gateway that merely is not Ready is tested, and fails.
 func (m *Mesh) GatewayCannotRun(name string) bool {
-	return !m.GatewayReady(name) && m.State.Mesh.Clusters[name].EastWestGateway != "" &&
-		slices.Contains(m.State.Mesh.Notes, istio.NoteGatewayCannotRun)
+	if m.GatewayReady(name) || m.State.Mesh.Clusters[name].EastWestGateway == "" {
+		return false
+	}
+	// The note names the clusters: "<NoteGatewayCannotRun> (clusters: cluster1, cluster2)".
+	for _, n := range m.State.Mesh.Notes {
+		if rest, ok := strings.CutPrefix(n, istio.NoteGatewayCannotRun); ok {
+			list := strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(rest), "(clusters: "), ")")
+			if list == "" || slices.Contains(strings.Split(list, ", "), name) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // ExposeIstiod is how remotes reach their primary's istiod (gateway or loadbalancer).
