@@ -76,7 +76,7 @@ func newRunCommand() *cobra.Command {
 				}
 			}
 			tc.TopologyFile = topo
-			testErr := runSuites(tc)
+			testErr := runSuites(cmd.Context(), tc)
 			fmt.Printf("run of %s finished in %s\n", t.Metadata.Name, time.Since(began).Round(time.Second))
 			return testErr
 		},

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -91,9 +92,14 @@ func parseTimeouts(in map[string]string) (suites.Timeouts, error) {
 }
 
 // runSuites runs the conformance suites and turns the verdict into the exit code: 0 all passed, 1 a spec failed.
-func runSuites(c suites.Config) error {
+func runSuites(ctx context.Context, c suites.Config) error {
 	began := time.Now()
 	passed, err := suites.Run(c)
+	if ctx.Err() != nil {
+		// Ginkgo stopped at the interrupt, ran the cleanups and wrote what it had.
+		return fmt.Errorf("conformance run interrupted after %s (partial reports in %s): %w",
+			time.Since(began).Round(time.Second), c.ReportDir, ctx.Err())
+	}
 	if errors.Is(err, suites.ErrNoEnvironment) {
 		return &exitError{code: 2, err: fmt.Errorf("%w: bring one up with `meshconform up` (state directory %s)", err, c.StateDir)}
 	}
@@ -127,7 +133,7 @@ func newTestCommand() *cobra.Command {
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			return runSuites(c)
+			return runSuites(cmd.Context(), c)
 		},
 	}
 	f.register(cmd)
