@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"syscall"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	"k8s.io/klog/v2"
 
@@ -25,6 +26,7 @@ func main() {
 	if os.Getenv("MESHCONFORM_DEBUG") == "" {
 		klog.LogToStderr(false)
 		klog.SetOutput(io.Discard)
+		klog.SetLogger(logr.Discard()) // client-go's contextual logging (runtime.HandleError) goes here
 	}
 	// The first Ctrl-C cancels the context so every phase can clean up what it started; a second one exits at once.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
