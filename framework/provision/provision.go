@@ -224,8 +224,9 @@ func (p *run) clusters(ctx context.Context) error {
 	return nil
 }
 
-// reachability adds same-network routes (bridged) or cross-network allow rules (isolated), and in both modes drops
-// from each cluster to the pod and service CIDRs of clusters on other mesh networks.
+// reachability adds routes between the clusters of each mesh network (they share a docker network in both modes),
+// cross-network allow rules (isolated), and in both modes drops from each cluster to the pod and service CIDRs of
+// clusters on other mesh networks.
 func (p *run) reachability(ctx context.Context) error {
 	var addrs []network.ClusterAddrs
 	for _, c := range p.st.Clusters {
@@ -233,15 +234,6 @@ func (p *run) reachability(ctx context.Context) error {
 			CIDRs: []netip.Prefix{netip.MustParsePrefix(c.PodSubnet), netip.MustParsePrefix(c.ServiceSubnet)}})
 	}
 	drops := network.IsolationDrops(addrs)
-	if p.t.Spec.Networking == topology.NetworkingIsolated {
-		api := map[string][]netip.Addr{}
-		for _, c := range p.st.Clusters {
-			api[c.DockerNetwork] = append(api[c.DockerNetwork], netip.MustParseAddr(c.Access.ControlPlaneIP))
-		}
-		allows := network.IsolationAllows(p.st.Networks, api)
-		p.logf("isolated: %d allow rules (LoadBalancer ranges and API servers across networks), %d drop rules", len(allows), len(drops))
-		return network.Apply(ctx, p.t.Metadata.Name, allows, drops)
-	}
 	var routes []network.Route
 	for _, mn := range p.t.Networks() {
 		nodes := map[string][]string{}
@@ -257,10 +249,20 @@ func (p *run) reachability(ctx context.Context) error {
 		}
 		routes = append(routes, network.PeerRoutes(nodes, cidrs, via)...)
 	}
-	p.logf("bridged: %d routes between clusters of the same mesh network, %d drop rules across mesh networks", len(routes), len(drops))
 	if err := network.AddRoutes(ctx, routes); err != nil {
 		return err
 	}
+	if p.t.Spec.Networking == topology.NetworkingIsolated {
+		api := map[string][]netip.Addr{}
+		for _, c := range p.st.Clusters {
+			api[c.DockerNetwork] = append(api[c.DockerNetwork], netip.MustParseAddr(c.Access.ControlPlaneIP))
+		}
+		allows := network.IsolationAllows(p.st.Networks, api)
+		p.logf("isolated: %d routes between clusters of the same mesh network, %d allow rules (LoadBalancer ranges and "+
+			"API servers across networks), %d drop rules", len(routes), len(allows), len(drops))
+		return network.Apply(ctx, p.t.Metadata.Name, allows, drops)
+	}
+	p.logf("bridged: %d routes between clusters of the same mesh network, %d drop rules across mesh networks", len(routes), len(drops))
 	if len(drops) == 0 {
 		return nil
 	}
