@@ -148,11 +148,11 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred(), "load the environment: run `meshconform up` first (state directory %s)", cfg.StateDir)
 	mesh, err = checks.Connect(st)
 	Expect(err).NotTo(HaveOccurred())
-	// An interrupted earlier run can leave the trust spec's STRICT mTLS behind, which would fail every plaintext call.
+	// An interrupted earlier run can leave the trust spec's STRICT mTLS behind; proxyless clients use Istio mTLS.
 	for _, name := range mesh.Names() {
 		Expect(workload.RemoveRequireMTLS(context.Background(), mesh.Clients[name], mesh.Namespace)).To(Succeed())
-		Expect(workload.RemoveClientMTLS(context.Background(), mesh.Clients[name], mesh.Namespace, mesh.Host())).To(Succeed())
 	}
+	ensureClientMTLS(context.Background())
 	GinkgoWriter.Printf("testing %s: %d clusters, Istio %s via %s, %s data plane\n", st.Topology.Metadata.Name,
 		len(st.Clusters), st.Mesh.IstioVersion, st.Mesh.Installer, st.Mesh.DataPlane)
 })

@@ -17,6 +17,7 @@ import (
 	"github.com/meshconform/meshconform/framework/images"
 	"github.com/meshconform/meshconform/framework/istio"
 	"github.com/meshconform/meshconform/framework/kube"
+	"github.com/meshconform/meshconform/framework/topology"
 	"github.com/meshconform/meshconform/framework/workload"
 )
 
@@ -117,6 +118,13 @@ func Install(ctx context.Context, st *env.State, opts Options) error {
 				CrossNetwork: st.Topology.MultiNetwork()}
 			if err := workload.Deploy(ctx, kc, spec); err != nil {
 				return err
+			}
+			// Proxyless gRPC has no auto-mTLS: an ISTIO_MUTUAL DestinationRule is what a sidecar mesh gives by
+			// default, and what cross-network calls (mTLS passed through the east-west gateway) need.
+			if spec.DataPlane == workload.DataPlaneProxyless && c.Role == topology.RolePrimary {
+				if err := workload.ClientMTLS(ctx, kc, ns, workload.Host(ns, workload.DefaultService)); err != nil {
+					return err
+				}
 			}
 			if err := workload.WaitReady(ctx, kc, ns, opts.Timeouts.Workloads); err != nil {
 				return err
