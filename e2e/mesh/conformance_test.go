@@ -197,7 +197,7 @@ func multiPrimaryChecks(get func() *e2eutil.Mesh) {
 		dr := &networkingv1.DestinationRule{ObjectMeta: metav1.ObjectMeta{Name: "pin-local", Namespace: m.Namespace},
 			Spec: apinetworking.DestinationRule{Host: host,
 				TrafficPolicy: &apinetworking.TrafficPolicy{Tls: &apinetworking.ClientTLSSettings{Mode: apinetworking.ClientTLSSettings_ISTIO_MUTUAL}},
-				Subsets: []*apinetworking.Subset{{Name: "v1", Labels: map[string]string{workload.VersionLabel: "v1"}}}}}
+				Subsets:       []*apinetworking.Subset{{Name: "v1", Labels: map[string]string{workload.VersionLabel: "v1"}}}}}
 		vs := &networkingv1.VirtualService{ObjectMeta: metav1.ObjectMeta{Name: "pin-local", Namespace: m.Namespace},
 			Spec: apinetworking.VirtualService{Hosts: []string{host}, Http: []*apinetworking.HTTPRoute{{
 				Route: []*apinetworking.HTTPRouteDestination{{Destination: &apinetworking.Destination{Host: host, Subset: "v1"}}}}}}}
