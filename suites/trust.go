@@ -50,7 +50,18 @@ var _ = Describe("Trust", AreaTrust.Label(), func() {
 			Expect(workload.RequireMTLS(ctx, mesh.Clients[name], mesh.Namespace)).To(Succeed())
 			DeferCleanup(workload.RemoveRequireMTLS, mesh.Clients[name], mesh.Namespace)
 		}
-		ensureClientMTLS(ctx)
+		if mesh.DataPlane == workload.DataPlaneProxyless {
+			// gRPC uses mTLS only when a DestinationRule says ISTIO_MUTUAL (no auto-mTLS without Envoy).
+			for _, c := range mesh.State.Clusters {
+				if c.Role != topology.RolePrimary {
+					continue
+				}
+				Expect(workload.ClientMTLS(ctx, mesh.Clients[c.Name], mesh.Namespace, mesh.Host())).To(Succeed())
+				if !defaultClientMTLS() {
+					DeferCleanup(workload.RemoveClientMTLS, mesh.Clients[c.Name], mesh.Namespace, mesh.Host())
+				}
+			}
+		}
 		for _, p := range pairs {
 			src, dsts := p[0], mesh.Reachable(p[0])
 			By("calling from " + src + " until " + strings.Join(dsts, ", ") + " have answered")
@@ -62,11 +73,26 @@ var _ = Describe("Trust", AreaTrust.Label(), func() {
 	}, specTimeout())
 })
 
-// ensureClientMTLS makes proxyless clients use Istio mTLS (the ISTIO_MUTUAL DestinationRule `up` creates in every
-// primary, the proxyless stand-in for a sidecar's auto-mTLS): brought meshes or older environments may lack it.
+// defaultClientMTLS says whether proxyless clients use Istio mTLS outside the trust spec: across networks, where
+// `up` creates an ISTIO_MUTUAL DestinationRule in every primary (servers there are labelled to accept it). On one
+// network, proxyless servers without STRICT serve plaintext only.
+func defaultClientMTLS() bool {
+	return mesh.DataPlane == workload.DataPlaneProxyless && mesh.MultiNetwork()
+}
+
+// ensureClientMTLS restores that default (brought meshes or older environments may lack it; interrupted runs may
+// have left the trust spec's rule on one network).
 func ensureClientMTLS(ctx context.Context) {
 	GinkgoHelper()
 	if mesh.DataPlane != workload.DataPlaneProxyless {
+		return
+	}
+	if !defaultClientMTLS() {
+		for _, c := range mesh.State.Clusters {
+			if c.Role == topology.RolePrimary {
+				Expect(workload.RemoveClientMTLS(ctx, mesh.Clients[c.Name], mesh.Namespace, mesh.Host())).To(Succeed())
+			}
+		}
 		return
 	}
 	for _, c := range mesh.State.Clusters {

@@ -191,9 +191,6 @@ func multiPrimaryChecks(get func() *e2eutil.Mesh) {
 		ic, err := istioclient.NewForConfig(e.Clients["cluster1"].Config)
 		Expect(err).NotTo(HaveOccurred())
 		host := m.Host()
-		// One DestinationRule per host counts: the pinning rule replaces the environment's ISTIO_MUTUAL one meanwhile.
-		Expect(workload.RemoveClientMTLS(ctx, e.Clients["cluster1"], m.Namespace, host)).To(Succeed())
-		DeferCleanup(workload.ClientMTLS, e.Clients["cluster1"], m.Namespace, host)
 		dr := &networkingv1.DestinationRule{ObjectMeta: metav1.ObjectMeta{Name: "pin-local", Namespace: m.Namespace},
 			Spec: apinetworking.DestinationRule{Host: host,
 				TrafficPolicy: &apinetworking.TrafficPolicy{Tls: &apinetworking.ClientTLSSettings{Mode: apinetworking.ClientTLSSettings_ISTIO_MUTUAL}},
@@ -223,14 +220,14 @@ func multiPrimaryChecks(get func() *e2eutil.Mesh) {
 			Expect(workload.RequireMTLS(ctx, e.Clients[name], m.Namespace)).To(Succeed())
 			DeferCleanup(workload.RemoveRequireMTLS, e.Clients[name], m.Namespace)
 		}
-		// Without the environment's ISTIO_MUTUAL DestinationRule the proxyless client speaks plaintext.
-		Expect(workload.RemoveClientMTLS(ctx, e.Clients["cluster1"], m.Namespace, m.Host())).To(Succeed())
+		// No ISTIO_MUTUAL DestinationRule on this one-network mesh: the proxyless client speaks plaintext.
 		Eventually(func(g Gomega) {
 			_, err := checks.MutualTLS(ctx, m, "cluster1", m.Names(), 10*time.Second)
 			failsWith(g, err, "trust", "calls from cluster1 failed under STRICT mTLS")
 		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(time.Second).Should(Succeed())
 		By("and passes once the client is told to use ISTIO_MUTUAL")
 		Expect(workload.ClientMTLS(ctx, e.Clients["cluster1"], m.Namespace, m.Host())).To(Succeed())
+		DeferCleanup(workload.RemoveClientMTLS, e.Clients["cluster1"], m.Namespace, m.Host())
 		Eventually(ctx, func() error {
 			_, err := checks.MutualTLS(ctx, m, "cluster1", m.Names(), 30*time.Second)
 			return err

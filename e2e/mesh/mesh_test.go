@@ -127,8 +127,6 @@ func meshCase(name string, more ...func(get func() *e2eutil.Mesh)) {
 			for _, c := range st.Clusters {
 				Expect(workload.RemoveRequireMTLS(ctx, kcs[c.Name], ns)).To(Succeed())
 			}
-			// Back to the environment's default: proxyless clients use Istio mTLS.
-			Expect(workload.ClientMTLS(ctx, kcs["cluster1"], ns, workload.Host(ns, workload.DefaultService))).To(Succeed())
 		}, NodeTimeout(3*time.Minute))
 
 		for _, m := range more {

@@ -119,9 +119,11 @@ func Install(ctx context.Context, st *env.State, opts Options) error {
 			if err := workload.Deploy(ctx, kc, spec); err != nil {
 				return err
 			}
-			// Proxyless gRPC has no auto-mTLS: an ISTIO_MUTUAL DestinationRule is what a sidecar mesh gives by
-			// default, and what cross-network calls (mTLS passed through the east-west gateway) need.
-			if spec.DataPlane == workload.DataPlaneProxyless && c.Role == topology.RolePrimary {
+			// Proxyless gRPC has no auto-mTLS. Across networks calls must be mTLS (passed through the east-west
+			// gateway), and servers labelled security.istio.io/tlsMode accept it: an ISTIO_MUTUAL DestinationRule in
+			// every primary makes it the default there. On one network, servers without STRICT serve plaintext only,
+			// so clients stay plaintext until a spec asks for mTLS.
+			if spec.DataPlane == workload.DataPlaneProxyless && spec.CrossNetwork && c.Role == topology.RolePrimary {
 				if err := workload.ClientMTLS(ctx, kc, ns, workload.Host(ns, workload.DefaultService)); err != nil {
 					return err
 				}
