@@ -87,8 +87,9 @@ func fingerprintIstio(ctx context.Context, e *e2eutil.Mesh) map[string]string {
 			cms, err := cs.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{})
 			Expect(err).NotTo(HaveOccurred())
 			for _, o := range cms.Items {
-				if o.Name == "kube-root-ca.crt" || strings.HasPrefix(o.Name, "istio-leader") || strings.Contains(o.Name, "lock") {
-					continue // rewritten by controllers on their own
+				if o.Name == "kube-root-ca.crt" || strings.Contains(o.Name, "leader") || strings.Contains(o.Name, "election") ||
+					strings.Contains(o.Name, "lock") || o.Name == "istio-ip-autoallocate" {
+					continue // leases and allocations istiod's controllers rewrite on their own
 				}
 				out[name+"/"+ns+"/configmap/"+o.Name] = o.ResourceVersion
 			}
