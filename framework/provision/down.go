@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -122,6 +123,19 @@ func removeBroughtWorkloads(ctx context.Context, st *env.State, out io.Writer) [
 		}
 		fmt.Fprintf(out, "%s: deleting the test workloads (namespace %s)\n", c.Name, ns)
 		if err := workload.Remove(ctx, kc, ns); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		// Down is done when the namespace is gone: an `up` right after would otherwise find it terminating.
+		err = kube.Poll(ctx, "namespace "+ns+" deleted in "+c.Name, time.Second, 3*time.Minute,
+			func(ctx context.Context) (bool, string, error) {
+				_, err := kc.Clientset.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+				if apierrors.IsNotFound(err) {
+					return true, "", nil
+				}
+				return false, "terminating", nil
+			})
+		if err != nil {
 			errs = append(errs, err)
 		}
 	}
