@@ -271,7 +271,7 @@ func multiPrimaryChecks(get func() *e2eutil.Mesh) {
 
 	It("fails trust when cluster2's istiod lost cacerts and signs with a root of its own", func(ctx SpecContext) {
 		Skip("broken state not reproduced yet: after deleting cacerts and restarting istiod, cluster2's new client " +
-			"still held the mesh root (measured 2026-12-01); SharedRoot's failure path is unit-tested only until a " +
+			"still held the mesh root (measured 2026-12-01); SharedRoot has no broken-state test until a " +
 			"reliable way to give one cluster another root is found")
 		cs := e.Clients["cluster2"].Clientset
 		Expect(cs.CoreV1().Secrets(istio.Namespace).Delete(ctx, "cacerts", metav1.DeleteOptions{})).To(Succeed())
