@@ -54,43 +54,7 @@ func renderAllHelm(t *testing.T, top *topology.Topology) map[string][]byte {
 func TestHelmValuesMatchGoldenFiles(t *testing.T) {
 	for _, name := range builtinNames(t) {
 		t.Run(name, func(t *testing.T) {
-			dir := filepath.Join("testdata", "helm", name)
-			got := renderAllHelm(t, mustBuiltin(t, name))
-			if *update {
-				if err := os.RemoveAll(dir); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.MkdirAll(dir, 0o755); err != nil {
-					t.Fatal(err)
-				}
-				for f, b := range got {
-					if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-				return
-			}
-			entries, err := os.ReadDir(dir)
-			if err != nil {
-				t.Fatalf("%v (run `go test ./framework/istio/ -run Golden -update` to create the golden files)", err)
-			}
-			if len(entries) != len(got) {
-				var names []string
-				for _, e := range entries {
-					names = append(names, e.Name())
-				}
-				t.Errorf("golden files %v, rendered %d files", names, len(got))
-			}
-			for f, b := range got {
-				want, err := os.ReadFile(filepath.Join(dir, f))
-				if err != nil {
-					t.Errorf("%s: %v", f, err)
-					continue
-				}
-				if !bytes.Equal(b, want) {
-					t.Errorf("%s differs from the golden file:\n--- got\n%s\n--- want\n%s", f, b, want)
-				}
-			}
+			matchGoldenDir(t, filepath.Join("testdata", "helm", name), renderAllHelm(t, mustBuiltin(t, name)))
 		})
 	}
 }

@@ -77,44 +77,48 @@ func renderAll(t *testing.T, top *topology.Topology) map[string][]byte {
 func TestRenderedOperatorsMatchGoldenFiles(t *testing.T) {
 	for _, name := range builtinNames(t) {
 		t.Run(name, func(t *testing.T) {
-			dir := filepath.Join("testdata", "operators", name)
-			got := renderAll(t, mustBuiltin(t, name))
-			if *update {
-				if err := os.RemoveAll(dir); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.MkdirAll(dir, 0o755); err != nil {
-					t.Fatal(err)
-				}
-				for f, b := range got {
-					if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-				return
-			}
-			entries, err := os.ReadDir(dir)
-			if err != nil {
-				t.Fatalf("%v (run `go test ./framework/istio/ -run Golden -update` to create the golden files)", err)
-			}
-			if len(entries) != len(got) {
-				var names []string
-				for _, e := range entries {
-					names = append(names, e.Name())
-				}
-				t.Errorf("golden files %v, rendered %d files", names, len(got))
-			}
-			for f, b := range got {
-				want, err := os.ReadFile(filepath.Join(dir, f))
-				if err != nil {
-					t.Errorf("%s: %v", f, err)
-					continue
-				}
-				if !bytes.Equal(b, want) {
-					t.Errorf("%s differs from the golden file:\n--- got\n%s\n--- want\n%s", f, b, want)
-				}
-			}
+			matchGoldenDir(t, filepath.Join("testdata", "operators", name), renderAll(t, mustBuiltin(t, name)))
 		})
+	}
+}
+
+// matchGoldenDir compares rendered files with the golden directory dir, file for file, or rewrites it with -update.
+func matchGoldenDir(t *testing.T, dir string, got map[string][]byte) {
+	t.Helper()
+	if *update {
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for f, b := range got {
+			if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatalf("%v (run `go test ./framework/istio/ -run Golden -update` to create the golden files)", err)
+	}
+	if len(entries) != len(got) {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("golden files %v, rendered %d files", names, len(got))
+	}
+	for f, b := range got {
+		want, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		if !bytes.Equal(b, want) {
+			t.Errorf("%s differs from the golden file:\n--- got\n%s\n--- want\n%s", f, b, want)
+		}
 	}
 }
 
