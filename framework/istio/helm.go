@@ -184,6 +184,16 @@ func controlPlaneReleases(op *IstioOperator) ([]HelmRelease, error) {
 	if _, ok := values["gateways"]; ok {
 		return nil, fmt.Errorf("helm: IstioOperator %s: values.gateways has no meaning for the istiod chart", op.Metadata.Name)
 	}
+	// The istiod chart takes istiod's settings at its top level; IstioOperator nests them under values.pilot.
+	if pilot, ok := values["pilot"].(map[string]any); ok {
+		delete(values, "pilot")
+		for k, v := range pilot {
+			if _, clash := values[k]; clash {
+				return nil, fmt.Errorf("helm: IstioOperator %s: values.pilot.%s and values.%s both set", op.Metadata.Name, k, k)
+			}
+			values[k] = v
+		}
+	}
 	global, _ := values["global"].(map[string]any)
 	if global == nil {
 		global = map[string]any{}

@@ -204,6 +204,10 @@ func checkPrimaryIstiod(t *testing.T, where string, objs map[string]renderedObje
 	if want := testHub + "/pilot:" + testTag; discovery.Image != want {
 		t.Errorf("%s: istiod image %s, want %s", where, discovery.Image, want)
 	}
+	// Room for a rolling restart on a small node; the chart's memory request stays.
+	if cpu, mem := discovery.Resources.Requests.Cpu().String(), discovery.Resources.Requests.Memory().String(); cpu != istiodCPURequest || mem != "2Gi" {
+		t.Errorf("%s: istiod requests cpu %s memory %s, want cpu %s and the chart's 2Gi", where, cpu, mem, istiodCPURequest)
+	}
 	env := envOf(*discovery)
 	if env["CLUSTER_ID"] != cluster {
 		t.Errorf("%s: CLUSTER_ID=%q, want %q", where, env["CLUSTER_ID"], cluster)

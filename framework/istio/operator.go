@@ -80,6 +80,7 @@ type ServicePort struct {
 // OperatorValues is spec.values (the Helm values of Istio's charts).
 type OperatorValues struct {
 	Global       *GlobalValues       `json:"global,omitempty"`
+	Pilot        *PilotValues        `json:"pilot,omitempty"`
 	IstiodRemote *IstiodRemoteValues `json:"istiodRemote,omitempty"`
 	Gateways     *GatewaysValues     `json:"gateways,omitempty"`
 }
@@ -111,6 +112,21 @@ type GlobalValues struct {
 type MultiClusterValue struct {
 	ClusterName string `json:"clusterName"`
 }
+
+// PilotValues is spec.values.pilot (istiod).
+type PilotValues struct {
+	Resources *Resources `json:"resources,omitempty"`
+}
+
+// Resources is a container's resource requests.
+type Resources struct {
+	Requests map[string]string `json:"requests,omitempty"`
+}
+
+// istiodCPURequest replaces the chart's 500m. A kind node reports the host's cores (2 on a small CI runner) and the
+// control plane already requests ~1.1 of them, so a rolling restart (100% surge) of a 500m istiod cannot schedule
+// its new pod and stays Pending: measured when cacerts change under a running istiod. Memory keeps the default.
+const istiodCPURequest = "100m"
 
 // IstiodRemoteValues is spec.values.istiodRemote.
 type IstiodRemoteValues struct {
@@ -199,7 +215,8 @@ func ControlPlaneOperator(in RenderInput) (*IstioOperator, error) {
 		op.Spec.Profile = profileMinimal
 		op.Spec.MeshConfig = &MeshConfig{TrustDomain: t.Spec.Mesh.TrustDomain}
 		global.ExternalIstiod = len(t.RemotesOf(c.Name)) > 0
-		op.Spec.Values = &OperatorValues{Global: global}
+		op.Spec.Values = &OperatorValues{Global: global,
+			Pilot: &PilotValues{Resources: &Resources{Requests: map[string]string{"cpu": istiodCPURequest}}}}
 	case topology.RoleRemote:
 		if in.RemotePilotAddress == "" {
 			return nil, fmt.Errorf("remote %s: no address of its primary's istiod to point at", c.Name)

@@ -168,6 +168,7 @@ func TestPrimaryOperatorPerTopology(t *testing.T) {
 				"meshID":      {path(m, "spec", "values", "global", "meshID"), top.Spec.Mesh.ID},
 				"clusterName": {path(m, "spec", "values", "global", "multiCluster", "clusterName"), c.Name},
 				"network":     {path(m, "spec", "values", "global", "network"), c.Network},
+				"istiod cpu":  {path(m, "spec", "values", "pilot", "resources", "requests", "cpu"), istiodCPURequest},
 			}
 			for what, v := range checks {
 				if v[0] != v[1] {

@@ -27,8 +27,9 @@ const (
 )
 
 // ApplySecret creates or updates the cluster's cacerts secret from b and reports whether it changed anything. It
-// must run before istiod starts: istiod reads cacerts only at startup, so when changed is true and istiod is already
-// running, the caller has to restart it.
+// should run before istiod starts. A running istiod reloads a new intermediate under the same root, but ignores a
+// new root ("Multi root is disabled, updating new ROOT-CA not supported", measured with 1.31), so when changed is
+// true and istiod is already running, the caller restarts it.
 //
 // It refuses, naming the fix, when istiod already made its own CA (istio-ca-secret, or a cacerts marked
 // istio-generated): that CA stays in use and cross-cluster mTLS fails with "unknown authority" (istio#36723). It
