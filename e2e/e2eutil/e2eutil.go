@@ -38,9 +38,10 @@ type Mesh struct {
 	Istio    istio.Options
 }
 
-// MeshUp provisions a built-in topology with the offline images, installs Istio (proxyless) and the workloads, and
-// registers its removal. It fails the current node on error.
-func MeshUp(ctx context.Context, name string) *Mesh {
+// MeshUp provisions a built-in topology with the offline images, installs Istio and the workloads, and registers
+// its removal. mesh chooses the installer (default istioctl) and data plane (default proxyless); the installer is
+// resolved and checked before any cluster exists. It fails the current node on error.
+func MeshUp(ctx context.Context, name string, mesh istio.Options) *Mesh {
 	RequireDocker()
 	RequireRoot("offline images (debootstrap) and isolated networking (iptables)")
 	kit := Kit(ctx)
@@ -48,8 +49,14 @@ func MeshUp(ctx context.Context, name string) *Mesh {
 	if err != nil {
 		Fail(err.Error())
 	}
-	m := &Mesh{Topology: t, StateDir: GinkgoT().TempDir(), Kit: kit,
-		Istio: istio.Options{DataPlane: workload.DataPlaneProxyless}}
+	if mesh.DataPlane == "" {
+		mesh.DataPlane = workload.DataPlaneProxyless
+	}
+	mesh, err = install.ResolveInstaller(ctx, kit, mesh, GinkgoWriter)
+	if err != nil {
+		Fail(err.Error())
+	}
+	m := &Mesh{Topology: t, StateDir: GinkgoT().TempDir(), Kit: kit, Istio: mesh}
 	DeferCleanup(func(ctx SpecContext) {
 		if err := provision.Down(ctx, m.StateDir, false, GinkgoWriter); err != nil {
 			Fail("down: " + err.Error())
@@ -77,11 +84,16 @@ func (m *Mesh) Up(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("provision %s: %w", m.Topology.Metadata.Name, err)
 	}
-	if err := install.Install(ctx, st, install.Options{Kit: m.Kit, Out: GinkgoWriter, Istio: m.Istio}); err != nil {
+	if err := install.Install(ctx, st, m.InstallOptions()); err != nil {
 		return fmt.Errorf("install %s: %w", m.Topology.Metadata.Name, err)
 	}
 	m.State = st
 	return nil
+}
+
+// InstallOptions are the options Up installs with, for specs that install again.
+func (m *Mesh) InstallOptions() install.Options {
+	return install.Options{Kit: m.Kit, Out: GinkgoWriter, Istio: m.Istio}
 }
 
 // RequireDocker skips the current spec (with the reason) when no docker daemon answers.

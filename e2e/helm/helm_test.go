@@ -25,7 +25,6 @@ import (
 	"github.com/meshconform/meshconform/framework/install"
 	"github.com/meshconform/meshconform/framework/istio"
 	"github.com/meshconform/meshconform/framework/kube"
-	"github.com/meshconform/meshconform/framework/provision"
 	"github.com/meshconform/meshconform/framework/topology"
 	"github.com/meshconform/meshconform/framework/workload"
 )
@@ -64,39 +63,16 @@ func releases(ctx context.Context, helm string, c env.Cluster) map[string]releas
 func helmCase(name string) {
 	Describe(name, Ordered, Label("e2e", "helm", "proxyless", name), func() {
 		var (
-			st       *env.State
-			kcs      map[string]*kube.Client
-			opts     install.Options
-			stateDir string
-			t        *topology.Topology
+			st   *env.State
+			kcs  map[string]*kube.Client
+			opts install.Options
 		)
 		target := workload.Target(workload.DataPlaneProxyless, ns, workload.DefaultService, workload.DefaultPort)
 
 		BeforeAll(func(ctx SpecContext) {
-			e2eutil.RequireDocker()
-			e2eutil.RequireRoot("offline images (debootstrap) and isolated networking (iptables)")
-			kit := e2eutil.Kit(ctx)
-			var err error
-			t, err = topology.Builtin(name)
-			Expect(err).NotTo(HaveOccurred())
-			// helm from PATH or the kit's bin-helm; the charts of the kit's Istio; checked before provisioning.
-			mesh, err := install.ResolveInstaller(ctx, kit, istio.Options{Installer: istio.InstallerHelm,
-				DataPlane: workload.DataPlaneProxyless}, GinkgoWriter)
-			Expect(err).NotTo(HaveOccurred())
-			opts = install.Options{Kit: kit, Out: GinkgoWriter, Istio: mesh}
-			stateDir = GinkgoT().TempDir()
-			DeferCleanup(func(ctx SpecContext) {
-				Expect(provision.Down(ctx, stateDir, false, GinkgoWriter)).To(Succeed())
-			}, NodeTimeout(3*time.Minute))
-			st, err = provision.Up(ctx, t, provision.Options{StateDir: stateDir, Offline: true, Kit: kit, Out: GinkgoWriter})
-			Expect(err).NotTo(HaveOccurred())
-			Expect(install.Install(ctx, st, opts)).To(Succeed())
-			kcs = map[string]*kube.Client{}
-			for _, c := range st.Clusters {
-				kc, err := kube.New(c.Name, c.Access.Kubeconfig, "")
-				Expect(err).NotTo(HaveOccurred())
-				kcs[c.Name] = kc
-			}
+			// helm from PATH or the kit's bin-helm; the charts of the kit's Istio.
+			e := e2eutil.MeshUp(ctx, name, istio.Options{Installer: istio.InstallerHelm})
+			st, kcs, opts = e.State, e.Clients, e.InstallOptions()
 		}, NodeTimeout(45*time.Minute))
 
 		It("installs Istio as helm releases: base and istiod everywhere, istiod running only in primaries", func(ctx SpecContext) {

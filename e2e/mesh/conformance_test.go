@@ -6,9 +6,11 @@
 package mesh_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +29,7 @@ import (
 	"github.com/meshconform/meshconform/framework/istio"
 	"github.com/meshconform/meshconform/framework/lb"
 	"github.com/meshconform/meshconform/framework/topology"
+	"github.com/meshconform/meshconform/framework/trust"
 	"github.com/meshconform/meshconform/framework/workload"
 	"github.com/meshconform/meshconform/suites/checks"
 )
@@ -44,11 +47,19 @@ func failsWith(g Gomega, err error, check, want string) {
 	GinkgoWriter.Printf("diagnosis as a user sees it:\n%v\n", err)
 }
 
-func connect(e *e2eutil.Mesh) *checks.Mesh {
+// fixture is one topology's environment, brought up by its container's BeforeAll and shared by its specs.
+type fixture struct {
+	e *e2eutil.Mesh
+	m *checks.Mesh
+}
+
+// up brings the topology up (see e2eutil.MeshUp) and connects the checks to it.
+func (f *fixture) up(ctx context.Context, name string) {
 	GinkgoHelper()
-	m, err := checks.Connect(e.State)
+	f.e = e2eutil.MeshUp(ctx, name, istio.Options{})
+	m, err := checks.Connect(f.e.State)
 	Expect(err).NotTo(HaveOccurred())
-	return m
+	f.m = m
 }
 
 // buildBinary builds meshconform from this checkout.
@@ -107,53 +118,41 @@ func fingerprintIstio(ctx context.Context, e *e2eutil.Mesh) map[string]string {
 
 func restartIstiod(ctx context.Context, c *e2eutil.Mesh, cluster string) {
 	GinkgoHelper()
-	patch := fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{"meshconform.io/restartedAt":%q}}}}}`,
-		time.Now().Format(time.RFC3339Nano))
-	_, err := c.Clients[cluster].Clientset.AppsV1().Deployments(istio.Namespace).Patch(ctx, "istiod",
-		types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{})
-	Expect(err).NotTo(HaveOccurred())
-	Eventually(func(g Gomega) {
-		d, err := c.Clients[cluster].Clientset.AppsV1().Deployments(istio.Namespace).Get(ctx, "istiod", metav1.GetOptions{})
-		g.Expect(err).NotTo(HaveOccurred())
-		g.Expect(d.Status.UpdatedReplicas).To(Equal(*d.Spec.Replicas))
-		g.Expect(d.Status.Replicas).To(Equal(*d.Spec.Replicas), "old istiod pods still terminating")
-		g.Expect(d.Status.AvailableReplicas).To(Equal(*d.Spec.Replicas))
-	}).WithContext(ctx).WithTimeout(3 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+	Expect(c.Clients[cluster].RolloutRestart(ctx, istio.Namespace, "istiod", 3*time.Minute)).To(Succeed())
 }
 
-func restartClient(ctx context.Context, c *e2eutil.Mesh, cluster string) {
+// restartWorkloads replaces every pod in cluster's test namespace (workloads keep the certificates they started
+// with) and waits until the new ones are ready.
+func restartWorkloads(ctx context.Context, c *e2eutil.Mesh, cluster string) {
 	GinkgoHelper()
-	cs := c.Clients[cluster].Clientset
-	old, err := workload.ClientPod(ctx, c.Clients[cluster], workload.DefaultNamespace)
+	pods := c.Clients[cluster].Clientset.CoreV1().Pods(workload.DefaultNamespace)
+	old, err := pods.List(ctx, metav1.ListOptions{})
 	Expect(err).NotTo(HaveOccurred())
-	Expect(cs.CoreV1().Pods(workload.DefaultNamespace).Delete(ctx, old, metav1.DeleteOptions{})).To(Succeed())
+	Expect(pods.DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})).To(Succeed())
+	// Until the old pods are gone, their Deployments still count them available and ClientPod may pick one.
 	Eventually(func(g Gomega) {
-		pod, err := workload.ClientPod(ctx, c.Clients[cluster], workload.DefaultNamespace)
+		now, err := pods.List(ctx, metav1.ListOptions{})
 		g.Expect(err).NotTo(HaveOccurred())
-		g.Expect(pod).NotTo(Equal(old))
+		for _, p := range now.Items {
+			for _, o := range old.Items {
+				g.Expect(p.UID).NotTo(Equal(o.UID), "%s/%s still terminating", cluster, p.Name)
+			}
+		}
 	}).WithContext(ctx).WithTimeout(3 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+	Expect(workload.WaitReady(ctx, c.Clients[cluster], workload.DefaultNamespace, 3*time.Minute)).To(Succeed())
 }
 
 // multiPrimaryChecks runs inside the multi-primary container, on its environment.
-func multiPrimaryChecks(get func() *e2eutil.Mesh) {
-	var (
-		e *e2eutil.Mesh
-		m *checks.Mesh
-	)
-	BeforeAll(func() {
-		e = get()
-		m = connect(e)
-	})
-
+func multiPrimaryChecks(f *fixture) {
 	It("passes every check on the healthy mesh", func(ctx SpecContext) {
-		Eventually(ctx, func() error { return checks.Synced(ctx, m) }).WithTimeout(2 * time.Minute).Should(Succeed())
-		Expect(checks.SharedRoot(ctx, m)).To(Succeed())
-		stop := checks.KeepCalling(ctx, m, "cluster1")
-		Eventually(ctx, func() error { return checks.Endpoints(ctx, m, "cluster1", []string{"cluster2"}) }).
+		Eventually(ctx, func() error { return checks.Synced(ctx, f.m) }).WithTimeout(2 * time.Minute).Should(Succeed())
+		Expect(checks.SharedRoot(ctx, f.m)).To(Succeed())
+		stop := checks.KeepCalling(ctx, f.m, "cluster1")
+		Eventually(ctx, func() error { return checks.Endpoints(ctx, f.m, "cluster1", []string{"cluster2"}) }).
 			WithTimeout(2 * time.Minute).Should(Succeed())
 		stop()
-		for _, src := range m.Names() {
-			v, err := checks.Balanced(ctx, m, src, m.Names(), lb.MaxFalseAlarm, time.Minute)
+		for _, src := range f.m.Names() {
+			v, err := checks.Balanced(ctx, f.m, src, f.m.Names(), lb.MaxFalseAlarm, time.Minute)
 			Expect(err).NotTo(HaveOccurred())
 			GinkgoWriter.Printf("%s: %d warm-up calls, then %s\n", src, v.WarmupCalls, v.Reason)
 			Expect(v.Plan.Requests).To(Equal(21), "two clusters with one echo pod each need 21 calls")
@@ -165,18 +164,21 @@ func multiPrimaryChecks(get func() *e2eutil.Mesh) {
 		dir := GinkgoT().TempDir()
 		var b strings.Builder
 		b.WriteString("apiVersion: meshconform.io/v1alpha1\nkind: Topology\nmetadata:\n  name: byo-multi-primary\nspec:\n  clusters:\n")
-		for _, c := range e.State.Clusters {
-			fmt.Fprintf(&b, "  - name: %s\n    role: primary\n    kubeconfig: %s\n    context: %s\n", c.Name, c.Access.Kubeconfig, c.Access.Context)
+		// Names other than the Istio cluster IDs the mesh was installed with, as a brought mesh may have: the checks
+		// must map one to the other (istiod's clusterz lists IDs).
+		for _, c := range f.e.State.Clusters {
+			fmt.Fprintf(&b, "  - name: byo-%s\n    role: primary\n    kubeconfig: %s\n    context: %s\n", c.Name, c.Access.Kubeconfig, c.Access.Context)
 		}
 		topoFile := filepath.Join(dir, "byo.yaml")
 		Expect(os.WriteFile(topoFile, []byte(b.String()), 0o600)).To(Succeed())
-		before := fingerprintIstio(ctx, e)
+		before := fingerprintIstio(ctx, f.e)
 		reportDir := filepath.Join(dir, "report")
 		cmd := exec.CommandContext(ctx, bin, "run", "--topology", topoFile, "--installer", "preinstalled",
 			"--state-dir", filepath.Join(dir, "state"), "--report-dir", reportDir, "--skip-preflight")
-		cmd.Stdout, cmd.Stderr = GinkgoWriter, GinkgoWriter
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = io.MultiWriter(GinkgoWriter, &out), GinkgoWriter
 		Expect(cmd.Run()).To(Succeed(), "meshconform run against brought clusters failed: see the output above")
-		Expect(fingerprintIstio(ctx, e)).To(Equal(before), "the run changed istio-system or kube-system of clusters it was given")
+		Expect(fingerprintIstio(ctx, f.e)).To(Equal(before), "the run changed istio-system or kube-system of clusters it was given")
 		for _, f := range []string{"junit.xml", "ginkgo-report.json", "conformance-report.yaml", "report.html"} {
 			Expect(filepath.Join(reportDir, f)).To(BeAnExistingFile())
 		}
@@ -184,33 +186,36 @@ func multiPrimaryChecks(get func() *e2eutil.Mesh) {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(string(report)).To(ContainSubstring("installer: preinstalled"))
 		Expect(string(report)).To(ContainSubstring("byo-multi-primary"))
+		for _, c := range f.e.State.Clusters {
+			Expect(out.String()).To(ContainSubstring(fmt.Sprintf("Istio knows this cluster as %q", c.Name)))
+		}
 		By("restoring the workloads the run's down removed")
-		Expect(e.Up(ctx)).To(Succeed())
+		Expect(f.e.Up(ctx)).To(Succeed())
 	}, NodeTimeout(20*time.Minute))
 
 	It("fails load balancing when cluster1 pins the service to its own version", func(ctx SpecContext) {
-		ic, err := istioclient.NewForConfig(e.Clients["cluster1"].Config)
+		ic, err := istioclient.NewForConfig(f.e.Clients["cluster1"].Config)
 		Expect(err).NotTo(HaveOccurred())
-		host := m.Host()
-		dr := &networkingv1.DestinationRule{ObjectMeta: metav1.ObjectMeta{Name: "pin-local", Namespace: m.Namespace},
+		host := f.m.Host()
+		dr := &networkingv1.DestinationRule{ObjectMeta: metav1.ObjectMeta{Name: "pin-local", Namespace: f.m.Namespace},
 			Spec: apinetworking.DestinationRule{Host: host,
 				TrafficPolicy: &apinetworking.TrafficPolicy{Tls: &apinetworking.ClientTLSSettings{Mode: apinetworking.ClientTLSSettings_ISTIO_MUTUAL}},
 				Subsets:       []*apinetworking.Subset{{Name: "v1", Labels: map[string]string{workload.VersionLabel: "v1"}}}}}
-		vs := &networkingv1.VirtualService{ObjectMeta: metav1.ObjectMeta{Name: "pin-local", Namespace: m.Namespace},
+		vs := &networkingv1.VirtualService{ObjectMeta: metav1.ObjectMeta{Name: "pin-local", Namespace: f.m.Namespace},
 			Spec: apinetworking.VirtualService{Hosts: []string{host}, Http: []*apinetworking.HTTPRoute{{
 				Route: []*apinetworking.HTTPRouteDestination{{Destination: &apinetworking.Destination{Host: host, Subset: "v1"}}}}}}}
-		_, err = ic.NetworkingV1().DestinationRules(m.Namespace).Create(ctx, dr, metav1.CreateOptions{})
+		_, err = ic.NetworkingV1().DestinationRules(f.m.Namespace).Create(ctx, dr, metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
-		_, err = ic.NetworkingV1().VirtualServices(m.Namespace).Create(ctx, vs, metav1.CreateOptions{})
+		_, err = ic.NetworkingV1().VirtualServices(f.m.Namespace).Create(ctx, vs, metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(func(ctx SpecContext) {
-			Expect(ic.NetworkingV1().VirtualServices(m.Namespace).Delete(ctx, "pin-local", metav1.DeleteOptions{})).To(Succeed())
-			Expect(ic.NetworkingV1().DestinationRules(m.Namespace).Delete(ctx, "pin-local", metav1.DeleteOptions{})).To(Succeed())
+			Expect(ic.NetworkingV1().VirtualServices(f.m.Namespace).Delete(ctx, "pin-local", metav1.DeleteOptions{})).To(Succeed())
+			Expect(ic.NetworkingV1().DestinationRules(f.m.Namespace).Delete(ctx, "pin-local", metav1.DeleteOptions{})).To(Succeed())
 		})
 		// The route reaches the client within seconds; then the verdict must fail. With proxyless gRPC the subset
 		// route makes calls fail rather than stay local (measured), which the verdict reports as such.
 		Eventually(func(g Gomega) {
-			v, err := checks.Balanced(ctx, m, "cluster1", m.Names(), lb.MaxFalseAlarm, 10*time.Second)
+			v, err := checks.Balanced(ctx, f.m, "cluster1", f.m.Names(), lb.MaxFalseAlarm, 10*time.Second)
 			g.Expect(err).To(HaveOccurred())
 			g.Expect(v.Pass).To(BeFalse())
 			g.Expect(v.Tally["cluster2"]).To(BeZero(), "a pinned client still reached cluster2: %+v", v)
@@ -219,104 +224,108 @@ func multiPrimaryChecks(get func() *e2eutil.Mesh) {
 	}, NodeTimeout(5*time.Minute))
 
 	It("fails mutual TLS when STRICT servers get plaintext calls", func(ctx SpecContext) {
-		for _, name := range m.Names() {
-			Expect(workload.RequireMTLS(ctx, e.Clients[name], m.Namespace)).To(Succeed())
-			DeferCleanup(workload.RemoveRequireMTLS, e.Clients[name], m.Namespace)
+		for _, name := range f.m.Names() {
+			Expect(workload.RequireMTLS(ctx, f.e.Clients[name], f.m.Namespace)).To(Succeed())
+			DeferCleanup(workload.RemoveRequireMTLS, f.e.Clients[name], f.m.Namespace)
 		}
 		// No ISTIO_MUTUAL DestinationRule on this one-network mesh: the proxyless client speaks plaintext.
 		Eventually(func(g Gomega) {
-			_, err := checks.MutualTLS(ctx, m, "cluster1", m.Names(), 10*time.Second)
+			_, err := checks.MutualTLS(ctx, f.m, "cluster1", f.m.Names(), 10*time.Second)
 			failsWith(g, err, "trust", "calls from cluster1 failed under STRICT mTLS")
 		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(time.Second).Should(Succeed())
 		By("and passes once the client is told to use ISTIO_MUTUAL")
-		Expect(workload.ClientMTLS(ctx, e.Clients["cluster1"], m.Namespace, m.Host())).To(Succeed())
-		DeferCleanup(workload.RemoveClientMTLS, e.Clients["cluster1"], m.Namespace, m.Host())
+		Expect(workload.ClientMTLS(ctx, f.e.Clients["cluster1"], f.m.Namespace, f.m.Host())).To(Succeed())
+		DeferCleanup(workload.RemoveClientMTLS, f.e.Clients["cluster1"], f.m.Namespace, f.m.Host())
 		Eventually(ctx, func() error {
-			_, err := checks.MutualTLS(ctx, m, "cluster1", m.Names(), 30*time.Second)
+			_, err := checks.MutualTLS(ctx, f.m, "cluster1", f.m.Names(), 30*time.Second)
 			return err
 		}).WithTimeout(2 * time.Minute).Should(Succeed())
 	}, NodeTimeout(6*time.Minute))
 
 	It("fails discovery when cluster1's istiod loses cluster2's remote secret", func(ctx SpecContext) {
-		cs := e.Clients["cluster1"].Clientset
+		cs := f.e.Clients["cluster1"].Clientset
 		Expect(cs.CoreV1().Secrets(istio.Namespace).DeleteCollection(ctx, metav1.DeleteOptions{},
 			metav1.ListOptions{LabelSelector: "istio/multiCluster=true"})).To(Succeed())
-		DeferCleanup(func(ctx SpecContext) { Expect(e.Up(ctx)).To(Succeed()) }, NodeTimeout(10*time.Minute))
+		DeferCleanup(func(ctx SpecContext) { Expect(f.e.Up(ctx)).To(Succeed()) }, NodeTimeout(10*time.Minute))
 		Eventually(func(g Gomega) {
-			failsWith(g, checks.Synced(ctx, m), "discovery", "cluster1's istiod: cluster2")
+			failsWith(g, checks.Synced(ctx, f.m), "discovery", "cluster1's istiod: cluster2")
 		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
-		stop := checks.KeepCalling(ctx, m, "cluster1")
+		stop := checks.KeepCalling(ctx, f.m, "cluster1")
 		defer stop()
 		Eventually(func(g Gomega) {
-			failsWith(g, checks.Endpoints(ctx, m, "cluster1", []string{"cluster2"}), "discovery", "lacks cluster2's echo endpoint")
+			failsWith(g, checks.Endpoints(ctx, f.m, "cluster1", []string{"cluster2"}), "discovery", "lacks cluster2's echo endpoint")
 		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
 	}, NodeTimeout(15*time.Minute))
 
 	It("fails isolation when clusters said to be on two networks route pod traffic to each other", func(ctx SpecContext) {
 		// The broken state: cluster2 claims network2, but its pods are routed from cluster1 (one bridged network
 		// with routes, as this environment has). The check must notice the leak.
-		t := *e.State.Topology
+		t := *f.e.State.Topology
 		t.Spec.Clusters = append([]topology.Cluster(nil), t.Spec.Clusters...)
 		for i := range t.Spec.Clusters {
 			if t.Spec.Clusters[i].Name == "cluster2" {
 				t.Spec.Clusters[i].Network = "network2"
 			}
 		}
-		st := *e.State
+		st := *f.e.State
 		st.Topology = &t
 		leaky, err := checks.Connect(&st)
 		Expect(err).NotTo(HaveOccurred())
 		failsWith(Default, checks.Isolated(ctx, leaky, "cluster1", "cluster2", 3*time.Second), "isolation", "reached cluster2's pod")
 	}, NodeTimeout(3*time.Minute))
 
-	It("fails trust when cluster2's istiod lost cacerts and signs with a root of its own", func(ctx SpecContext) {
-		Skip("broken state not reproduced yet: after deleting cacerts and restarting istiod, cluster2's new client " +
-			"still held the mesh root (measured 2026-12-01); SharedRoot has no broken-state test until a " +
-			"reliable way to give one cluster another root is found")
-		cs := e.Clients["cluster2"].Clientset
-		Expect(cs.CoreV1().Secrets(istio.Namespace).Delete(ctx, "cacerts", metav1.DeleteOptions{})).To(Succeed())
-		restartIstiod(ctx, e, "cluster2")
-		restartClient(ctx, e, "cluster2")
+	It("fails trust when cluster2's istiod signs with a second root", func(ctx SpecContext) {
+		// The broken state users hit: a cluster installed with another cacerts (or istiod's own self-signed CA).
+		// A second root is written over cluster2's meshconform-managed cacerts, then istiod and the workloads restart.
+		other, err := trust.LoadOrCreate(GinkgoT().TempDir())
+		Expect(err).NotTo(HaveOccurred())
+		b, err := other.Intermediate("cluster2")
+		Expect(err).NotTo(HaveOccurred())
+		changed, err := trust.ApplySecret(ctx, f.e.Clients["cluster2"], b)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(changed).To(BeTrue(), "cluster2's cacerts already held the second root")
+		DeferCleanup(func(ctx SpecContext) {
+			By("restoring the mesh's cacerts in cluster2 (up restarts istiod), then its workloads")
+			Expect(f.e.Up(ctx)).To(Succeed())
+			restartWorkloads(ctx, f.e, "cluster2")
+			Eventually(ctx, func() error { return checks.SharedRoot(ctx, f.m) }).
+				WithTimeout(2 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+		}, NodeTimeout(10*time.Minute))
+		restartIstiod(ctx, f.e, "cluster2")
+		restartWorkloads(ctx, f.e, "cluster2")
 		Eventually(func(g Gomega) {
-			failsWith(g, checks.SharedRoot(ctx, m), "trust", "workloads hold 2 different roots")
+			failsWith(g, checks.SharedRoot(ctx, f.m), "trust", "workloads hold 2 different roots")
 		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
-	}, NodeTimeout(10*time.Minute))
+		Expect(checks.SharedRoot(ctx, f.m).Error()).To(ContainSubstring(other.RootFingerprint()[:16]),
+			"the diagnosis does not name the second root")
+	}, NodeTimeout(15*time.Minute))
 }
 
 // multiNetworkChecks runs inside the multi-primary-multi-network container, on its environment.
-func multiNetworkChecks(get func() *e2eutil.Mesh) {
-	var (
-		e *e2eutil.Mesh
-		m *checks.Mesh
-	)
-	BeforeAll(func() {
-		e = get()
-		m = connect(e)
-	})
-
+func multiNetworkChecks(f *fixture) {
 	It("passes the checks that need no Envoy", func(ctx SpecContext) {
-		Eventually(ctx, func() error { return checks.Synced(ctx, m) }).WithTimeout(2 * time.Minute).Should(Succeed())
-		Expect(checks.SharedRoot(ctx, m)).To(Succeed())
-		for _, c := range m.Names() {
-			Expect(checks.GatewayAddress(ctx, m, c)).To(Succeed())
+		Eventually(ctx, func() error { return checks.Synced(ctx, f.m) }).WithTimeout(2 * time.Minute).Should(Succeed())
+		Expect(checks.SharedRoot(ctx, f.m)).To(Succeed())
+		for _, c := range f.m.Names() {
+			Expect(checks.GatewayAddress(ctx, f.m, c)).To(Succeed())
 		}
-		Expect(checks.Isolated(ctx, m, "cluster1", "cluster2", 3*time.Second)).To(Succeed())
-		Expect(checks.Isolated(ctx, m, "cluster2", "cluster1", 3*time.Second)).To(Succeed())
-		stop := checks.KeepCalling(ctx, m, "cluster1")
+		Expect(checks.Isolated(ctx, f.m, "cluster1", "cluster2", 3*time.Second)).To(Succeed())
+		Expect(checks.Isolated(ctx, f.m, "cluster2", "cluster1", 3*time.Second)).To(Succeed())
+		stop := checks.KeepCalling(ctx, f.m, "cluster1")
 		defer stop()
-		Eventually(ctx, func() error { return checks.Endpoints(ctx, m, "cluster1", []string{"cluster2"}) }).
+		Eventually(ctx, func() error { return checks.Endpoints(ctx, f.m, "cluster1", []string{"cluster2"}) }).
 			WithTimeout(2 * time.Minute).Should(Succeed())
 	}, NodeTimeout(10*time.Minute))
 
 	It("fails gateway reachability where the gateway pods cannot run", func(ctx SpecContext) {
-		if m.GatewayReady("cluster2") {
+		if f.m.GatewayReady("cluster2") {
 			Skip("cluster2's east-west gateway runs here (Envoy available): this broken state does not exist")
 		}
-		failsWith(Default, checks.GatewayAnswers(ctx, m, "cluster1", "cluster2", 3*time.Second), "gateway", "cannot connect to")
+		failsWith(Default, checks.GatewayAnswers(ctx, f.m, "cluster1", "cluster2", 3*time.Second), "gateway", "cannot connect to")
 	}, NodeTimeout(3*time.Minute))
 
 	It("fails the gateway address check when the gateway loses its LoadBalancer", func(ctx SpecContext) {
-		cs := e.Clients["cluster2"].Clientset
+		cs := f.e.Clients["cluster2"].Clientset
 		patch := `{"spec":{"type":"ClusterIP"}}`
 		_, err := cs.CoreV1().Services(istio.Namespace).Patch(ctx, istio.EastWestGatewayName, types.MergePatchType,
 			[]byte(patch), metav1.PatchOptions{})
@@ -325,72 +334,63 @@ func multiNetworkChecks(get func() *e2eutil.Mesh) {
 			_, err := cs.CoreV1().Services(istio.Namespace).Patch(ctx, istio.EastWestGatewayName, types.MergePatchType,
 				[]byte(`{"spec":{"type":"LoadBalancer"}}`), metav1.PatchOptions{})
 			Expect(err).NotTo(HaveOccurred())
-			Eventually(ctx, func() error { return checks.GatewayAddress(ctx, m, "cluster2") }).
+			Eventually(ctx, func() error { return checks.GatewayAddress(ctx, f.m, "cluster2") }).
 				WithTimeout(2 * time.Minute).Should(Succeed())
 		})
 		Eventually(func(g Gomega) {
-			failsWith(g, checks.GatewayAddress(ctx, m, "cluster2"), "gateway", "has no LoadBalancer address")
+			failsWith(g, checks.GatewayAddress(ctx, f.m, "cluster2"), "gateway", "has no LoadBalancer address")
 		}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(time.Second).Should(Succeed())
 	}, NodeTimeout(5*time.Minute))
 
 	It("fails discovery when cluster2's workloads claim cluster1's network", func(ctx SpecContext) {
 		// istiod takes an endpoint's network from its pod's topology.istio.io/network label (the injector copies it
 		// from the namespace at admission): the label users get wrong when two places disagree.
-		cs := e.Clients["cluster2"].Clientset
-		pods, err := cs.CoreV1().Pods(m.Namespace).List(ctx, metav1.ListOptions{LabelSelector: workload.AppLabel + "=" + m.Service})
+		cs := f.e.Clients["cluster2"].Clientset
+		pods, err := cs.CoreV1().Pods(f.m.Namespace).List(ctx, metav1.ListOptions{LabelSelector: workload.AppLabel + "=" + f.m.Service})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(pods.Items).NotTo(BeEmpty())
-		patch := fmt.Sprintf(`{"metadata":{"labels":{%q:%q}}}`, istio.NetworkLabel, m.Network("cluster1"))
+		patch := fmt.Sprintf(`{"metadata":{"labels":{%q:%q}}}`, istio.NetworkLabel, f.m.Network("cluster1"))
 		for _, p := range pods.Items {
-			_, err := cs.CoreV1().Pods(m.Namespace).Patch(ctx, p.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
+			_, err := cs.CoreV1().Pods(f.m.Namespace).Patch(ctx, p.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
 			Expect(err).NotTo(HaveOccurred())
 		}
 		DeferCleanup(func(ctx SpecContext) {
 			// New pods get the namespace's label again.
 			for _, p := range pods.Items {
-				Expect(cs.CoreV1().Pods(m.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{})).To(Succeed())
+				Expect(cs.CoreV1().Pods(f.m.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{})).To(Succeed())
 			}
-			Expect(workload.WaitReady(ctx, e.Clients["cluster2"], m.Namespace, 3*time.Minute)).To(Succeed())
+			Expect(workload.WaitReady(ctx, f.e.Clients["cluster2"], f.m.Namespace, 3*time.Minute)).To(Succeed())
 		}, NodeTimeout(5*time.Minute))
-		stop := checks.KeepCalling(ctx, m, "cluster1")
+		stop := checks.KeepCalling(ctx, f.m, "cluster1")
 		defer stop()
 		Eventually(func(g Gomega) {
-			failsWith(g, checks.Endpoints(ctx, m, "cluster1", []string{"cluster2"}), "discovery", "instead of its gateway")
+			failsWith(g, checks.Endpoints(ctx, f.m, "cluster1", []string{"cluster2"}), "discovery", "instead of its gateway")
 		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
 	}, NodeTimeout(10*time.Minute))
 }
 
 // primaryRemoteChecks runs inside the primary-remote container, on its environment.
-func primaryRemoteChecks(get func() *e2eutil.Mesh) {
-	var (
-		e *e2eutil.Mesh
-		m *checks.Mesh
-	)
-	BeforeAll(func() {
-		e = get()
-		m = connect(e)
-	})
-
+func primaryRemoteChecks(f *fixture) {
 	It("passes every check on the healthy mesh", func(ctx SpecContext) {
-		Eventually(ctx, func() error { return checks.Synced(ctx, m) }).WithTimeout(2 * time.Minute).Should(Succeed())
-		Expect(checks.SharedRoot(ctx, m)).To(Succeed())
-		Expect(checks.IstiodAnswers(ctx, m, "cluster2", 3*time.Second)).To(Succeed())
-		for _, src := range m.Names() {
-			v, err := checks.Balanced(ctx, m, src, m.Names(), lb.MaxFalseAlarm, time.Minute)
+		Eventually(ctx, func() error { return checks.Synced(ctx, f.m) }).WithTimeout(2 * time.Minute).Should(Succeed())
+		Expect(checks.SharedRoot(ctx, f.m)).To(Succeed())
+		Expect(checks.IstiodAnswers(ctx, f.m, "cluster2", 3*time.Second)).To(Succeed())
+		for _, src := range f.m.Names() {
+			v, err := checks.Balanced(ctx, f.m, src, f.m.Names(), lb.MaxFalseAlarm, time.Minute)
 			Expect(err).NotTo(HaveOccurred())
 			GinkgoWriter.Printf("%s: %d warm-up calls, then %s\n", src, v.WarmupCalls, v.Reason)
 		}
 	}, NodeTimeout(10*time.Minute))
 
 	It("fails the remote's istiod reachability when istiod's LoadBalancer Service is gone", func(ctx SpecContext) {
-		if m.ExposeIstiod() != istio.ExposeLoadBalancer {
+		if f.m.ExposeIstiod() != istio.ExposeLoadBalancer {
 			Skip("istiod is exposed through the gateway here; this broken state is for the LoadBalancer exposure")
 		}
-		cs := e.Clients["cluster1"].Clientset
+		cs := f.e.Clients["cluster1"].Clientset
 		Expect(cs.CoreV1().Services(istio.Namespace).Delete(ctx, istio.IstiodLBServiceName, metav1.DeleteOptions{})).To(Succeed())
-		DeferCleanup(func(ctx SpecContext) { Expect(e.Up(ctx)).To(Succeed()) }, NodeTimeout(10*time.Minute))
+		DeferCleanup(func(ctx SpecContext) { Expect(f.e.Up(ctx)).To(Succeed()) }, NodeTimeout(10*time.Minute))
 		Eventually(func(g Gomega) {
-			failsWith(g, checks.IstiodAnswers(ctx, m, "cluster2", 3*time.Second), "gateway", "cannot connect to")
+			failsWith(g, checks.IstiodAnswers(ctx, f.m, "cluster2", 3*time.Second), "gateway", "cannot connect to")
 		}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(2 * time.Second).Should(Succeed())
 	}, NodeTimeout(15*time.Minute))
 }

@@ -13,7 +13,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/meshconform/meshconform/e2e/e2eutil"
 	"github.com/meshconform/meshconform/framework/clusters"
 	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/istio"
@@ -37,18 +36,18 @@ const ns = workload.DefaultNamespace
 
 // meshCase registers the installation specs of a built-in topology, then more specs sharing its environment (the
 // conformance checks and the broken states they must catch).
-func meshCase(name string, more ...func(get func() *e2eutil.Mesh)) {
+func meshCase(name string, more ...func(f *fixture)) {
 	Describe(name, Ordered, Label("e2e", "mesh", "proxyless", name), func() {
 		var (
-			e   *e2eutil.Mesh
+			f   fixture
 			st  *env.State
 			kcs map[string]*kube.Client
 		)
 		target := workload.Target(workload.DataPlaneProxyless, ns, workload.DefaultService, workload.DefaultPort)
 
 		BeforeAll(func(ctx SpecContext) {
-			e = e2eutil.MeshUp(ctx, name)
-			st, kcs = e.State, e.Clients
+			f.up(ctx, name)
+			st, kcs = f.e.State, f.e.Clients
 		}, NodeTimeout(45*time.Minute))
 
 		It("runs istiod in every primary, and every primary reports every cluster synced", func(ctx SpecContext) {
@@ -57,6 +56,10 @@ func meshCase(name string, more ...func(get func() *e2eutil.Mesh)) {
 				all = append(all, c.Name)
 			}
 			for _, c := range st.Clusters {
+				// meshconform installs with the topology's names as Istio's cluster IDs; read back where Istio keeps them.
+				id, err := istio.ClusterID(ctx, kcs[c.Name], c.Role == topology.RolePrimary)
+				Expect(err).NotTo(HaveOccurred())
+				Expect(id).To(Equal(c.Name), "%s: Istio's cluster ID", c.Name)
 				if c.Role != topology.RolePrimary {
 					continue
 				}
@@ -130,7 +133,7 @@ func meshCase(name string, more ...func(get func() *e2eutil.Mesh)) {
 		}, NodeTimeout(3*time.Minute))
 
 		for _, m := range more {
-			m(func() *e2eutil.Mesh { return e })
+			m(&f)
 		}
 	})
 }

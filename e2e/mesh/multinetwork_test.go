@@ -11,7 +11,6 @@ import (
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/meshconform/meshconform/e2e/e2eutil"
 	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/istio"
 	"github.com/meshconform/meshconform/framework/kube"
@@ -27,10 +26,10 @@ var _ = Describe("multi-primary-multi-network", Ordered, Label("e2e", "mesh", "p
 		st  *env.State
 		kcs map[string]*kube.Client
 	)
-	var e *e2eutil.Mesh
+	var f fixture
 	BeforeAll(func(ctx SpecContext) {
-		e = e2eutil.MeshUp(ctx, "multi-primary-multi-network")
-		st, kcs = e.State, e.Clients
+		f.up(ctx, "multi-primary-multi-network")
+		st, kcs = f.e.State, f.e.Clients
 	}, NodeTimeout(45*time.Minute))
 
 	It("gives each east-west gateway an IP from its cluster's pool and records whether its pods run", func(ctx SpecContext) {
@@ -61,9 +60,7 @@ var _ = Describe("multi-primary-multi-network", Ordered, Label("e2e", "mesh", "p
 		Expect(err).NotTo(HaveOccurred())
 		gw := netip.AddrPortFrom(netip.MustParseAddr(st.Mesh.Clusters["cluster2"].EastWestGateway), 15443).String()
 		// A proxyless client holds an xDS stream (and istiod its endpoints) only while it makes calls: keep one calling.
-		m, err := checks.Connect(st)
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(checks.KeepCalling(ctx, m, "cluster1"))
+		DeferCleanup(checks.KeepCalling(ctx, f.m, "cluster1"))
 		Eventually(func(g Gomega) {
 			eds, err := istio.ProxyEndpoints(ctx, kcs["cluster1"], pod+"."+ns)
 			g.Expect(err).NotTo(HaveOccurred())
@@ -91,5 +88,5 @@ var _ = Describe("multi-primary-multi-network", Ordered, Label("e2e", "mesh", "p
 		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(3 * time.Second).Should(Succeed())
 	}, NodeTimeout(3*time.Minute))
 
-	multiNetworkChecks(func() *e2eutil.Mesh { return e })
+	multiNetworkChecks(&f)
 })

@@ -98,6 +98,9 @@ type MeshCluster struct {
 	GatewayReady bool `json:"gatewayReady"`
 	// IstiodAddress is, on a primary serving remotes, the address remotes use; on a remote, the address it uses.
 	IstiodAddress string `json:"istiodAddress,omitempty"`
+	// IstioClusterID is the ID Istio knows the cluster by, recorded for preinstalled meshes; empty means the
+	// cluster's name (what meshconform installs with).
+	IstioClusterID string `json:"istioClusterID,omitempty"`
 }
 
 // Workloads are the test workloads of the suites.

@@ -135,18 +135,17 @@ func short(fp string) string {
 	return fp
 }
 
-// restartIfExists rolls a Deployment in istio-system (kubectl rollout restart), reporting whether it existed.
+// restartIfExists rolls a Deployment in istio-system (kubectl rollout restart) and waits until only new pods run,
+// reporting whether it existed.
 func restartIfExists(ctx context.Context, c *kube.Client, name string) (bool, error) {
-	patch := fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{"kubectl.kubernetes.io/restartedAt":%q}}}}}`,
-		time.Now().UTC().Format(time.RFC3339))
-	_, err := c.Clientset.AppsV1().Deployments(Namespace).Patch(ctx, name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{})
+	_, err := c.Clientset.AppsV1().Deployments(Namespace).Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("%s: restart %s: %w", c.Name, name, err)
+		return false, fmt.Errorf("%s: get %s: %w", c.Name, name, err)
 	}
-	return true, nil
+	return true, c.RolloutRestart(ctx, Namespace, name, 3*time.Minute)
 }
 
 // writeOperator renders an IstioOperator into the environment's istio directory and returns the file.
@@ -593,9 +592,19 @@ func (r *run) verify(ctx context.Context, name string) error {
 	if tc.IsRemote() {
 		istiodAddr = remoteIstiodAddress(ctx, c)
 	}
+	id, err := ClusterID(ctx, c, tc.IsPrimary())
+	if err != nil {
+		return err
+	}
+	if id != "" && id != name {
+		r.logf(name, began, "Istio knows this cluster as %q", id)
+	}
 	r.mu.Lock()
 	mc := r.st.Mesh.Clusters[name]
 	mc.IntermediateFingerprint, mc.EastWestGateway, mc.IstiodAddress = interFP, ewIP, istiodAddr
+	if id != name {
+		mc.IstioClusterID = id
+	}
 	r.st.Mesh.Clusters[name] = mc
 	if rootFP != "" {
 		if r.st.Mesh.RootFingerprint == "" {

@@ -11,6 +11,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -106,6 +107,43 @@ func (c *Client) WaitDeploymentAvailable(ctx context.Context, ns, name string, t
 			return false, err.Error(), nil
 		}
 		return deploymentAvailable(d), c.podStates(ctx, ns, d.Spec.Selector), nil
+	})
+}
+
+// RolloutRestart restarts a Deployment's pods the way `kubectl rollout restart` does and waits until the new pods
+// are available and no old one is left (so nothing started afterwards can still reach an old pod).
+func (c *Client) RolloutRestart(ctx context.Context, ns, name string, timeout time.Duration) error {
+	patch := fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{"kubectl.kubernetes.io/restartedAt":%q}}}}}`,
+		time.Now().UTC().Format(time.RFC3339Nano))
+	d, err := c.Clientset.AppsV1().Deployments(ns).Patch(ctx, name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{})
+	if err != nil {
+		return fmt.Errorf("%s: restart deployment %s/%s: %w", c.Name, ns, name, err)
+	}
+	gen := d.Generation
+	return Poll(ctx, c.Name+": deployment "+ns+"/"+name+" restarted", time.Second, timeout, func(ctx context.Context) (bool, string, error) {
+		d, err := c.Clientset.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		// The status read right after the patch still describes the old pods: wait for the new generation.
+		if d.Status.ObservedGeneration < gen || !deploymentAvailable(d) || d.Status.Replicas != d.Status.UpdatedReplicas {
+			return false, c.podStates(ctx, ns, d.Spec.Selector), nil
+		}
+		// Terminating pods leave status.replicas at once but may still serve.
+		sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+		if err != nil {
+			return false, "", fmt.Errorf("%s: deployment %s/%s selector: %w", c.Name, ns, name, err)
+		}
+		pods, err := c.Clientset.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		for _, p := range pods.Items {
+			if p.DeletionTimestamp != nil {
+				return false, "old pod " + p.Name + " still terminating", nil
+			}
+		}
+		return true, "", nil
 	})
 }
 

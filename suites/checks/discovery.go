@@ -25,10 +25,19 @@ func Synced(ctx context.Context, m *Mesh) error {
 		if err != nil {
 			return fmt.Errorf("%s: istiod cluster status: %w", c.Name, err)
 		}
-		if problems := istio.SyncProblems(statuses, m.Names()); len(problems) > 0 {
+		ids, names := []string{}, map[string]string{}
+		for _, n := range m.Names() {
+			ids = append(ids, m.IstioID(n))
+			names[m.IstioID(n)] = n
+		}
+		if problems := istio.SyncProblems(statuses, ids); len(problems) > 0 {
 			var ps []string
 			for _, p := range problems {
-				ps = append(ps, p.String())
+				s := p.String()
+				if n := names[p.Cluster]; n != p.Cluster {
+					s = fmt.Sprintf("%s (Istio cluster ID %s)%s", n, p.Cluster, strings.TrimPrefix(s, p.Cluster))
+				}
+				ps = append(ps, s)
 			}
 			return fail("discovery", causeRemoteSecret, inspectIstiod(c.Name), "%s's istiod: %s", c.Name,
 				strings.Join(ps, "; "))

@@ -70,6 +70,16 @@ func (m *Mesh) Names() []string {
 	return out
 }
 
+// IstioID is the cluster ID Istio knows cluster name by (istiod's clusterz, remote secrets).
+func (m *Mesh) IstioID(name string) string {
+	if m.State.Mesh != nil {
+		if id := m.State.Mesh.Clusters[name].IstioClusterID; id != "" {
+			return id
+		}
+	}
+	return name
+}
+
 // Others are the clusters other than name, in topology order.
 func (m *Mesh) Others(name string) []string {
 	return slices.DeleteFunc(m.Names(), func(n string) bool { return n == name })

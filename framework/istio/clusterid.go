@@ -1,0 +1,64 @@
+package istio
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/meshconform/meshconform/framework/kube"
+)
+
+// ClusterID is the cluster ID Istio knows a cluster by, which istiod's /debug/clusterz and workloads' metadata use.
+// meshconform installs with the topology's cluster names as IDs; a mesh brought preinstalled may use others. A
+// primary's is its istiod's CLUSTER_ID; a remote's is the cluster its injection webhook names (the remote profile's
+// path /inject/cluster/<ID>/net/<network>). "" with no error when the cluster does not say.
+func ClusterID(ctx context.Context, c *kube.Client, primary bool) (string, error) {
+	cs := c.Clientset
+	if primary {
+		d, err := cs.AppsV1().Deployments(Namespace).Get(ctx, "istiod", metav1.GetOptions{})
+		if err != nil {
+			return "", fmt.Errorf("%s: get istiod: %w", c.Name, err)
+		}
+		for _, ctr := range d.Spec.Template.Spec.Containers {
+			for _, e := range ctr.Env {
+				if e.Name == "CLUSTER_ID" && e.ValueFrom == nil {
+					return e.Value, nil
+				}
+			}
+		}
+		return "", nil
+	}
+	wh, err := cs.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, injectorWebhook, metav1.GetOptions{})
+	if err != nil {
+		return "", fmt.Errorf("%s: get MutatingWebhookConfiguration %s: %w", c.Name, injectorWebhook, err)
+	}
+	for _, w := range wh.Webhooks {
+		var path string
+		switch cc := w.ClientConfig; {
+		case cc.Service != nil && cc.Service.Path != nil:
+			path = *cc.Service.Path
+		case cc.URL != nil:
+			if u, err := url.Parse(*cc.URL); err == nil {
+				path = u.Path
+			}
+		}
+		if id := injectionPathCluster(path); id != "" {
+			return id, nil
+		}
+	}
+	return "", nil
+}
+
+// injectionPathCluster is the cluster of an injection path /inject/cluster/<ID>/net/<network> ("" for other paths).
+func injectionPathCluster(path string) string {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	for i := 0; i+1 < len(parts); i++ {
+		if parts[i] == "cluster" && i > 0 && parts[i-1] == "inject" {
+			return parts[i+1]
+		}
+	}
+	return ""
+}
