@@ -42,8 +42,9 @@ func fail(check, cause string, inspect []string, format string, args ...any) *Fa
 const (
 	causeRemoteSecret = "istiod cannot watch that cluster: its remote secret is missing, points at 127.0.0.1/localhost, " +
 		"or the API server is unreachable from istiod's network (istiod keeps an old server until restarted)"
-	causeRootsDiffer = "the clusters do not share a root: cacerts missing or created after istiod started (istiod then " +
-		"self-signs; restart it), or a leftover istio-ca-secret"
+	causeRootsDiffer = "the clusters do not share a root: a cluster's cacerts holds another root, or cacerts is missing " +
+		"or was created after istiod started (istiod then self-signs), or a leftover istio-ca-secret; istiod reads a " +
+		"new root only when restarted, and workloads keep their certificates until they restart"
 	causeChainBroken = "the workload certificate does not chain to the root the workload holds: a cacerts secret whose " +
 		"ca-cert, root-cert and cert-chain do not belong together"
 	causeMTLS = "the client is not using Istio mTLS: proxyless gRPC needs a DestinationRule with ISTIO_MUTUAL and xDS " +

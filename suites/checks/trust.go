@@ -55,7 +55,7 @@ func SharedRoot(ctx context.Context, m *Mesh) error {
 		var parts []string
 		for fp, names := range byRoot {
 			sort.Strings(names)
-			parts = append(parts, fmt.Sprintf("%s hold %s", strings.Join(names, ","), short(fp)))
+			parts = append(parts, fmt.Sprintf("%s in %s", short(fp), strings.Join(names, ", ")))
 		}
 		sort.Strings(parts)
 		return fail("trust", causeRootsDiffer, inspect, "workloads hold %d different roots: %s", len(byRoot),
