@@ -174,3 +174,32 @@ func TestParseEDSCollectsEndpointsPerCluster(t *testing.T) {
 		t.Fatal("garbage parsed")
 	}
 }
+
+// A preinstalled mesh may know its clusters by other IDs than the topology's names: sync compares by those IDs (and
+// its diagnosis looks the cluster up by topology name; an ID would find no cluster).
+func TestSyncComparesIstioClusterIDs(t *testing.T) {
+	r, _ := syncRun(t, func(context.Context, *kube.Client, string) ([]byte, error) {
+		return []byte(`[{"id":"east","syncStatus":"synced"},{"id":"west","syncStatus":"synced"},{"id":"south","syncStatus":"timeout"}]`), nil
+	})
+	r.st.Mesh.Clusters["cluster1"] = env.MeshCluster{IstioClusterID: "east"}
+	r.st.Mesh.Clusters["cluster2"] = env.MeshCluster{IstioClusterID: "west"}
+	r.st.Mesh.Clusters["cluster3"] = env.MeshCluster{IstioClusterID: "south"}
+	r.opts.Timeouts.RemoteSync = 2500 * time.Millisecond
+	err := r.sync(context.Background(), "cluster1")
+	if err == nil {
+		t.Fatal("south times out: want an error")
+	}
+	for _, want := range []string{`south: istiod in cluster1 reports "timeout"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %q:\n%s", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "not listed") || strings.Contains(err.Error(), "lists no cluster") {
+		t.Errorf("clusters listed under their Istio IDs reported missing:\n%s", err)
+	}
+	r.st.Mesh.Clusters["cluster3"] = env.MeshCluster{IstioClusterID: "north"}
+	err = r.sync(context.Background(), "cluster1")
+	if err == nil || !strings.Contains(err.Error(), "lists no cluster north") {
+		t.Errorf("cluster3 known as north is not listed: want that named, got %v", err)
+	}
+}

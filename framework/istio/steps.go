@@ -469,9 +469,10 @@ func (r *run) noteGatewayCannotRun(cluster string) {
 func (r *run) sync(ctx context.Context, name string) error {
 	began := time.Now()
 	c := r.clients[name]
+	// istiod lists clusters by their Istio IDs: the names, unless a preinstalled mesh uses others.
 	var want []string
 	for _, tc := range r.t.Spec.Clusters {
-		want = append(want, tc.Name)
+		want = append(want, r.istioID(tc.Name))
 	}
 	var problems map[string][]SyncProblem // by istiod pod
 	err := kube.Poll(ctx, name+": istiod reports every cluster synced", 2*time.Second, r.opts.Timeouts.RemoteSync,
@@ -518,6 +519,26 @@ func (r *run) sync(ctx context.Context, name string) error {
 	return nil
 }
 
+// istioID is the ID Istio knows a topology cluster by (recorded by verify for preinstalled meshes).
+func (r *run) istioID(name string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if id := r.st.Mesh.Clusters[name].IstioClusterID; id != "" {
+		return id
+	}
+	return name
+}
+
+// topologyName is the topology cluster Istio knows by id.
+func (r *run) topologyName(id string) string {
+	for _, tc := range r.t.Spec.Clusters {
+		if r.istioID(tc.Name) == id {
+			return tc.Name
+		}
+	}
+	return id
+}
+
 // diagnoseSync names, for each cluster a primary's istiod does not report synced, the likely cause.
 func (r *run) diagnoseSync(ctx context.Context, primary string, problems map[string][]SyncProblem) string {
 	var sb strings.Builder
@@ -534,11 +555,13 @@ func (r *run) diagnoseSync(ctx context.Context, primary string, problems map[str
 			}
 			seen[pr.Cluster] = true
 			server := "?"
-			if ep, err := r.apiEndpoint(pr.Cluster); err == nil {
-				server = ep.Server
+			if _, known := r.envs[r.topologyName(pr.Cluster)]; known {
+				if ep, err := r.apiEndpoint(r.topologyName(pr.Cluster)); err == nil {
+					server = ep.Server
+				}
 			}
 			switch {
-			case pr.Cluster == primary:
+			case pr.Cluster == r.istioID(primary):
 				fmt.Fprintf(&sb, "\n  %s: istiod has not synced its own cluster (status %q): check istiod's log", primary, pr.Status)
 			case pr.Status == "":
 				fmt.Fprintf(&sb, "\n  %s: istiod in %s lists no cluster %s: it did not load Secret %s/%s%s (label %s=true); "+
