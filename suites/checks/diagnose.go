@@ -52,7 +52,8 @@ const (
 	causeNoRemoteEndpoints = "istiod serving the client does not know that cluster's endpoints: remote secret, " +
 		"or the Service does not exist in the client's cluster (DNS), or the echo pods are not Ready"
 	causePodIPsAcrossNetworks = "istiod thinks both clusters are on one network: topology.istio.io/network is missing " +
-		"or equal on istio-system of both clusters, so remote pod IPs are handed out instead of the gateway"
+		"or equal on istio-system of both clusters, or the server pods carry another network's label (the injector " +
+		"copies it from their namespace at admission), so remote pod IPs are handed out instead of the gateway"
 	causeNoGatewayEndpoint = "istiod hands out no gateway for that network: the east-west gateway Service lacks the " +
 		"topology.istio.io/network label or an external IP, or (proxyless) the server pods lack security.istio.io/tlsMode"
 	causeGatewayPending = "MetalLB gave the gateway no address: no IPAddressPool/L2Advertisement, a pool overlapping " +

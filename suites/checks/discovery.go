@@ -127,7 +127,8 @@ func Endpoints(ctx context.Context, m *Mesh, src string, dsts []string) error {
 		for _, p := range pods {
 			if slices.Contains(seen, p) && !local[p] {
 				return fail("discovery", causePodIPsAcrossNetworks, append(inspect,
-					fmt.Sprintf("kubectl --context %s get ns istio-system --show-labels", dst)),
+					fmt.Sprintf("kubectl --context %s get ns istio-system --show-labels", dst),
+					fmt.Sprintf("kubectl --context %s -n %s get pods -L topology.istio.io/network", dst, m.Namespace)),
 					"the client in %s (network %s) got %s's pod IP %s (network %s) instead of its gateway", src,
 					m.Network(src), dst, p, m.Network(dst))
 			}
