@@ -555,8 +555,8 @@ func (r *run) diagnoseSync(ctx context.Context, primary string, problems map[str
 			}
 			seen[pr.Cluster] = true
 			server := "?"
-			if _, known := r.envs[r.topologyName(pr.Cluster)]; known {
-				if ep, err := r.apiEndpoint(r.topologyName(pr.Cluster)); err == nil {
+			if name := r.topologyName(pr.Cluster); r.envs[name] != nil {
+				if ep, err := r.apiEndpoint(name); err == nil {
 					server = ep.Server
 				}
 			}
