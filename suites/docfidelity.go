@@ -4,7 +4,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/meshconform/meshconform/framework/workload"
+	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/suites/checks"
 )
 
@@ -12,8 +12,8 @@ import (
 // cluster2, sleep in both, and curl from each sleep pod until both versions have answered.
 var _ = Describe("Install guide verification", AreaDocFidelity.Label(), DataPlaneSidecar, NeedsEnvoy, Serial, func() {
 	It("toggles helloworld between v1 and v2 from every cluster's sleep pod", func(ctx SpecContext) {
-		if mesh.DataPlane != workload.DataPlaneSidecar {
-			Skip(CannotRunHere + "the guide's procedure needs the sidecar data plane (Envoy); this run uses " + mesh.DataPlane)
+		if mesh.DataPlane != env.DataPlaneSidecar {
+			Skip(CannotRunHere + "the guide's procedure needs the sidecar data plane (Envoy); this run uses " + string(mesh.DataPlane))
 		}
 		if mesh.State.Images.Source == "offline" {
 			Skip(CannotRunHere + "the guide's images (" + checks.HelloImages["v1"] + ", " + checks.HelloImages["sleep"] +

@@ -5,7 +5,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 
-	"github.com/meshconform/meshconform/framework/istio"
+	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/suites/checks"
 )
 
@@ -41,7 +41,7 @@ var _ = Describe("East-west gateway", AreaGateway.Label(), func() {
 					continue
 				}
 				for _, src := range mesh.Others(dst) {
-					if mesh.SameNetwork(src, dst) && len(mesh.State.Topology.RemotesOf(dst)) == 0 {
+					if mesh.SameNetwork(src, dst) && len(mesh.State.RemotesOf(dst)) == 0 {
 						continue
 					}
 					ran = true
@@ -63,12 +63,12 @@ var _ = Describe("East-west gateway", AreaGateway.Label(), func() {
 		}, specTimeout())
 
 	It("lets every remote reach its primary's istiod on 15012 and 15017", FeaturePrimaryRemote.Label(), func(ctx SpecContext) {
-		remotes := mesh.State.Topology.Remotes()
+		remotes := mesh.State.Remotes()
 		if len(remotes) == 0 {
 			Skip(NotApplicable + "the topology has no remote clusters")
 		}
 		for _, r := range remotes {
-			if mesh.ExposeIstiod() == istio.ExposeGateway && mesh.GatewayCannotRun(mesh.Istiod(r.Name)) {
+			if mesh.ExposeIstiod() == env.ExposeGateway && mesh.GatewayCannotRun(mesh.Istiod(r.Name)) {
 				Skip(CannotRunHere + "istiod is exposed through the east-west gateway, whose pods cannot run (no Envoy)")
 			}
 		}

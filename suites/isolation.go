@@ -4,7 +4,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/meshconform/meshconform/framework/topology"
+	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/suites/checks"
 )
 
@@ -27,7 +27,7 @@ var _ = Describe("Network isolation", AreaIsolation.Label(), FeatureMultiNetwork
 	}, specTimeout())
 
 	It("keeps each network's nodes unreachable from the other networks", FeatureIsolatedNetworking.Label(), func(ctx SpecContext) {
-		if !mesh.MultiNetwork() || mesh.State.Topology.Spec.Networking != topology.NetworkingIsolated {
+		if !mesh.MultiNetwork() || mesh.State.Topology.Networking != env.NetworkingIsolated {
 			Skip(NotApplicable + "nodes of other mesh networks are reachable by design unless networking is isolated")
 		}
 		for _, src := range mesh.Names() {

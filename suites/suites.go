@@ -153,7 +153,7 @@ var _ = BeforeSuite(func() {
 		Expect(workload.RemoveRequireMTLS(context.Background(), mesh.Clients[name], mesh.Namespace)).To(Succeed())
 	}
 	ensureClientMTLS(context.Background())
-	GinkgoWriter.Printf("testing %s: %d clusters, Istio %s via %s, %s data plane\n", st.Topology.Metadata.Name,
+	GinkgoWriter.Printf("testing %s: %d clusters, Istio %s via %s, %s data plane\n", st.Topology.Name,
 		len(st.Clusters), st.Mesh.IstioVersion, st.Mesh.Installer, st.Mesh.DataPlane)
 })
 

@@ -9,6 +9,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/topology"
 	"github.com/meshconform/meshconform/framework/workload"
 	"github.com/meshconform/meshconform/suites/checks"
@@ -50,7 +51,7 @@ var _ = Describe("Trust", AreaTrust.Label(), func() {
 			Expect(workload.RequireMTLS(ctx, mesh.Clients[name], mesh.Namespace)).To(Succeed())
 			DeferCleanup(workload.RemoveRequireMTLS, mesh.Clients[name], mesh.Namespace)
 		}
-		if mesh.DataPlane == workload.DataPlaneProxyless {
+		if mesh.DataPlane == env.DataPlaneProxyless {
 			// gRPC uses mTLS only when a DestinationRule says ISTIO_MUTUAL (no auto-mTLS without Envoy).
 			for _, c := range mesh.State.Clusters {
 				if c.Role != topology.RolePrimary {
@@ -77,14 +78,14 @@ var _ = Describe("Trust", AreaTrust.Label(), func() {
 // `up` creates an ISTIO_MUTUAL DestinationRule in every primary (servers there are labelled to accept it). On one
 // network, proxyless servers without STRICT serve plaintext only.
 func defaultClientMTLS() bool {
-	return mesh.DataPlane == workload.DataPlaneProxyless && mesh.MultiNetwork()
+	return mesh.DataPlane == env.DataPlaneProxyless && mesh.MultiNetwork()
 }
 
 // ensureClientMTLS restores that default (brought meshes or older environments may lack it; interrupted runs may
 // have left the trust spec's rule on one network).
 func ensureClientMTLS(ctx context.Context) {
 	GinkgoHelper()
-	if mesh.DataPlane != workload.DataPlaneProxyless {
+	if mesh.DataPlane != env.DataPlaneProxyless {
 		return
 	}
 	if !defaultClientMTLS() {

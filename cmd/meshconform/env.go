@@ -103,8 +103,8 @@ func (m meshFlags) validate() error {
 // istioOptions turns the flags into installer options, fetching a release's istioctl (--istio-version) and filling
 // the installer's defaults, so a missing tool is reported before any cluster is created.
 func (m meshFlags) istioOptions(ctx context.Context, f envFlags, kit *images.Kit) (istio.Options, error) {
-	o := istio.Options{Installer: m.installer, Istioctl: m.istioctl, Helm: m.helm, Charts: m.charts, Hub: m.hub,
-		Tag: m.tag, DataPlane: m.dataPlane, ExposeIstiod: m.exposeIstiod}
+	o := istio.Options{Installer: env.Installer(m.installer), Istioctl: m.istioctl, Helm: m.helm, Charts: m.charts,
+		Hub: m.hub, Tag: m.tag, DataPlane: env.DataPlane(m.dataPlane), ExposeIstiod: env.IstiodExposure(m.exposeIstiod)}
 	if m.istioVersion != "" {
 		bin, err := istio.FetchIstioctl(ctx, istio.FetchOptions{Version: m.istioVersion, BaseURL: m.releaseURL,
 			CacheDir: filepath.Join(f.cacheDir, "istioctl"), Out: os.Stdout})
@@ -247,7 +247,7 @@ func up(ctx context.Context, t *topology.Topology, f envFlags, m meshFlags, offl
 	if err != nil || m.skip {
 		return st, err
 	}
-	return st, install.Install(ctx, st, install.Options{Kit: kit, Out: os.Stdout, Istio: mesh})
+	return st, install.Install(ctx, t, st, install.Options{Kit: kit, Out: os.Stdout, Istio: mesh})
 }
 
 func newDownCommand() *cobra.Command {
@@ -285,7 +285,7 @@ func newStatusCommand() *cobra.Command {
 				return err
 			}
 			live, _ := clusters.List()
-			fmt.Printf("topology %s (%s networking), environment %s\n", st.Topology.Metadata.Name, st.Topology.Spec.Networking, st.Path())
+			fmt.Printf("topology %s (%s networking), environment %s\n", st.Topology.Name, st.Topology.Networking, st.Path())
 			fmt.Printf("images: %s (%s), node image %s\n", st.Images.Source, st.Images.Reason, st.Images.NodeImage)
 			w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "CLUSTER\tROLE\tNETWORK\tDOCKER NETWORK\tNODES\tAPI (in-network)\tLB POOL\tSTATE\tKUBECONFIG")
@@ -305,13 +305,13 @@ func newStatusCommand() *cobra.Command {
 			w.Flush()
 			if m := st.Mesh; m != nil {
 				fmt.Printf("mesh: Istio %s via %s, %s data plane, istiod exposed by %s, trust domain %s, root %s\n",
-					m.IstioVersion, m.Installer, m.DataPlane, valueOr(m.ExposeIstiod, "-"), m.TrustDomain, m.RootFingerprint)
+					m.IstioVersion, m.Installer, m.DataPlane, valueOr(string(m.ExposeIstiod), "-"), m.TrustDomain, m.RootFingerprint)
 				for _, n := range m.Notes {
 					fmt.Printf("note: %s\n", n)
 				}
 			}
 			for _, n := range st.Networks {
-				fmt.Printf("network %s %s bridge %s, LB range %s\n", n.Name, n.Subnet, n.Bridge, n.LBRange())
+				fmt.Printf("network %s %s bridge %s, LB range %s\n", n.Name, n.Subnet, n.Bridge, network.Network(n).LBRange())
 			}
 			if rules := network.ListRules(cmd.Context()); len(rules) > 0 {
 				fmt.Printf("%d iptables allow rules in DOCKER-USER\n", len(rules))

@@ -50,7 +50,7 @@ func MeshUp(ctx context.Context, name string, mesh istio.Options) *Mesh {
 		Fail(err.Error())
 	}
 	if mesh.DataPlane == "" {
-		mesh.DataPlane = workload.DataPlaneProxyless
+		mesh.DataPlane = env.DataPlaneProxyless
 	}
 	mesh, err = install.ResolveInstaller(ctx, kit, mesh, GinkgoWriter)
 	if err != nil {
@@ -84,7 +84,7 @@ func (m *Mesh) Up(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("provision %s: %w", m.Topology.Metadata.Name, err)
 	}
-	if err := install.Install(ctx, st, m.InstallOptions()); err != nil {
+	if err := install.Install(ctx, m.Topology, st, m.InstallOptions()); err != nil {
 		return fmt.Errorf("install %s: %w", m.Topology.Metadata.Name, err)
 	}
 	m.State = st

@@ -63,20 +63,21 @@ func releases(ctx context.Context, helm string, c env.Cluster) map[string]releas
 func helmCase(name string) {
 	Describe(name, Ordered, Label("e2e", "helm", "proxyless", name), func() {
 		var (
+			e    *e2eutil.Mesh
 			st   *env.State
 			kcs  map[string]*kube.Client
 			opts install.Options
 		)
-		target := workload.Target(workload.DataPlaneProxyless, ns, workload.DefaultService, workload.DefaultPort)
+		target := workload.Target(env.DataPlaneProxyless, ns, workload.DefaultService, workload.DefaultPort)
 
 		BeforeAll(func(ctx SpecContext) {
 			// helm from PATH or the kit's bin-helm; the charts of the kit's Istio.
-			e := e2eutil.MeshUp(ctx, name, istio.Options{Installer: istio.InstallerHelm})
+			e = e2eutil.MeshUp(ctx, name, istio.Options{Installer: env.InstallerHelm})
 			st, kcs, opts = e.State, e.Clients, e.InstallOptions()
 		}, NodeTimeout(45*time.Minute))
 
 		It("installs Istio as helm releases: base and istiod everywhere, istiod running only in primaries", func(ctx SpecContext) {
-			Expect(st.Mesh.Installer).To(Equal(istio.InstallerHelm))
+			Expect(st.Mesh.Installer).To(Equal(env.InstallerHelm))
 			// The kit's charts say 1.0.0 (development): the version recorded is the running istiod's.
 			Expect(st.Mesh.IstioVersion).To(Equal(images.IstioVersion))
 			for _, c := range st.Clusters {
@@ -135,7 +136,7 @@ func helmCase(name string) {
 			for _, c := range st.Clusters {
 				before[c.Name] = releases(ctx, opts.Istio.Helm, c)
 			}
-			Expect(install.Install(ctx, st, opts)).To(Succeed())
+			Expect(install.Install(ctx, e.Topology, st, opts)).To(Succeed())
 			for _, c := range st.Clusters {
 				after := releases(ctx, opts.Istio.Helm, c)
 				for name, r := range before[c.Name] {

@@ -26,9 +26,9 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/meshconform/meshconform/e2e/e2eutil"
+	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/istio"
 	"github.com/meshconform/meshconform/framework/lb"
-	"github.com/meshconform/meshconform/framework/topology"
 	"github.com/meshconform/meshconform/framework/trust"
 	"github.com/meshconform/meshconform/framework/workload"
 	"github.com/meshconform/meshconform/suites/checks"
@@ -260,15 +260,9 @@ func multiPrimaryChecks(f *fixture) {
 	It("fails isolation when clusters said to be on two networks route pod traffic to each other", func(ctx SpecContext) {
 		// The broken state: cluster2 claims network2, but its pods are routed from cluster1 (one bridged network
 		// with routes, as this environment has). The check must notice the leak.
-		t := *f.e.State.Topology
-		t.Spec.Clusters = append([]topology.Cluster(nil), t.Spec.Clusters...)
-		for i := range t.Spec.Clusters {
-			if t.Spec.Clusters[i].Name == "cluster2" {
-				t.Spec.Clusters[i].Network = "network2"
-			}
-		}
 		st := *f.e.State
-		st.Topology = &t
+		st.Clusters = append([]env.Cluster(nil), st.Clusters...)
+		st.Cluster("cluster2").Network = "network2"
 		leaky, err := checks.Connect(&st)
 		Expect(err).NotTo(HaveOccurred())
 		failsWith(Default, checks.Isolated(ctx, leaky, "cluster1", "cluster2", 3*time.Second), "isolation", "reached cluster2's pod")
@@ -383,7 +377,7 @@ func primaryRemoteChecks(f *fixture) {
 	}, NodeTimeout(10*time.Minute))
 
 	It("fails the remote's istiod reachability when istiod's LoadBalancer Service is gone", func(ctx SpecContext) {
-		if f.m.ExposeIstiod() != istio.ExposeLoadBalancer {
+		if f.m.ExposeIstiod() != env.ExposeLoadBalancer {
 			Skip("istiod is exposed through the gateway here; this broken state is for the LoadBalancer exposure")
 		}
 		cs := f.e.Clients["cluster1"].Clientset

@@ -43,7 +43,7 @@ func meshCase(name string, more ...func(f *fixture)) {
 			st  *env.State
 			kcs map[string]*kube.Client
 		)
-		target := workload.Target(workload.DataPlaneProxyless, ns, workload.DefaultService, workload.DefaultPort)
+		target := workload.Target(env.DataPlaneProxyless, ns, workload.DefaultService, workload.DefaultPort)
 
 		BeforeAll(func(ctx SpecContext) {
 			f.up(ctx, name)

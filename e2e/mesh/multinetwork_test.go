@@ -49,6 +49,7 @@ var _ = Describe("multi-primary-multi-network", Ordered, Label("e2e", "mesh", "p
 			}
 			Expect(mc.GatewayReady).To(Equal(running), "%s: recorded gateway readiness disagrees with its pods", c.Name)
 			if !mc.GatewayReady {
+				Expect(mc.GatewayCannotRun).To(BeTrue(), "%s: a gateway whose pods cannot run must be recorded as such", c.Name)
 				Expect(strings.Join(st.Mesh.Notes, "\n")).To(ContainSubstring("east-west gateway"),
 					"a gateway that cannot run must be reported in the environment's notes")
 			}
@@ -80,7 +81,7 @@ var _ = Describe("multi-primary-multi-network", Ordered, Label("e2e", "mesh", "p
 		if !st.Mesh.Clusters["cluster2"].GatewayReady {
 			Skip("cluster2's east-west gateway pods cannot run (no Envoy in the proxyv2 image): cross-network traffic is not testable here")
 		}
-		target := workload.Target(workload.DataPlaneProxyless, ns, workload.DefaultService, workload.DefaultPort)
+		target := workload.Target(env.DataPlaneProxyless, ns, workload.DefaultService, workload.DefaultPort)
 		Eventually(func(g Gomega) {
 			tally, err := workload.Call(ctx, kcs["cluster1"], ns, target, 20, true)
 			g.Expect(err).NotTo(HaveOccurred())

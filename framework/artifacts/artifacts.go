@@ -43,7 +43,6 @@ import (
 	"github.com/meshconform/meshconform/framework/clusters"
 	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/kube"
-	"github.com/meshconform/meshconform/framework/topology"
 	"github.com/meshconform/meshconform/framework/workload"
 )
 
@@ -115,7 +114,7 @@ func (o *Options) defaults() {
 // target is one cluster to dump, with what the dump needs to know about its place in the mesh.
 type target struct {
 	cluster env.Cluster
-	// known is false for a topology cluster the state has no record of (nothing to connect with).
+	// known is false for a cluster recorded before it got a kubeconfig (nothing to connect with).
 	known bool
 	// server is the cluster whose istiod serves this cluster's proxies.
 	server string
@@ -170,38 +169,16 @@ func Collect(ctx context.Context, st *env.State, dir string, o Options) error {
 	return nil
 }
 
-// targetsOf lists every cluster: those with a record in the state, then topology clusters without one.
+// targetsOf lists every cluster the state records (provisioning records every topology cluster before it creates
+// any), with the cluster whose istiod serves it.
 func targetsOf(st *env.State) []*target {
-	primaryOf := map[string]string{}
-	roleOf := map[string]topology.Role{}
-	var order []string
-	if st.Topology != nil {
-		for _, c := range st.Topology.Spec.Clusters {
-			primaryOf[c.Name] = c.Primary
-			roleOf[c.Name] = c.Role
-			order = append(order, c.Name)
-		}
-	}
 	var out []*target
-	seen := map[string]bool{}
 	for _, c := range st.Clusters {
-		seen[c.Name] = true
-		out = append(out, &target{cluster: c, known: true})
-	}
-	for _, name := range order {
-		if !seen[name] {
-			out = append(out, &target{cluster: env.Cluster{Name: name, Role: roleOf[name]}})
+		t := &target{cluster: c, known: c.Access.Kubeconfig != "", server: c.Name}
+		if c.Role == env.RoleRemote && c.Primary != "" {
+			t.server = c.Primary
 		}
-	}
-	for _, t := range out {
-		role := t.cluster.Role
-		if role == "" {
-			role = roleOf[t.cluster.Name]
-		}
-		t.server = t.cluster.Name
-		if role == topology.RoleRemote && primaryOf[t.cluster.Name] != "" {
-			t.server = primaryOf[t.cluster.Name]
-		}
+		out = append(out, t)
 	}
 	return out
 }
@@ -308,7 +285,7 @@ func (d *dumper) run() error {
 func (d *dumper) unreachable() error {
 	switch {
 	case !d.t.known:
-		return errors.New("the environment has no record of this cluster (it was never provisioned or brought)")
+		return errors.New("the environment has no kubeconfig for this cluster (it was never created or brought)")
 	case d.t.clientErr != nil:
 		return d.t.clientErr
 	}

@@ -142,7 +142,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	f := &fixture{out: &bytes.Buffer{}, sets: map[string]*fake.Clientset{}}
-	f.st = env.New(t.TempDir(), &topology.Topology{
+	f.st = (&topology.Topology{
 		Metadata: topology.Metadata{Name: "mix"},
 		Spec: topology.Spec{Clusters: []topology.Cluster{
 			{Name: "cluster1", Role: topology.RolePrimary, Network: "network1"},
@@ -150,16 +150,18 @@ func newFixture(t *testing.T) *fixture {
 			{Name: "cluster3", Role: topology.RolePrimary, Network: "network2"},
 			{Name: "cluster4", Role: topology.RolePrimary, Network: "network2"},
 		}},
-	})
+	}).NewState(t.TempDir())
 	f.st.Mesh = &env.Mesh{Workloads: &env.Workloads{Namespace: "echo"}}
 	c1 := f.st.Cluster("cluster1")
 	c1.Role, c1.KindName, c1.Provisioned = topology.RolePrimary, clusters.NamePrefix+"cluster1", true
+	c1.Access = clusters.Access{Kubeconfig: "cluster1.kubeconfig"} // the fake clientset stands in for it
 	c2 := f.st.Cluster("cluster2")
 	c2.Role = topology.RoleRemote // bring-your-own: no kind logs
+	c2.Access = clusters.Access{Kubeconfig: "brought.kubeconfig", Context: "brought"}
 	c3 := f.st.Cluster("cluster3")
 	c3.Role, c3.KindName, c3.Provisioned = topology.RolePrimary, clusters.NamePrefix+"cluster3", true
 	c3.Access = clusters.Access{Kubeconfig: unreachableKubeconfig(t), Context: "down"}
-	// cluster4 is in the topology only: `up` never recorded it.
+	// cluster4 is recorded but `up` never got to create it: no kubeconfig.
 
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "istio-system", Name: "cacerts"},
 		Data: map[string][]byte{"ca-key.pem": []byte(secretValue)}, StringData: map[string]string{"x": secretValue}}
@@ -327,7 +329,7 @@ func TestCollect(t *testing.T) {
 	if exists(filepath.Join(c3, "pods.txt")) {
 		t.Error("pods.txt for an unreachable cluster")
 	}
-	mustContain(t, "cluster4 error.txt", read(t, filepath.Join(dir, "cluster4", "error.txt")), "no record of this cluster")
+	mustContain(t, "cluster4 error.txt", read(t, filepath.Join(dir, "cluster4", "error.txt")), "no kubeconfig for this cluster")
 	if exists(filepath.Join(dir, "cluster1", "errors.txt")) {
 		t.Errorf("cluster1 had errors: %s", read(t, filepath.Join(dir, "cluster1", "errors.txt")))
 	}

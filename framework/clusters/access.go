@@ -14,20 +14,12 @@ import (
 
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
+
+	"github.com/meshconform/meshconform/framework/env"
 )
 
-// Access is how to reach a cluster's API server.
-type Access struct {
-	// Kubeconfig is for this host (kind's published port on 127.0.0.1).
-	Kubeconfig string `json:"kubeconfig"`
-	// InternalKubeconfig points at the control-plane container's address on its docker network: what other clusters
-	// (istiod reading a remote secret) must use.
-	InternalKubeconfig string `json:"internalKubeconfig"`
-	// ControlPlaneIP is the control-plane container's address on the cluster's network.
-	ControlPlaneIP string `json:"controlPlaneIP"`
-	// Context is the kubeconfig context name.
-	Context string `json:"context"`
-}
+// Access is how to reach a cluster's API server (recorded in the environment file).
+type Access = env.Access
 
 // ContainerIP returns a container's IPv4 address on a docker network.
 func ContainerIP(ctx context.Context, container, network string) (string, error) {

@@ -1,5 +1,7 @@
-// Package env is the provisioned environment as a file: what `up` made and how to reach it, for `test`, `status` and
-// `down`. It is saved after every step, so an interrupted `up` leaves a record of everything it created.
+// Package env is the provisioned environment as a file: the typed contract between `up` (which writes it after every
+// step, so an interrupted `up` leaves a record of everything it created) and `test`, `status` and `down` (which read
+// it). It is a leaf: every fact a later phase needs is a field here, in types defined here, and the package imports
+// no other meshconform package.
 package env
 
 import (
@@ -11,81 +13,120 @@ import (
 	"os"
 	"path/filepath"
 	"time"
-
-	"github.com/meshconform/meshconform/framework/clusters"
-	"github.com/meshconform/meshconform/framework/network"
-	"github.com/meshconform/meshconform/framework/topology"
 )
 
 const (
 	APIVersion = "meshconform.io/v1alpha1"
 	Kind       = "Environment"
-	fileName   = "environment.json"
+	// FormatVersion is the layout of the file. It changes whenever a field is added with a meaning older readers
+	// would get wrong, or a field changes meaning; Load refuses any other version instead of guessing.
+	FormatVersion = 2
+	fileName      = "environment.json"
 )
 
 // State is the environment file.
 type State struct {
-	APIVersion string             `json:"apiVersion"`
-	Kind       string             `json:"kind"`
-	Topology   *topology.Topology `json:"topology"`
-	Images     Images             `json:"images"`
-	Networks   []network.Network  `json:"networks,omitempty"`
-	Clusters   []Cluster          `json:"clusters"`
-	Mesh       *Mesh              `json:"mesh,omitempty"`
-	Phases     []Phase            `json:"phases,omitempty"`
-	CreatedAt  time.Time          `json:"createdAt"`
-	UpdatedAt  time.Time          `json:"updatedAt"`
+	APIVersion    string    `json:"apiVersion"`
+	Kind          string    `json:"kind"`
+	FormatVersion int       `json:"formatVersion"`
+	Topology      Topology  `json:"topology"`
+	Engine        *Engine   `json:"engine,omitempty"`
+	Images        Images    `json:"images"`
+	Networks      []Network `json:"networks,omitempty"`
+	Clusters      []Cluster `json:"clusters"`
+	Mesh          *Mesh     `json:"mesh,omitempty"`
+	Phases        []Phase   `json:"phases,omitempty"`
+	CreatedAt     time.Time `json:"createdAt"`
+	UpdatedAt     time.Time `json:"updatedAt"`
 
 	dir string
 }
 
+// Topology is what the environment keeps of the topology it was brought up from; the per-cluster facts (role,
+// network, primary) are in Clusters.
+type Topology struct {
+	Name       string     `json:"name"`
+	Networking Networking `json:"networking"`
+	// MeshID and TrustDomain are the mesh-wide settings the topology asked for.
+	MeshID      string `json:"meshID"`
+	TrustDomain string `json:"trustDomain"`
+}
+
+// Engine is the container engine the clusters run on.
+type Engine struct {
+	// Version is the server's version (e.g. 20.10.24+dfsg1, 29.0.0).
+	Version string `json:"version"`
+	// Host is DOCKER_HOST when set (empty: the default socket or context).
+	Host string `json:"host,omitempty"`
+}
+
 // Images records which images the environment runs and why.
 type Images struct {
-	// Source is "offline" (built here by the image kit) or "upstream" (pulled from registries).
-	Source    string `json:"source"`
-	Reason    string `json:"reason"`
-	NodeImage string `json:"nodeImage"`
+	Source    ImageSource `json:"source"`
+	Reason    string      `json:"reason"`
+	NodeImage string      `json:"nodeImage"`
 	// Loaded are images copied into every node after creation.
 	Loaded []string `json:"loaded,omitempty"`
 }
 
+// Network is a docker network the environment created.
+type Network struct {
+	Name   string       `json:"name"`
+	Bridge string       `json:"bridge"` // host interface name, needed for forwarding rules
+	Subnet netip.Prefix `json:"subnet"`
+}
+
+// Access is how to reach a cluster's API server.
+type Access struct {
+	// Kubeconfig is for this host (kind's published port on 127.0.0.1).
+	Kubeconfig string `json:"kubeconfig"`
+	// InternalKubeconfig points at the control-plane container's address on its docker network: what other clusters
+	// (istiod reading a remote secret) must use.
+	InternalKubeconfig string `json:"internalKubeconfig"`
+	// ControlPlaneIP is the control-plane container's address on the cluster's network.
+	ControlPlaneIP string `json:"controlPlaneIP"`
+	// Context is the kubeconfig context name.
+	Context string `json:"context"`
+}
+
 // Cluster is one provisioned (or brought) cluster.
 type Cluster struct {
-	Name     string        `json:"name"`
-	KindName string        `json:"kindName,omitempty"`
-	Role     topology.Role `json:"role"`
-	Network  string        `json:"network"`
+	Name     string `json:"name"`
+	KindName string `json:"kindName,omitempty"`
+	Role     Role   `json:"role"`
+	Network  string `json:"network"`
+	// Primary is, for a remote, the primary whose istiod configures it.
+	Primary string `json:"primary,omitempty"`
 	// DockerNetwork is empty for bring-your-own clusters.
-	DockerNetwork string          `json:"dockerNetwork,omitempty"`
-	Nodes         []string        `json:"nodes,omitempty"`
-	NodeIPs       []netip.Addr    `json:"nodeIPs,omitempty"`
-	Access        clusters.Access `json:"access"`
-	PodSubnet     string          `json:"podSubnet,omitempty"`
-	ServiceSubnet string          `json:"serviceSubnet,omitempty"`
-	PoolFirst     netip.Addr      `json:"poolFirst,omitzero"`
-	PoolLast      netip.Addr      `json:"poolLast,omitzero"`
-	Provisioned   bool            `json:"provisioned"`
+	DockerNetwork string       `json:"dockerNetwork,omitempty"`
+	Nodes         []string     `json:"nodes,omitempty"`
+	NodeIPs       []netip.Addr `json:"nodeIPs,omitempty"`
+	Access        Access       `json:"access"`
+	PodSubnet     string       `json:"podSubnet,omitempty"`
+	ServiceSubnet string       `json:"serviceSubnet,omitempty"`
+	PoolFirst     netip.Addr   `json:"poolFirst,omitzero"`
+	PoolLast      netip.Addr   `json:"poolLast,omitzero"`
+	// Provisioned is set for clusters meshconform created (false: brought by the user).
+	Provisioned bool `json:"provisioned"`
 }
 
 // Mesh records how Istio was installed, for the suites and the conformance report.
 type Mesh struct {
-	// Installer is istioctl | helm | preinstalled.
-	Installer    string `json:"installer"`
-	IstioVersion string `json:"istioVersion"`
-	Hub          string `json:"hub,omitempty"`
-	Tag          string `json:"tag,omitempty"`
-	// DataPlane is proxyless (gRPC xDS, pilot-agent only) or sidecar (Envoy).
-	DataPlane string `json:"dataPlane"`
-	// ExposeIstiod is how remotes reach their primary's istiod: gateway (east-west gateway, the install guide's way)
-	// or loadbalancer (istiod's own LoadBalancer Service, for where the gateway data plane cannot run).
-	ExposeIstiod    string `json:"exposeIstiod,omitempty"`
-	TrustDomain     string `json:"trustDomain"`
-	RootFingerprint string `json:"rootFingerprint"`
-	// Clusters is keyed by topology cluster name.
+	Installer    Installer `json:"installer"`
+	IstioVersion string    `json:"istioVersion"`
+	Hub          string    `json:"hub,omitempty"`
+	Tag          string    `json:"tag,omitempty"`
+	DataPlane    DataPlane `json:"dataPlane"`
+	// ExposeIstiod is how remotes reach their primary's istiod.
+	ExposeIstiod    IstiodExposure `json:"exposeIstiod,omitempty"`
+	TrustDomain     string         `json:"trustDomain"`
+	RootFingerprint string         `json:"rootFingerprint"`
+	// Clusters is keyed by cluster name.
 	Clusters map[string]MeshCluster `json:"clusters"`
 	// Workloads are the test workloads deployed for the suites.
 	Workloads *Workloads `json:"workloads,omitempty"`
-	// Notes are facts the report must carry (e.g. "east-west gateway pods cannot run: no Envoy image").
+	// Notes are for the reader of the report (e.g. "east-west gateway pods cannot run: no Envoy image"). Nothing
+	// reads them back: every fact a check needs is a field.
 	Notes []string `json:"notes,omitempty"`
 }
 
@@ -94,8 +135,12 @@ type MeshCluster struct {
 	IntermediateFingerprint string `json:"intermediateFingerprint"`
 	// EastWestGateway is the gateway Service's LoadBalancer IP (multi-network and gateway-exposed istiod).
 	EastWestGateway string `json:"eastWestGateway,omitempty"`
-	// GatewayReady says whether gateway pods run (false where no Envoy image exists).
+	// GatewayReady says whether gateway pods run.
 	GatewayReady bool `json:"gatewayReady"`
+	// GatewayCannotRun says that `up` found the gateway pods cannot run at all (no Envoy in the proxy image): the
+	// specs that need the gateway's data plane skip for this cluster. A gateway that merely is not Ready is tested,
+	// and fails.
+	GatewayCannotRun bool `json:"gatewayCannotRun,omitempty"`
 	// IstiodAddress is, on a primary serving remotes, the address remotes use; on a remote, the address it uses.
 	IstiodAddress string `json:"istiodAddress,omitempty"`
 	// IstioClusterID is the ID Istio knows the cluster by, recorded for preinstalled meshes; empty means the
@@ -133,31 +178,53 @@ func DefaultDir() string {
 }
 
 // New returns an empty state for a topology, to be saved in dir.
-func New(dir string, t *topology.Topology) *State {
+func New(dir string, t Topology) *State {
 	now := time.Now().UTC()
-	return &State{APIVersion: APIVersion, Kind: Kind, Topology: t, CreatedAt: now, UpdatedAt: now, dir: dir}
+	return &State{APIVersion: APIVersion, Kind: Kind, FormatVersion: FormatVersion, Topology: t, CreatedAt: now,
+		UpdatedAt: now, dir: dir}
 }
 
 // ErrNoEnvironment means no environment file exists in the directory.
 var ErrNoEnvironment = errors.New("no environment is up")
 
-// Load reads the state from dir.
+// ErrInvalid means the file exists but is not an environment this meshconform can use; the message lists every
+// problem.
+var ErrInvalid = errors.New("invalid environment file")
+
+// Load reads the state from dir and validates it (Validate).
 func Load(dir string) (*State, error) {
-	b, err := os.ReadFile(filepath.Join(dir, fileName))
+	path := filepath.Join(dir, fileName)
+	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%w (no %s in %s): run `meshconform up` first", ErrNoEnvironment, fileName, dir)
 	}
 	if err != nil {
 		return nil, err
 	}
-	var s State
-	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("parse %s: %w", filepath.Join(dir, fileName), err)
-	}
-	if s.APIVersion != APIVersion || s.Kind != Kind {
-		return nil, fmt.Errorf("%s: not a meshconform environment (apiVersion %q kind %q)", filepath.Join(dir, fileName), s.APIVersion, s.Kind)
+	s, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	s.dir = dir
+	return s, nil
+}
+
+// Parse decodes and validates an environment file's content.
+func Parse(b []byte) (*State, error) {
+	var s State
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if s.APIVersion != APIVersion || s.Kind != Kind {
+		return nil, fmt.Errorf("%w: not a meshconform environment (apiVersion %q kind %q)", ErrInvalid, s.APIVersion, s.Kind)
+	}
+	if s.FormatVersion != FormatVersion {
+		return nil, fmt.Errorf("%w: format version %d, this meshconform reads version %d: bring it down with the "+
+			"meshconform that wrote it, or remove the file and clean up by hand", ErrInvalid, s.FormatVersion, FormatVersion)
+	}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
 	return &s, nil
 }
 
@@ -196,27 +263,6 @@ func (s *State) Remove() error {
 		return err
 	}
 	return nil
-}
-
-// Cluster returns the named cluster's record, adding an empty one if missing.
-func (s *State) Cluster(name string) *Cluster {
-	for i := range s.Clusters {
-		if s.Clusters[i].Name == name {
-			return &s.Clusters[i]
-		}
-	}
-	s.Clusters = append(s.Clusters, Cluster{Name: name})
-	return &s.Clusters[len(s.Clusters)-1]
-}
-
-// Network returns the named docker network's record.
-func (s *State) Network(name string) (network.Network, bool) {
-	for _, n := range s.Networks {
-		if n.Name == name {
-			return n, true
-		}
-	}
-	return network.Network{}, false
 }
 
 // RecordPhase appends (or replaces) a phase's duration.

@@ -6,18 +6,18 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/meshconform/meshconform/framework/env"
 )
 
 const (
-	SourceOffline  = "offline"
-	SourceUpstream = "upstream"
 	// UpstreamNodeImage is kind's published node image for KubernetesVersion, used where registries are reachable.
 	UpstreamNodeImage = "kindest/node:" + KubernetesVersion
 )
 
 // Plan says which images an environment runs.
 type Plan struct {
-	Source    string
+	Source    env.ImageSource
 	Reason    string
 	NodeImage string
 	// Load are local images to copy into every node (the nodes cannot pull them).
@@ -30,7 +30,7 @@ var probeRegistry = "https://registry.k8s.io/v2/"
 // Choose picks the kit's offline images when forced or when the upstream registry cannot be reached.
 func Choose(ctx context.Context, forceOffline bool) Plan {
 	// MetalLB's images are preloaded in the offline node image.
-	offline := Plan{Source: SourceOffline, NodeImage: NodeImage}
+	offline := Plan{Source: env.SourceOffline, NodeImage: NodeImage}
 	if forceOffline {
 		offline.Reason = "--offline"
 		return offline
@@ -39,7 +39,7 @@ func Choose(ctx context.Context, forceOffline bool) Plan {
 		offline.Reason = "registry unreachable (" + err.Error() + ")"
 		return offline
 	}
-	return Plan{Source: SourceUpstream, Reason: probeRegistry + " reachable", NodeImage: UpstreamNodeImage}
+	return Plan{Source: env.SourceUpstream, Reason: probeRegistry + " reachable", NodeImage: UpstreamNodeImage}
 }
 
 func reachable(ctx context.Context, url string) error {

@@ -36,7 +36,7 @@ type Options struct {
 }
 
 // Install loads images (offline environments), installs Istio and deploys the test workloads.
-func Install(ctx context.Context, st *env.State, opts Options) error {
+func Install(ctx context.Context, t *topology.Topology, st *env.State, opts Options) error {
 	if opts.Out == nil {
 		opts.Out = io.Discard
 	}
@@ -51,7 +51,7 @@ func Install(ctx context.Context, st *env.State, opts Options) error {
 		return err
 	}
 	if opts.Istio.DataPlane == "" {
-		opts.Istio.DataPlane = workload.DataPlaneProxyless
+		opts.Istio.DataPlane = env.DataPlaneProxyless
 	}
 	start := time.Now()
 	logf := func(format string, args ...any) {
@@ -98,7 +98,7 @@ func Install(ctx context.Context, st *env.State, opts Options) error {
 	}); err != nil {
 		return err
 	}
-	if err := phase("istio", func() error { return istio.Install(ctx, st, opts.Istio) }); err != nil {
+	if err := phase("istio", func() error { return istio.Install(ctx, t, st, opts.Istio) }); err != nil {
 		return err
 	}
 	return phase("workloads", func() error {
@@ -115,7 +115,7 @@ func Install(ctx context.Context, st *env.State, opts Options) error {
 			}
 			spec := workload.Spec{Namespace: ns, Image: workloadImage, Cluster: c.Name,
 				Version: st.Mesh.Workloads.Versions[c.Name], DataPlane: opts.Istio.DataPlane,
-				CrossNetwork: st.Topology.MultiNetwork()}
+				CrossNetwork: t.MultiNetwork()}
 			if err := workload.Deploy(ctx, kc, spec); err != nil {
 				return err
 			}
@@ -123,7 +123,7 @@ func Install(ctx context.Context, st *env.State, opts Options) error {
 			// gateway), and servers labelled security.istio.io/tlsMode accept it: an ISTIO_MUTUAL DestinationRule in
 			// every primary makes it the default there. On one network, servers without STRICT serve plaintext only,
 			// so clients stay plaintext until a spec asks for mTLS.
-			if spec.DataPlane == workload.DataPlaneProxyless && spec.CrossNetwork && c.Role == topology.RolePrimary {
+			if spec.DataPlane == env.DataPlaneProxyless && spec.CrossNetwork && c.Role == topology.RolePrimary {
 				if err := workload.ClientMTLS(ctx, kc, ns, workload.Host(ns, workload.DefaultService)); err != nil {
 					return err
 				}
@@ -145,7 +145,7 @@ func ResolveInstaller(ctx context.Context, kit *images.Kit, o istio.Options, out
 		out = io.Discard
 	}
 	switch o.Installer {
-	case "", istio.InstallerIstioctl:
+	case "", env.InstallerIstioctl:
 		if o.Istioctl == "" && kit != nil {
 			o.Istioctl = kit.Istioctl()
 		}
@@ -153,7 +153,7 @@ func ResolveInstaller(ctx context.Context, kit *images.Kit, o istio.Options, out
 		if kit != nil && o.Istioctl == kit.Istioctl() {
 			return o, nil
 		}
-	case istio.InstallerHelm:
+	case env.InstallerHelm:
 		if o.Helm == "" {
 			if p, err := exec.LookPath("helm"); err == nil {
 				o.Helm = p

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/istio"
 )
 
@@ -25,24 +26,24 @@ func TestResolveInstallerHelm(t *testing.T) {
 	os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755)
 	dir := charts(t)
 
-	o, err := ResolveInstaller(ctx, nil, istio.Options{Installer: istio.InstallerHelm, Helm: bin, Charts: dir}, nil)
+	o, err := ResolveInstaller(ctx, nil, istio.Options{Installer: env.InstallerHelm, Helm: bin, Charts: dir}, nil)
 	if err != nil || o.Helm != bin || o.Charts != dir {
 		t.Errorf("given helm and charts: %+v, %v", o, err)
 	}
 
 	// helm found on PATH when --helm is not given.
 	t.Setenv("PATH", filepath.Dir(bin))
-	if o, err := ResolveInstaller(ctx, nil, istio.Options{Installer: istio.InstallerHelm, Charts: dir}, nil); err != nil || o.Helm != bin {
+	if o, err := ResolveInstaller(ctx, nil, istio.Options{Installer: env.InstallerHelm, Charts: dir}, nil); err != nil || o.Helm != bin {
 		t.Errorf("helm on PATH: %+v, %v", o, err)
 	}
 
 	// Neither --helm, nor PATH, nor a kit: the error names the flag.
 	t.Setenv("PATH", t.TempDir())
-	_, err = ResolveInstaller(ctx, nil, istio.Options{Installer: istio.InstallerHelm, Charts: dir}, nil)
+	_, err = ResolveInstaller(ctx, nil, istio.Options{Installer: env.InstallerHelm, Charts: dir}, nil)
 	if err == nil || !strings.Contains(err.Error(), "--helm PATH") {
 		t.Errorf("no helm anywhere: %v", err)
 	}
-	_, err = ResolveInstaller(ctx, nil, istio.Options{Installer: istio.InstallerHelm, Helm: bin}, nil)
+	_, err = ResolveInstaller(ctx, nil, istio.Options{Installer: env.InstallerHelm, Helm: bin}, nil)
 	if err == nil || !strings.Contains(err.Error(), "--charts DIR") {
 		t.Errorf("no charts and no kit: %v", err)
 	}
@@ -50,14 +51,14 @@ func TestResolveInstallerHelm(t *testing.T) {
 
 func TestResolveInstallerIstioctl(t *testing.T) {
 	ctx := context.Background()
-	if _, err := ResolveInstaller(ctx, nil, istio.Options{Installer: istio.InstallerIstioctl}, nil); err == nil ||
+	if _, err := ResolveInstaller(ctx, nil, istio.Options{Installer: env.InstallerIstioctl}, nil); err == nil ||
 		!strings.Contains(err.Error(), "--istioctl PATH") {
 		t.Errorf("no istioctl and no kit: %v", err)
 	}
 	if _, err := ResolveInstaller(ctx, nil, istio.Options{Istioctl: "/nonexistent/istioctl"}, nil); err == nil {
 		t.Error("a missing istioctl accepted")
 	}
-	if _, err := ResolveInstaller(ctx, nil, istio.Options{Installer: istio.InstallerPreinstalled}, nil); err != nil {
+	if _, err := ResolveInstaller(ctx, nil, istio.Options{Installer: env.InstallerPreinstalled}, nil); err != nil {
 		t.Errorf("preinstalled: %v", err)
 	}
 }

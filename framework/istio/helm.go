@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meshconform/meshconform/framework/env"
 	"sigs.k8s.io/yaml"
 )
 
@@ -361,7 +362,7 @@ func newHelm(opts Options) (*helm, error) {
 	return &helm{bin: opts.Helm, charts: charts, timeout: timeout}, nil
 }
 
-func (h *helm) Name() string { return InstallerHelm }
+func (h *helm) Name() env.Installer { return env.InstallerHelm }
 
 // Version is the istiod chart's appVersion, after checking the binary is helm 3 or 4 (the flags used here). Charts
 // from Istio's source tree say 1.0.0 (release-builder stamps real versions): that is no version, so "" is

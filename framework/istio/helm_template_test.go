@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/images"
 )
 
@@ -136,7 +137,7 @@ func TestHelmTemplateRendersEveryRole(t *testing.T) {
 					t.Fatal(err)
 				}
 				ops := map[string]*IstioOperator{c.Name: op}
-				if NeedsEastWestGateway(top, c.Name, ExposeGateway) {
+				if NeedsEastWestGateway(top, c.Name, env.ExposeGateway) {
 					ops[c.Name+"-eastwest"] = EastWestOperator(c.Network, testHub, testTag)
 				}
 				for prefix, op := range ops {

@@ -12,6 +12,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/topology"
 )
 
@@ -42,7 +43,7 @@ func renderAllHelm(t *testing.T, top *topology.Topology) map[string][]byte {
 			t.Fatal(err)
 		}
 		add(c.Name, op)
-		for _, mode := range []string{ExposeLoadBalancer, ExposeGateway} {
+		for _, mode := range []env.IstiodExposure{env.ExposeLoadBalancer, env.ExposeGateway} {
 			if NeedsEastWestGateway(top, c.Name, mode) {
 				add(c.Name+"-eastwest", EastWestOperator(c.Network, testHub, testTag))
 			}
@@ -276,11 +277,11 @@ func TestNewHelmInstallerNamesTheFlagToFix(t *testing.T) {
 		opts Options
 		want []string
 	}{
-		{"no --helm", Options{Installer: InstallerHelm, Charts: charts}, []string{"--helm PATH", "bin-helm"}},
-		{"--helm missing", Options{Installer: InstallerHelm, Helm: "/nonexistent/helm", Charts: charts}, []string{"--helm /nonexistent/helm"}},
-		{"no --charts", Options{Installer: InstallerHelm, Helm: bin}, []string{"--charts DIR", "istio-discovery"}},
-		{"--charts missing", Options{Installer: InstallerHelm, Helm: bin, Charts: "/nonexistent"}, []string{"--charts /nonexistent"}},
-		{"--charts empty", Options{Installer: InstallerHelm, Helm: bin, Charts: t.TempDir()}, []string{"lacks base", "istiod", "gateway", "helm pull"}},
+		{"no --helm", Options{Installer: env.InstallerHelm, Charts: charts}, []string{"--helm PATH", "bin-helm"}},
+		{"--helm missing", Options{Installer: env.InstallerHelm, Helm: "/nonexistent/helm", Charts: charts}, []string{"--helm /nonexistent/helm"}},
+		{"no --charts", Options{Installer: env.InstallerHelm, Helm: bin}, []string{"--charts DIR", "istio-discovery"}},
+		{"--charts missing", Options{Installer: env.InstallerHelm, Helm: bin, Charts: "/nonexistent"}, []string{"--charts /nonexistent"}},
+		{"--charts empty", Options{Installer: env.InstallerHelm, Helm: bin, Charts: t.TempDir()}, []string{"lacks base", "istiod", "gateway", "helm pull"}},
 	}
 	for _, c := range cases {
 		_, err := NewInstaller(c.opts)
@@ -294,8 +295,8 @@ func TestNewHelmInstallerNamesTheFlagToFix(t *testing.T) {
 			}
 		}
 	}
-	inst, err := NewInstaller(Options{Installer: InstallerHelm, Helm: bin, Charts: charts})
-	if err != nil || inst.Name() != InstallerHelm {
+	inst, err := NewInstaller(Options{Installer: env.InstallerHelm, Helm: bin, Charts: charts})
+	if err != nil || inst.Name() != env.InstallerHelm {
 		t.Fatalf("NewInstaller: %v, %v", inst, err)
 	}
 }
@@ -318,7 +319,7 @@ func TestHelmInstallerRunsUpgradeInstallPerRelease(t *testing.T) {
 	charts := fakeCharts(t, "1.24.3")
 	log := filepath.Join(t.TempDir(), "calls")
 	t.Setenv("FAKE_HELM_LOG", log)
-	inst, err := NewInstaller(Options{Installer: InstallerHelm, Helm: fakeHelm(t, "v3.22.0"), Charts: charts})
+	inst, err := NewInstaller(Options{Installer: env.InstallerHelm, Helm: fakeHelm(t, "v3.22.0"), Charts: charts})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,14 +382,14 @@ func TestHelmInstallerRunsUpgradeInstallPerRelease(t *testing.T) {
 
 func TestHelmVersion(t *testing.T) {
 	ctx := context.Background()
-	dev, err := NewInstaller(Options{Installer: InstallerHelm, Helm: fakeHelm(t, "v3.22.0"), Charts: fakeCharts(t, "1.0.0")})
+	dev, err := NewInstaller(Options{Installer: env.InstallerHelm, Helm: fakeHelm(t, "v3.22.0"), Charts: fakeCharts(t, "1.0.0")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if v, err := dev.Version(ctx); err != nil || v != "" {
 		t.Errorf("development charts: Version = %q, %v; want \"\" (1.0.0 is a placeholder; the running istiod tells)", v, err)
 	}
-	old, err := NewInstaller(Options{Installer: InstallerHelm, Helm: fakeHelm(t, "v2.17.0"), Charts: fakeCharts(t, "1.24.3")})
+	old, err := NewInstaller(Options{Installer: env.InstallerHelm, Helm: fakeHelm(t, "v2.17.0"), Charts: fakeCharts(t, "1.24.3")})
 	if err != nil {
 		t.Fatal(err)
 	}

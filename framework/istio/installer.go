@@ -14,14 +14,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/kube"
-)
-
-// Installer names.
-const (
-	InstallerIstioctl     = "istioctl"
-	InstallerHelm         = "helm"
-	InstallerPreinstalled = "preinstalled"
 )
 
 // Target is one cluster an installer works on.
@@ -37,7 +31,7 @@ type Target struct {
 // Installer puts Istio into clusters. Install and InstallGateway are idempotent; neither writes secrets.
 type Installer interface {
 	// Name is istioctl, helm or preinstalled.
-	Name() string
+	Name() env.Installer
 	// Version is the Istio version the installer installs ("" when it installs nothing).
 	Version(ctx context.Context) (string, error)
 	// Install installs the control plane described by op (a primary's istiod, or a remote's profile) and returns when
@@ -53,7 +47,7 @@ type Installer interface {
 // NewInstaller returns the named installer.
 func NewInstaller(opts Options) (Installer, error) {
 	switch opts.Installer {
-	case "", InstallerIstioctl:
+	case "", env.InstallerIstioctl:
 		if opts.Istioctl == "" {
 			return nil, errors.New("istioctl installer: no istioctl binary given (--istioctl PATH)")
 		}
@@ -67,9 +61,9 @@ func NewInstaller(opts Options) (Installer, error) {
 			timeout = DefaultTimeouts.Install
 		}
 		return &istioctl{bin: opts.Istioctl, timeout: timeout}, nil
-	case InstallerPreinstalled:
+	case env.InstallerPreinstalled:
 		return preinstalled{}, nil
-	case InstallerHelm:
+	case env.InstallerHelm:
 		return newHelm(opts)
 	}
 	return nil, fmt.Errorf("unknown installer %q: use istioctl, helm or preinstalled", opts.Installer)
@@ -81,7 +75,7 @@ type istioctl struct {
 	timeout time.Duration
 }
 
-func (i *istioctl) Name() string { return InstallerIstioctl }
+func (i *istioctl) Name() env.Installer { return env.InstallerIstioctl }
 
 // Version asks the binary itself (--remote=false: no cluster needed).
 func (i *istioctl) Version(ctx context.Context) (string, error) {
@@ -174,7 +168,7 @@ func tail(s string, n int) string {
 // preinstalled installs nothing: the mesh is the user's; it only verifies.
 type preinstalled struct{}
 
-func (preinstalled) Name() string                            { return InstallerPreinstalled }
+func (preinstalled) Name() env.Installer                     { return env.InstallerPreinstalled }
 func (preinstalled) Version(context.Context) (string, error) { return "", nil }
 func (preinstalled) Install(ctx context.Context, t Target, op *IstioOperator, _ string) error {
 	_, err := verifyControlPlane(ctx, t.Client, op != nil && op.Spec.Profile != profileRemote)

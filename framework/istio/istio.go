@@ -26,15 +26,6 @@ import (
 	"github.com/meshconform/meshconform/framework/trust"
 )
 
-// Data planes and istiod exposure modes.
-const (
-	DataPlaneProxyless = "proxyless"
-	DataPlaneSidecar   = "sidecar"
-
-	ExposeLoadBalancer = "loadbalancer"
-	ExposeGateway      = "gateway"
-)
-
 // NoteGatewayCannotRun is the note recorded when east-west gateway pods cannot run.
 const NoteGatewayCannotRun = "east-west gateway pods cannot run: the proxyv2 image has no Envoy; multi-network traffic specs will be skipped"
 
@@ -106,7 +97,7 @@ func (t Timeouts) WithDefaults() (Timeouts, error) {
 // Options configure Install.
 type Options struct {
 	// Installer is istioctl (default), helm or preinstalled.
-	Installer string
+	Installer env.Installer
 	// Istioctl is the istioctl binary (istioctl installer).
 	Istioctl string
 	// Helm is the helm binary and Charts the directory of Istio's base, istiod and gateway charts (helm installer).
@@ -119,10 +110,10 @@ type Options struct {
 	// caller loads images.PilotImage and images.ProxyV2Image into the kind nodes first.
 	Hub, Tag string
 	// DataPlane is proxyless (default) or sidecar.
-	DataPlane string
+	DataPlane env.DataPlane
 	// ExposeIstiod is how remotes reach istiod: loadbalancer (default for proxyless: the east-west gateway needs
 	// Envoy) or gateway (the install guide's way, default for sidecar).
-	ExposeIstiod string
+	ExposeIstiod env.IstiodExposure
 	// Out receives one progress line per step.
 	Out      io.Writer
 	Timeouts Timeouts
@@ -133,29 +124,29 @@ func (o Options) withDefaults(st *env.State) (Options, error) {
 		o.Out = io.Discard
 	}
 	if o.Installer == "" {
-		o.Installer = InstallerIstioctl
+		o.Installer = env.InstallerIstioctl
 	}
 	if o.DataPlane == "" {
-		o.DataPlane = DataPlaneProxyless
+		o.DataPlane = env.DataPlaneProxyless
 	}
 	switch o.DataPlane {
-	case DataPlaneProxyless, DataPlaneSidecar:
+	case env.DataPlaneProxyless, env.DataPlaneSidecar:
 	default:
 		return o, fmt.Errorf("unknown data plane %q: use proxyless or sidecar", o.DataPlane)
 	}
 	if o.ExposeIstiod == "" {
-		o.ExposeIstiod = ExposeLoadBalancer
-		if o.DataPlane == DataPlaneSidecar {
-			o.ExposeIstiod = ExposeGateway
+		o.ExposeIstiod = env.ExposeLoadBalancer
+		if o.DataPlane == env.DataPlaneSidecar {
+			o.ExposeIstiod = env.ExposeGateway
 		}
 	}
 	switch o.ExposeIstiod {
-	case ExposeLoadBalancer, ExposeGateway:
+	case env.ExposeLoadBalancer, env.ExposeGateway:
 	default:
 		return o, fmt.Errorf("unknown istiod exposure %q: use loadbalancer or gateway", o.ExposeIstiod)
 	}
-	if o.Installer != InstallerPreinstalled && !o.InstallerImages && o.Hub == "" && o.Tag == "" &&
-		st.Images.Source == images.SourceOffline {
+	if o.Installer != env.InstallerPreinstalled && !o.InstallerImages && o.Hub == "" && o.Tag == "" &&
+		st.Images.Source == env.SourceOffline {
 		o.Hub, o.Tag = images.IstioHub, images.IstioVersion
 	}
 	var err error
@@ -163,11 +154,14 @@ func (o Options) withDefaults(st *env.State) (Options, error) {
 	return o, err
 }
 
-// Install installs Istio into the environment's clusters as its topology says and records the mesh in st.Mesh,
+// Install installs Istio into the environment's clusters as the topology t says and records the mesh in st.Mesh,
 // saving st after every stage.
-func Install(ctx context.Context, st *env.State, opts Options) error {
-	if st == nil || st.Topology == nil {
-		return errors.New("install istio: the environment has no topology")
+func Install(ctx context.Context, t *topology.Topology, st *env.State, opts Options) error {
+	if st == nil || t == nil {
+		return errors.New("install istio: no environment or no topology")
+	}
+	if st.Topology.Name != t.Metadata.Name {
+		return fmt.Errorf("install istio: the environment is of topology %q, not %q", st.Topology.Name, t.Metadata.Name)
 	}
 	opts, err := opts.withDefaults(st)
 	if err != nil {
@@ -177,7 +171,7 @@ func Install(ctx context.Context, st *env.State, opts Options) error {
 	if err != nil {
 		return err
 	}
-	r := &run{st: st, t: st.Topology, opts: opts, inst: inst, start: time.Now(), fetch: portForwardClusterz,
+	r := &run{st: st, t: t, opts: opts, inst: inst, start: time.Now(), fetch: portForwardClusterz,
 		clients: map[string]*kube.Client{}, envs: map[string]*env.Cluster{}, tokens: map[string][]byte{}}
 	return r.install(ctx)
 }
@@ -210,14 +204,14 @@ func (r *run) install(ctx context.Context) error {
 		DataPlane: r.opts.DataPlane, ExposeIstiod: r.opts.ExposeIstiod, TrustDomain: r.t.Spec.Mesh.TrustDomain,
 		Clusters: map[string]env.MeshCluster{},
 	}
-	if r.t.HasRemotes() && r.opts.ExposeIstiod == ExposeGateway && r.opts.DataPlane == DataPlaneProxyless {
+	if r.t.HasRemotes() && r.opts.ExposeIstiod == env.ExposeGateway && r.opts.DataPlane == env.DataPlaneProxyless {
 		r.st.Mesh.Notes = append(r.st.Mesh.Notes, "istiod is exposed through the east-west gateway, which needs Envoy: "+
 			"remote workloads reach istiod only where the gateway runs")
 	}
 	if err := r.connect(); err != nil {
 		return err
 	}
-	if r.inst.Name() != InstallerPreinstalled {
+	if r.inst.Name() != env.InstallerPreinstalled {
 		if r.ca, err = trust.LoadOrCreate(filepath.Join(r.st.Dir(), "trust")); err != nil {
 			return err
 		}
@@ -226,7 +220,7 @@ func (r *run) install(ctx context.Context) error {
 	if err := r.save(); err != nil {
 		return err
 	}
-	stages := Plan(r.t, PlanOptions{ExposeIstiod: r.opts.ExposeIstiod, Preinstalled: r.inst.Name() == InstallerPreinstalled})
+	stages := Plan(r.t, PlanOptions{ExposeIstiod: r.opts.ExposeIstiod, Preinstalled: r.inst.Name() == env.InstallerPreinstalled})
 	for _, stage := range stages {
 		if err := r.runStage(ctx, stage); err != nil {
 			return err

@@ -44,17 +44,17 @@ func TestOptionsDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.Installer != InstallerIstioctl || o.DataPlane != DataPlaneProxyless || o.ExposeIstiod != ExposeLoadBalancer {
+	if o.Installer != env.InstallerIstioctl || o.DataPlane != env.DataPlaneProxyless || o.ExposeIstiod != env.ExposeLoadBalancer {
 		t.Errorf("defaults %+v", o)
 	}
 	if o.Hub != images.IstioHub || o.Tag != images.IstioVersion {
 		t.Errorf("offline images: hub/tag %s/%s, want the kit's", o.Hub, o.Tag)
 	}
-	o, err = Options{DataPlane: DataPlaneSidecar, Hub: "docker.io/istio", Tag: "1.31.0"}.withDefaults(&env.State{})
+	o, err = Options{DataPlane: env.DataPlaneSidecar, Hub: "docker.io/istio", Tag: "1.31.0"}.withDefaults(&env.State{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.ExposeIstiod != ExposeGateway || o.Hub != "docker.io/istio" {
+	if o.ExposeIstiod != env.ExposeGateway || o.Hub != "docker.io/istio" {
 		t.Errorf("sidecar defaults %+v", o)
 	}
 	for _, bad := range []Options{{DataPlane: "ambient"}, {ExposeIstiod: "nodeport"}, {Timeouts: Timeouts{RemoteSync: time.Hour}}} {
@@ -65,20 +65,20 @@ func TestOptionsDefaults(t *testing.T) {
 }
 
 func TestNewInstaller(t *testing.T) {
-	if _, err := NewInstaller(Options{Installer: InstallerHelm}); err == nil || !strings.Contains(err.Error(), "--helm PATH") {
+	if _, err := NewInstaller(Options{Installer: env.InstallerHelm}); err == nil || !strings.Contains(err.Error(), "--helm PATH") {
 		t.Errorf("helm without a binary: %v", err)
 	}
 	if _, err := NewInstaller(Options{Installer: "kustomize"}); err == nil {
 		t.Error("unknown installer accepted")
 	}
-	if _, err := NewInstaller(Options{Installer: InstallerIstioctl}); err == nil {
+	if _, err := NewInstaller(Options{Installer: env.InstallerIstioctl}); err == nil {
 		t.Error("istioctl without a binary accepted")
 	}
-	if _, err := NewInstaller(Options{Installer: InstallerIstioctl, Istioctl: "/nonexistent/istioctl"}); err == nil {
+	if _, err := NewInstaller(Options{Installer: env.InstallerIstioctl, Istioctl: "/nonexistent/istioctl"}); err == nil {
 		t.Error("a missing binary accepted")
 	}
-	i, err := NewInstaller(Options{Installer: InstallerPreinstalled})
-	if err != nil || i.Name() != InstallerPreinstalled {
+	i, err := NewInstaller(Options{Installer: env.InstallerPreinstalled})
+	if err != nil || i.Name() != env.InstallerPreinstalled {
 		t.Errorf("preinstalled: %v %v", i, err)
 	}
 }
@@ -157,8 +157,8 @@ func TestEnsureNamespace(t *testing.T) {
 
 func TestInstallRefusesAnEnvironmentWithoutClusters(t *testing.T) {
 	top := mustBuiltin(t, "multi-primary")
-	st := env.New(t.TempDir(), top)
-	err := Install(context.Background(), st, Options{Installer: InstallerPreinstalled})
+	st := top.NewState(t.TempDir())
+	err := Install(context.Background(), top, st, Options{Installer: env.InstallerPreinstalled})
 	if err == nil || !strings.Contains(err.Error(), "cluster1") || !strings.Contains(err.Error(), "kubeconfig") {
 		t.Errorf("err = %v", err)
 	}
@@ -200,7 +200,7 @@ func TestGatewayPodsThatCannotRunBecomeOneNote(t *testing.T) {
 	}
 
 	// The sidecar data plane needs the gateway: the same pods are an error there.
-	r.opts.DataPlane = DataPlaneSidecar
+	r.opts.DataPlane = env.DataPlaneSidecar
 	if err := r.gatewayPods(context.Background(), "cluster1"); err == nil {
 		t.Error("sidecar data plane: no error for gateway pods that cannot run")
 	}

@@ -10,6 +10,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/topology"
 )
 
@@ -61,7 +62,7 @@ func renderAll(t *testing.T, top *topology.Topology) map[string][]byte {
 			t.Fatal(err)
 		}
 		out[c.Name+".yaml"] = b
-		for _, mode := range []string{ExposeLoadBalancer, ExposeGateway} {
+		for _, mode := range []env.IstiodExposure{env.ExposeLoadBalancer, env.ExposeGateway} {
 			if NeedsEastWestGateway(top, c.Name, mode) {
 				b, err := EastWestOperator(c.Network, testHub, testTag).YAML()
 				if err != nil {
@@ -281,18 +282,19 @@ func TestEastWestOperator(t *testing.T) {
 
 func TestNeedsEastWestGateway(t *testing.T) {
 	cases := []struct {
-		topology, cluster, expose string
-		want                      bool
+		topology, cluster string
+		expose            env.IstiodExposure
+		want              bool
 	}{
-		{"multi-primary", "cluster1", ExposeLoadBalancer, false},
-		{"multi-primary", "cluster1", ExposeGateway, false}, // no remotes: nothing to expose
-		{"multi-primary-multi-network", "cluster2", ExposeLoadBalancer, true},
-		{"primary-remote", "cluster1", ExposeLoadBalancer, false},
-		{"primary-remote", "cluster1", ExposeGateway, true},
-		{"primary-remote", "cluster2", ExposeGateway, false},
-		{"primary-remote-multi-network", "cluster2", ExposeLoadBalancer, true},
-		{"mix-3-cluster", "cluster2", ExposeLoadBalancer, true},
-		{"mix-3-cluster", "nope", ExposeLoadBalancer, false},
+		{"multi-primary", "cluster1", env.ExposeLoadBalancer, false},
+		{"multi-primary", "cluster1", env.ExposeGateway, false}, // no remotes: nothing to expose
+		{"multi-primary-multi-network", "cluster2", env.ExposeLoadBalancer, true},
+		{"primary-remote", "cluster1", env.ExposeLoadBalancer, false},
+		{"primary-remote", "cluster1", env.ExposeGateway, true},
+		{"primary-remote", "cluster2", env.ExposeGateway, false},
+		{"primary-remote-multi-network", "cluster2", env.ExposeLoadBalancer, true},
+		{"mix-3-cluster", "cluster2", env.ExposeLoadBalancer, true},
+		{"mix-3-cluster", "nope", env.ExposeLoadBalancer, false},
 	}
 	for _, c := range cases {
 		if got := NeedsEastWestGateway(mustBuiltin(t, c.topology), c.cluster, c.expose); got != c.want {

@@ -3,6 +3,7 @@ package istio
 import (
 	"fmt"
 
+	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/topology"
 )
 
@@ -53,7 +54,7 @@ func (s Step) String() string {
 // PlanOptions shape the plan.
 type PlanOptions struct {
 	// ExposeIstiod is loadbalancer or gateway.
-	ExposeIstiod string
+	ExposeIstiod env.IstiodExposure
 	// Preinstalled: verify the user's installation, install nothing.
 	Preinstalled bool
 }
@@ -116,7 +117,7 @@ func Plan(t *topology.Topology, o PlanOptions) [][]Step {
 
 // NeedsEastWestGateway reports whether a cluster gets an east-west gateway: every cluster of a multi-network
 // topology (cross-network traffic enters through it), and a primary whose remotes reach istiod through it.
-func NeedsEastWestGateway(t *topology.Topology, cluster, exposeIstiod string) bool {
+func NeedsEastWestGateway(t *topology.Topology, cluster string, exposeIstiod env.IstiodExposure) bool {
 	c, ok := t.Cluster(cluster)
 	if !ok {
 		return false
@@ -124,5 +125,5 @@ func NeedsEastWestGateway(t *topology.Topology, cluster, exposeIstiod string) bo
 	if t.MultiNetwork() {
 		return true
 	}
-	return c.IsPrimary() && exposeIstiod == ExposeGateway && len(t.RemotesOf(c.Name)) > 0
+	return c.IsPrimary() && exposeIstiod == env.ExposeGateway && len(t.RemotesOf(c.Name)) > 0
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
+
+	"github.com/meshconform/meshconform/framework/env"
 )
 
 // stageOf indexes a plan: step -> stage number.
@@ -19,8 +21,8 @@ func stageOf(plan [][]Step) map[Step]int {
 
 func TestPlanOrderForEveryBuiltin(t *testing.T) {
 	for _, name := range builtinNames(t) {
-		for _, expose := range []string{ExposeLoadBalancer, ExposeGateway} {
-			t.Run(name+"/"+expose, func(t *testing.T) {
+		for _, expose := range env.IstiodExposures {
+			t.Run(name+"/"+string(expose), func(t *testing.T) {
 				top := mustBuiltin(t, name)
 				plan := Plan(top, PlanOptions{ExposeIstiod: expose})
 				at := stageOf(plan)
@@ -53,7 +55,7 @@ func TestPlanOrderForEveryBuiltin(t *testing.T) {
 					ns := Step{Kind: StepNamespace, Cluster: c.Name}
 					gw := Step{Kind: StepEastWestGateway, Cluster: c.Name}
 					pods := Step{Kind: StepGatewayPods, Cluster: c.Name}
-					wantGW := top.MultiNetwork() || (c.IsPrimary() && expose == ExposeGateway && len(top.RemotesOf(c.Name)) > 0)
+					wantGW := top.MultiNetwork() || (c.IsPrimary() && expose == env.ExposeGateway && len(top.RemotesOf(c.Name)) > 0)
 					has(gw, wantGW)
 					has(pods, wantGW)
 					if wantGW {
@@ -73,7 +75,7 @@ func TestPlanOrderForEveryBuiltin(t *testing.T) {
 						has(expo, len(remotes) > 0)
 						if len(remotes) > 0 {
 							before(cp, expo)
-							if expose == ExposeGateway {
+							if expose == env.ExposeGateway {
 								before(gw, expo)
 							}
 						}
@@ -114,7 +116,7 @@ func TestPlanOrderForEveryBuiltin(t *testing.T) {
 }
 
 func TestPlanPrimaryRemoteMultiNetwork(t *testing.T) {
-	plan := Plan(mustBuiltin(t, "primary-remote-multi-network"), PlanOptions{ExposeIstiod: ExposeLoadBalancer})
+	plan := Plan(mustBuiltin(t, "primary-remote-multi-network"), PlanOptions{ExposeIstiod: env.ExposeLoadBalancer})
 	var got [][]string
 	for _, st := range plan {
 		var names []string
@@ -141,7 +143,7 @@ func TestPlanPrimaryRemoteMultiNetwork(t *testing.T) {
 }
 
 func TestPlanMultiPrimaryHasNoGatewayOrExposure(t *testing.T) {
-	plan := Plan(mustBuiltin(t, "multi-primary"), PlanOptions{ExposeIstiod: ExposeLoadBalancer})
+	plan := Plan(mustBuiltin(t, "multi-primary"), PlanOptions{ExposeIstiod: env.ExposeLoadBalancer})
 	want := "[[namespace cluster1 namespace cluster2] [cacerts cluster1 cacerts cluster2] " +
 		"[control-plane cluster1 control-plane cluster2] [remote-secret cluster1->cluster2 remote-secret cluster2->cluster1] " +
 		"[sync cluster1 sync cluster2]]"
@@ -151,7 +153,7 @@ func TestPlanMultiPrimaryHasNoGatewayOrExposure(t *testing.T) {
 }
 
 func TestPlanPreinstalledOnlyVerifies(t *testing.T) {
-	plan := Plan(mustBuiltin(t, "mix-3-cluster"), PlanOptions{ExposeIstiod: ExposeLoadBalancer, Preinstalled: true})
+	plan := Plan(mustBuiltin(t, "mix-3-cluster"), PlanOptions{ExposeIstiod: env.ExposeLoadBalancer, Preinstalled: true})
 	for _, st := range plan {
 		for _, s := range st {
 			switch s.Kind {

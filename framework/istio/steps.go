@@ -228,7 +228,7 @@ func (r *run) eastWest(ctx context.Context, name string) error {
 			return fmt.Errorf("%s: Gateway %s: %w", name, CrossNetworkGatewayName, err)
 		}
 	}
-	if tc.IsPrimary() && r.opts.ExposeIstiod == ExposeGateway && len(r.t.RemotesOf(name)) > 0 {
+	if tc.IsPrimary() && r.opts.ExposeIstiod == env.ExposeGateway && len(r.t.RemotesOf(name)) > 0 {
 		if err := applyGateway(ctx, ic, IstiodGateway()); err != nil {
 			return fmt.Errorf("%s: Gateway %s: %w", name, IstiodGatewayName, err)
 		}
@@ -251,7 +251,7 @@ func (r *run) exposeIstiod(ctx context.Context, name string) error {
 	c := r.clients[name]
 	var addr, how string
 	switch r.opts.ExposeIstiod {
-	case ExposeLoadBalancer:
+	case env.ExposeLoadBalancer:
 		if err := applyService(ctx, c.Clientset, IstiodLoadBalancer()); err != nil {
 			return fmt.Errorf("%s: Service %s: %w", name, IstiodLBServiceName, err)
 		}
@@ -260,7 +260,7 @@ func (r *run) exposeIstiod(ctx context.Context, name string) error {
 			return err
 		}
 		addr, how = ip, "Service "+IstiodLBServiceName
-	case ExposeGateway:
+	case env.ExposeGateway:
 		addr, how = r.meshCluster(name).EastWestGateway, "the east-west gateway"
 		if addr == "" {
 			return fmt.Errorf("%s: istiod is to be exposed through the east-west gateway, which has no address", name)
@@ -398,13 +398,13 @@ func (r *run) gatewayPods(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	r.mesh(name, func(mc *env.MeshCluster) { mc.GatewayReady = v.Ready })
+	r.mesh(name, func(mc *env.MeshCluster) { mc.GatewayReady, mc.GatewayCannotRun = v.Ready, false })
 	if v.Ready {
 		r.logf(name, began, "east-west gateway pods ready")
 		return nil
 	}
 	why := gatewayImageVerdict(ctx, c)
-	if r.opts.DataPlane == DataPlaneSidecar {
+	if r.opts.DataPlane == env.DataPlaneSidecar {
 		return fmt.Errorf("%s: east-west gateway pods not ready after %s: %s%s", name, r.opts.Timeouts.GatewayPods, v.State, why)
 	}
 	r.noteGatewayCannotRun(name)
@@ -449,10 +449,14 @@ func (r *run) note(n string) {
 	r.st.Mesh.Notes = append(r.st.Mesh.Notes, n)
 }
 
-// noteGatewayCannotRun records the cluster in the one note about gateways that cannot run.
+// noteGatewayCannotRun records the fact in the cluster's mesh record (what the specs read) and the cluster in the
+// one note about gateways that cannot run (what the report's reader reads).
 func (r *run) noteGatewayCannotRun(cluster string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	mc := r.st.Mesh.Clusters[cluster]
+	mc.GatewayCannotRun = true
+	r.st.Mesh.Clusters[cluster] = mc
 	r.noEnvoy = append(r.noEnvoy, cluster)
 	sort.Strings(r.noEnvoy)
 	note := NoteGatewayCannotRun + " (clusters: " + strings.Join(r.noEnvoy, ", ") + ")"

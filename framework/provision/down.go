@@ -27,7 +27,7 @@ func Down(ctx context.Context, stateDir string, all bool, out io.Writer) error {
 	var kindNames, networks []string
 	topo := ""
 	if st != nil {
-		topo = st.Topology.Metadata.Name
+		topo = st.Topology.Name
 		for _, c := range st.Clusters {
 			if c.Provisioned && c.KindName != "" {
 				kindNames = append(kindNames, c.KindName)

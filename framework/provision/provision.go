@@ -53,15 +53,17 @@ func Up(ctx context.Context, t *topology.Topology, opts Options) (*env.State, er
 	st, err := env.Load(opts.StateDir)
 	switch {
 	case errors.Is(err, env.ErrNoEnvironment):
-		st = env.New(opts.StateDir, t)
+		st = t.NewState(opts.StateDir)
 	case err != nil:
 		return nil, err
-	case st.Topology.Metadata.Name != t.Metadata.Name:
+	case st.Topology.Name != t.Metadata.Name:
 		return nil, fmt.Errorf("environment of topology %q is up (%s): run `meshconform down` before bringing up %q",
-			st.Topology.Metadata.Name, st.Path(), t.Metadata.Name)
+			st.Topology.Name, st.Path(), t.Metadata.Name)
 	default:
-		st.Topology = t
+		st.Topology = t.Record()
 	}
+	// Every topology cluster is recorded with its place in the mesh before anything is made, in topology order.
+	t.RecordClusters(st)
 	p := &run{t: t, st: st, opts: opts, start: time.Now()}
 	if t.BringYourOwn() {
 		return st, p.phase("clusters (bring your own)", p.bringYourOwn)
@@ -139,7 +141,7 @@ func (p *run) images(ctx context.Context) error {
 	plan := images.Choose(ctx, p.opts.Offline)
 	p.st.Images = env.Images{Source: plan.Source, Reason: plan.Reason, NodeImage: plan.NodeImage, Loaded: plan.Load}
 	p.logf("images: %s (%s)", plan.Source, plan.Reason)
-	if plan.Source == images.SourceOffline {
+	if plan.Source == env.SourceOffline {
 		return p.opts.Kit.Ensure(ctx, "node", "metallb-manifest")
 	}
 	return p.opts.Kit.Ensure(ctx, "metallb-manifest")
@@ -166,7 +168,7 @@ func (p *run) networks(ctx context.Context) error {
 			return err
 		}
 		if _, ok := p.st.Network(name); !ok {
-			p.st.Networks = append(p.st.Networks, n)
+			p.st.Networks = append(p.st.Networks, env.Network(n))
 		}
 		p.logf("network %s: %s (bridge %s)", n.Name, n.Subnet, n.Bridge)
 	}
@@ -180,9 +182,8 @@ func (p *run) clusters(ctx context.Context) error {
 	}
 	var specs []clusters.Spec
 	for _, c := range p.t.Spec.Clusters {
-		rec := p.st.Cluster(c.Name)
+		rec := p.st.EnsureCluster(c.Name)
 		rec.KindName = clusters.NamePrefix + c.Name
-		rec.Role, rec.Network = c.Role, c.Network
 		rec.DockerNetwork = p.dockerNetworkOf(c.Network)
 		rec.PodSubnet, rec.ServiceSubnet = c.PodSubnet, c.ServiceSubnet
 		rec.Provisioned = true
@@ -257,7 +258,11 @@ func (p *run) reachability(ctx context.Context) error {
 		for _, c := range p.st.Clusters {
 			api[c.DockerNetwork] = append(api[c.DockerNetwork], netip.MustParseAddr(c.Access.ControlPlaneIP))
 		}
-		allows := network.IsolationAllows(p.st.Networks, api)
+		var nets []network.Network
+		for _, n := range p.st.Networks {
+			nets = append(nets, network.Network(n))
+		}
+		allows := network.IsolationAllows(nets, api)
 		p.logf("isolated: %d routes between clusters of the same mesh network, %d allow rules (LoadBalancer ranges and "+
 			"API servers across networks), %d drop rules", len(routes), len(allows), len(drops))
 		return network.Apply(ctx, p.t.Metadata.Name, allows, drops)
@@ -286,7 +291,7 @@ func (p *run) metallb(ctx context.Context) error {
 		if !ok {
 			return fmt.Errorf("cluster %s: network %s not recorded", c.Name, c.DockerNetwork)
 		}
-		first, last, err := n.Pool(index[c.DockerNetwork])
+		first, last, err := network.Network(n).Pool(index[c.DockerNetwork])
 		if err != nil {
 			return err
 		}
@@ -324,11 +329,10 @@ func (p *run) parallel(ctx context.Context, fn func(context.Context, *env.Cluste
 }
 
 func (p *run) bringYourOwn(ctx context.Context) error {
-	p.st.Images = env.Images{Source: "none", Reason: "bring-your-own clusters: nothing is provisioned"}
+	p.st.Images = env.Images{Source: env.SourceNone, Reason: "bring-your-own clusters: nothing is provisioned"}
 	for _, c := range p.t.Spec.Clusters {
-		rec := p.st.Cluster(c.Name)
-		rec.Role, rec.Network = c.Role, c.Network
-		rec.Access = clusters.Access{Kubeconfig: c.Kubeconfig, Context: c.Context}
+		rec := p.st.EnsureCluster(c.Name)
+		rec.Access = env.Access{Kubeconfig: c.Kubeconfig, Context: c.Context}
 		kc, err := kube.New(c.Name, c.Kubeconfig, c.Context)
 		if err != nil {
 			return err

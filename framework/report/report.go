@@ -355,32 +355,21 @@ func (cr *ConformanceReport) describeEnvironment(st *env.State) {
 		cr.Warnings = append(cr.Warnings, "no environment state: implementation and topology are unknown")
 		return
 	}
-	cr.ImageSource = st.Images.Source
+	cr.ImageSource = string(st.Images.Source)
 	if m := st.Mesh; m != nil {
-		cr.Implementation = Implementation{Name: "istio", Version: m.IstioVersion, Installer: m.Installer, Hub: m.Hub,
+		cr.Implementation = Implementation{Name: "istio", Version: m.IstioVersion, Installer: string(m.Installer), Hub: m.Hub,
 			Tag: m.Tag, TrustDomain: m.TrustDomain, RootFingerprint: m.RootFingerprint}
-		cr.DataPlane = m.DataPlane
-		cr.ExposeIstiod = m.ExposeIstiod
+		cr.DataPlane = string(m.DataPlane)
+		cr.ExposeIstiod = string(m.ExposeIstiod)
 		cr.Notes = slices.Clone(m.Notes)
 	} else {
 		cr.Warnings = append(cr.Warnings, "the environment records no mesh installation")
 	}
-	provisioned := map[string]bool{}
-	for _, c := range st.Clusters {
-		provisioned[c.Name] = c.Provisioned
-	}
-	if t := st.Topology; t != nil {
-		cr.Topology = Topology{Name: t.Metadata.Name, Networking: string(t.Spec.Networking), MeshID: t.Spec.Mesh.ID}
-		for _, c := range t.Spec.Clusters {
-			cr.Topology.Clusters = append(cr.Topology.Clusters, Cluster{Name: c.Name, Role: string(c.Role),
-				Network: c.Network, Primary: c.Primary, BringYourOwn: c.BringYourOwn() || !provisioned[c.Name]})
-		}
-		return
-	}
-	// No topology in the state: fall back to the cluster records.
+	t := st.Topology
+	cr.Topology = Topology{Name: t.Name, Networking: string(t.Networking), MeshID: t.MeshID}
 	for _, c := range st.Clusters {
 		cr.Topology.Clusters = append(cr.Topology.Clusters, Cluster{Name: c.Name, Role: string(c.Role),
-			Network: c.Network, BringYourOwn: !c.Provisioned})
+			Network: c.Network, Primary: c.Primary, BringYourOwn: !c.Provisioned})
 	}
 }
 

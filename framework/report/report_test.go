@@ -60,14 +60,14 @@ func verdict(t *testing.T, source string, endpoints map[string]int, tally map[st
 func labels(area string, extra ...string) []string { return append([]string{"area:" + area}, extra...) }
 
 func state() *env.State {
-	st := env.New(os.TempDir(), &topology.Topology{
+	st := (&topology.Topology{
 		Metadata: topology.Metadata{Name: "primary-remote"},
 		Spec: topology.Spec{Networking: topology.NetworkingBridged, Mesh: topology.Mesh{ID: "mesh1"},
 			Clusters: []topology.Cluster{
 				{Name: "cluster1", Role: topology.RolePrimary, Network: "network1"},
 				{Name: "cluster2", Role: topology.RoleRemote, Network: "network1", Primary: "cluster1"},
 			}},
-	})
+	}).NewState(os.TempDir())
 	st.Images = env.Images{Source: "offline"}
 	st.Cluster("cluster1").Provisioned = true
 	st.Cluster("cluster2").Provisioned = true
@@ -397,7 +397,7 @@ func TestHTML(t *testing.T) {
 		it("gw", types.SpecStateSkipped, labels("gateway"), "no Envoy image <b>here</b>"),
 	}}
 	st := state()
-	st.Topology.Spec.Clusters[0].Name = evil
+	st.Clusters[0].Name = evil
 	cr := Build(r, st, Options{Command: []string{"meshconform", "run", "--topology", evil}})
 	path := filepath.Join(t.TempDir(), HTMLFile)
 	if err := cr.WriteHTML(path); err != nil {

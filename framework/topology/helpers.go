@@ -1,5 +1,7 @@
 package topology
 
+import "github.com/meshconform/meshconform/framework/env"
+
 // Feature is a property of a topology that specs can be labelled with, so a
 // spec that only makes sense for, say, multi-network topologies runs only there.
 type Feature string
@@ -174,4 +176,26 @@ func networkOf(c Cluster) string {
 		return DefaultNetwork
 	}
 	return c.Network
+}
+
+// Record is what the environment file keeps of the topology (the per-cluster facts go into its cluster records).
+func (t *Topology) Record() env.Topology {
+	return env.Topology{Name: t.Metadata.Name, Networking: t.Spec.Networking, MeshID: t.Spec.Mesh.ID,
+		TrustDomain: t.Spec.Mesh.TrustDomain}
+}
+
+// NewState returns a new environment for the topology, to be saved in dir, with every cluster recorded in topology
+// order with its place in the mesh (role, network, primary), before anything is provisioned.
+func (t *Topology) NewState(dir string) *env.State {
+	st := env.New(dir, t.Record())
+	t.RecordClusters(st)
+	return st
+}
+
+// RecordClusters adds (or updates) every cluster's place in the mesh in st.
+func (t *Topology) RecordClusters(st *env.State) {
+	for _, c := range t.Spec.Clusters {
+		rec := st.EnsureCluster(c.Name)
+		rec.Role, rec.Network, rec.Primary = c.Role, c.Network, c.Primary
+	}
 }

@@ -44,6 +44,8 @@
 // and are reached through [Builtin], [Builtins] and [Resolve].
 package topology
 
+import "github.com/meshconform/meshconform/framework/env"
+
 // APIVersion and Kind identify a topology file.
 const (
 	APIVersion = "meshconform.io/v1alpha1"
@@ -74,28 +76,20 @@ const (
 	MaxDerivedClusters = 25
 )
 
-// Role is a cluster's role in the mesh.
-type Role string
+// Role is a cluster's role in the mesh (the environment's vocabulary, defined once in package env).
+type Role = env.Role
 
 const (
-	// RolePrimary clusters run istiod.
-	RolePrimary Role = "primary"
-	// RoleRemote clusters run no istiod; their proxies are configured by the
-	// istiod of their primary.
-	RoleRemote Role = "remote"
+	RolePrimary = env.RolePrimary
+	RoleRemote  = env.RoleRemote
 )
 
-// Networking is how docker carries the topology's mesh networks.
-type Networking string
+// Networking is how docker carries the topology's mesh networks (package env defines the values).
+type Networking = env.Networking
 
 const (
-	// NetworkingBridged puts every cluster on one docker network; clusters in
-	// the same mesh network get routes to each other's pod and service
-	// subnets, clusters in different mesh networks get none.
-	NetworkingBridged Networking = "bridged"
-	// NetworkingIsolated gives every mesh network its own docker network;
-	// across networks only east-west gateways and API servers are reachable.
-	NetworkingIsolated Networking = "isolated"
+	NetworkingBridged  = env.NetworkingBridged
+	NetworkingIsolated = env.NetworkingIsolated
 )
 
 // Topology is the root of a topology file.

@@ -21,6 +21,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/kube"
 )
 
@@ -45,7 +46,7 @@ func meshPod(name string, proxyless bool) *corev1.Pod {
 		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "echo"}, {Name: ProxyContainer}}},
 	}
 	if proxyless {
-		p.Annotations = podAnnotations(DataPlaneProxyless)
+		p.Annotations = podAnnotations(env.DataPlaneProxyless)
 	}
 	return p
 }

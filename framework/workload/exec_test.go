@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/kube"
 )
 
@@ -143,7 +144,7 @@ func TestCall(t *testing.T) {
 		gotPod, gotContainer, gotCmd = pod, container, cmd
 		return sampleMTLS + "\n", "2026/11/22 03:47:29 channel to ...: READY after 2ms\n", nil
 	}
-	target := Target(DataPlaneProxyless, "echo", "echo", 8080)
+	target := Target(env.DataPlaneProxyless, "echo", "echo", 8080)
 	tally, err := call(context.Background(), c, "echo", CallSpec{Target: target, Count: 4, XDS: true}, exec)
 	if err != nil {
 		t.Fatal(err)

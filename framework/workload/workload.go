@@ -22,15 +22,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/kube"
-)
-
-// Data planes.
-const (
-	// DataPlaneProxyless is gRPC xDS in the application with pilot-agent beside it (grpc-agent template).
-	DataPlaneProxyless = "proxyless"
-	// DataPlaneSidecar is Istio's default injection: pilot-agent and Envoy intercepting traffic.
-	DataPlaneSidecar = "sidecar"
 )
 
 // Defaults of Spec.
@@ -88,7 +81,7 @@ type Spec struct {
 	// created anyway, since clients resolve the host (DNS and xDS) through it.
 	NoServer bool
 	// DataPlane is proxyless (default) or sidecar.
-	DataPlane string
+	DataPlane env.DataPlane
 	// Service is the echo Service name, also its pods' app label and service account; defaults to "echo".
 	Service string
 	// Port is the gRPC port of the Service and the server; defaults to 8080.
@@ -120,9 +113,9 @@ func Host(ns, service string) string { return service + "." + ns + ".svc.cluster
 
 // Target is the gRPC target a client dials for the Service: xds:///host:port for proxyless, host:port (DNS) for
 // the sidecar data plane.
-func Target(dataPlane, ns, service string, port int32) string {
+func Target(dataPlane env.DataPlane, ns, service string, port int32) string {
 	hp := Host(ns, service) + ":" + strconv.Itoa(int(port))
-	if dataPlane == DataPlaneSidecar {
+	if dataPlane == env.DataPlaneSidecar {
 		return hp
 	}
 	return "xds:///" + hp
@@ -146,13 +139,13 @@ func (s Spec) withDefaults() (Spec, error) {
 		s.Replicas = 1
 	}
 	if s.DataPlane == "" {
-		s.DataPlane = DataPlaneProxyless
+		s.DataPlane = env.DataPlaneProxyless
 	}
 	var errs []error
 	switch s.DataPlane {
-	case DataPlaneProxyless, DataPlaneSidecar:
+	case env.DataPlaneProxyless, env.DataPlaneSidecar:
 	default:
-		errs = append(errs, fmt.Errorf("data plane %q: use %s or %s", s.DataPlane, DataPlaneProxyless, DataPlaneSidecar))
+		errs = append(errs, fmt.Errorf("data plane %q: use %s or %s", s.DataPlane, env.DataPlaneProxyless, env.DataPlaneSidecar))
 	}
 	if s.Image == "" {
 		errs = append(errs, errors.New("image is required (images.Kit.WorkloadImage())"))
@@ -268,8 +261,8 @@ func echoService(s Spec) *corev1.Service {
 }
 
 // podAnnotations are the data plane's pod annotations.
-func podAnnotations(dataPlane string) map[string]string {
-	if dataPlane != DataPlaneProxyless {
+func podAnnotations(dataPlane env.DataPlane) map[string]string {
+	if dataPlane != env.DataPlaneProxyless {
 		return nil
 	}
 	return map[string]string{
@@ -304,7 +297,7 @@ func smallResources() corev1.ResourceRequirements {
 func serverDeployment(s Spec) *appsv1.Deployment {
 	sel := map[string]string{AppLabel: s.Service, VersionLabel: s.Version}
 	args := []string{"server", "--port", strconv.Itoa(int(s.Port)), "--health-port", strconv.Itoa(int(s.HealthPort))}
-	if s.DataPlane == DataPlaneProxyless {
+	if s.DataPlane == env.DataPlaneProxyless {
 		args = append(args, "--xds")
 	}
 	container := corev1.Container{
@@ -355,7 +348,7 @@ func clientDeployment(s Spec) *appsv1.Deployment {
 
 func podLabels(s Spec, selector map[string]string) map[string]string {
 	l := maps.Clone(selector)
-	if s.CrossNetwork && s.DataPlane == DataPlaneProxyless && selector[VersionLabel] != "" {
+	if s.CrossNetwork && s.DataPlane == env.DataPlaneProxyless && selector[VersionLabel] != "" {
 		l[TLSModeLabel] = "istio"
 	}
 	return l

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/kube"
 )
 
@@ -47,10 +48,10 @@ func TestVersionFor(t *testing.T) {
 }
 
 func TestNamesAndTargets(t *testing.T) {
-	if got, want := Target(DataPlaneProxyless, "echo", "echo", 8080), "xds:///echo.echo.svc.cluster.local:8080"; got != want {
+	if got, want := Target(env.DataPlaneProxyless, "echo", "echo", 8080), "xds:///echo.echo.svc.cluster.local:8080"; got != want {
 		t.Errorf("proxyless target = %q, want %q", got, want)
 	}
-	if got, want := Target(DataPlaneSidecar, "echo", "echo", 8080), "echo.echo.svc.cluster.local:8080"; got != want {
+	if got, want := Target(env.DataPlaneSidecar, "echo", "echo", 8080), "echo.echo.svc.cluster.local:8080"; got != want {
 		t.Errorf("sidecar target = %q, want %q", got, want)
 	}
 	if got, want := Identity("cluster.local", "echo", "client"), "spiffe://cluster.local/ns/echo/sa/client"; got != want {
@@ -61,7 +62,7 @@ func TestNamesAndTargets(t *testing.T) {
 	}
 }
 
-func spec(dataPlane string) Spec {
+func spec(dataPlane env.DataPlane) Spec {
 	s, err := Spec{Image: "meshconform.io/workload:abc", Cluster: "cluster1", Version: "v1", DataPlane: dataPlane}.withDefaults()
 	if err != nil {
 		panic(err)
@@ -69,7 +70,7 @@ func spec(dataPlane string) Spec {
 	return s
 }
 
-func env(c corev1.Container) map[string]string {
+func envOf(c corev1.Container) map[string]string {
 	m := map[string]string{}
 	for _, e := range c.Env {
 		switch {
@@ -85,7 +86,7 @@ func env(c corev1.Container) map[string]string {
 func TestSpecDefaultsAndValidation(t *testing.T) {
 	s := spec("")
 	if s.Namespace != "echo" || s.Service != "echo" || s.Port != 8080 || s.HealthPort != 8081 || s.Replicas != 1 ||
-		s.DataPlane != DataPlaneProxyless {
+		s.DataPlane != env.DataPlaneProxyless {
 		t.Errorf("defaults: %+v", s)
 	}
 	for name, bad := range map[string]Spec{
@@ -107,7 +108,7 @@ func TestSpecDefaultsAndValidation(t *testing.T) {
 }
 
 func TestServerDeploymentProxyless(t *testing.T) {
-	d := serverDeployment(spec(DataPlaneProxyless))
+	d := serverDeployment(spec(env.DataPlaneProxyless))
 	if d.Name != "echo-v1" || d.Namespace != "echo" {
 		t.Errorf("name %s/%s, want echo/echo-v1", d.Namespace, d.Name)
 	}
@@ -162,7 +163,7 @@ func TestServerDeploymentProxyless(t *testing.T) {
 	if rp == nil || rp.HTTPGet == nil || rp.HTTPGet.Path != "/readyz" || rp.HTTPGet.Port.IntValue() != 8081 {
 		t.Errorf("readiness probe %+v, want GET /readyz on 8081", rp)
 	}
-	e := env(c)
+	e := envOf(c)
 	want := map[string]string{"VERSION": "v1", "CLUSTER": "cluster1", "POD_NAME": "field:metadata.name",
 		"POD_NAMESPACE": "field:metadata.namespace", "POD_IP": "field:status.podIP"}
 	for k, v := range want {
@@ -173,7 +174,7 @@ func TestServerDeploymentProxyless(t *testing.T) {
 }
 
 func TestServerDeploymentSidecar(t *testing.T) {
-	d := serverDeployment(spec(DataPlaneSidecar))
+	d := serverDeployment(spec(env.DataPlaneSidecar))
 	if len(d.Spec.Template.Annotations) != 0 {
 		t.Errorf("sidecar pod annotations %v, want none (default injection)", d.Spec.Template.Annotations)
 	}
@@ -187,7 +188,7 @@ func TestServerDeploymentSidecar(t *testing.T) {
 }
 
 func TestClientDeployment(t *testing.T) {
-	for _, dp := range []string{DataPlaneProxyless, DataPlaneSidecar} {
+	for _, dp := range env.DataPlanes {
 		d := clientDeployment(spec(dp))
 		if d.Name != "client" || d.Spec.Template.Labels["app"] != "client" || d.Spec.Selector.MatchLabels["app"] != "client" {
 			t.Errorf("%s: client deployment %s labels %v", dp, d.Name, d.Spec.Template.Labels)
@@ -203,14 +204,14 @@ func TestClientDeployment(t *testing.T) {
 			t.Errorf("%s: container %s args %q", dp, c.Name, c.Args)
 		}
 		got := d.Spec.Template.Annotations["inject.istio.io/templates"]
-		if want := map[string]string{DataPlaneProxyless: "grpc-agent", DataPlaneSidecar: ""}[dp]; got != want {
+		if want := map[env.DataPlane]string{env.DataPlaneProxyless: "grpc-agent", env.DataPlaneSidecar: ""}[dp]; got != want {
 			t.Errorf("%s: client templates annotation %q, want %q", dp, got, want)
 		}
 	}
 }
 
 func TestEchoService(t *testing.T) {
-	s := echoService(spec(DataPlaneProxyless))
+	s := echoService(spec(env.DataPlaneProxyless))
 	if s.Name != "echo" || s.Namespace != "echo" || s.Spec.Selector["app"] != "echo" || len(s.Spec.Selector) != 1 {
 		t.Errorf("service %s/%s selector %v", s.Namespace, s.Name, s.Spec.Selector)
 	}
@@ -260,7 +261,7 @@ func TestDeployIdempotentAndConverges(t *testing.T) {
 	}
 
 	// Switching the data plane updates in place.
-	s.DataPlane = DataPlaneSidecar
+	s.DataPlane = env.DataPlaneSidecar
 	if err := Deploy(ctx, c, s); err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +301,7 @@ func deploymentNames(ds []appsv1.Deployment) []string {
 }
 
 func TestCrossNetworkMarksOnlyProxylessServersAsMTLSEndpoints(t *testing.T) {
-	base := Spec{Namespace: "echo", Image: "img", Cluster: "cluster1", Version: "v1", DataPlane: DataPlaneProxyless,
+	base := Spec{Namespace: "echo", Image: "img", Cluster: "cluster1", Version: "v1", DataPlane: env.DataPlaneProxyless,
 		Service: "echo", Port: 8080, HealthPort: 8081, Replicas: 1}
 	plain := serverDeployment(base)
 	if _, ok := plain.Spec.Template.Labels[TLSModeLabel]; ok {

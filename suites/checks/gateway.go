@@ -11,6 +11,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/istio"
 	"github.com/meshconform/meshconform/framework/workload"
 )
@@ -50,7 +51,7 @@ func GatewayAddress(ctx context.Context, m *Mesh, name string) error {
 // (xDS) and 15017 (webhooks) when it is a primary whose remotes reach istiod through the gateway.
 func GatewayPorts(m *Mesh, name string) []int {
 	ports := []int{istio.PortTLS}
-	if m.ExposeIstiod() == istio.ExposeGateway && len(m.State.Topology.RemotesOf(name)) > 0 {
+	if m.ExposeIstiod() == env.ExposeGateway && len(m.State.RemotesOf(name)) > 0 {
 		ports = append(ports, istio.PortIstiodXDS, istio.PortIstiodHook)
 	}
 	return ports
@@ -75,7 +76,7 @@ func IstiodAnswers(ctx context.Context, m *Mesh, remote string, timeout time.Dur
 		return fmt.Errorf("%s: the environment records no istiod address for this remote", remote)
 	}
 	primary := m.Istiod(remote)
-	viaLB := m.ExposeIstiod() == istio.ExposeLoadBalancer
+	viaLB := m.ExposeIstiod() == env.ExposeLoadBalancer
 	for _, port := range []int{istio.PortIstiodXDS, istio.PortIstiodHook} {
 		if err := answers(ctx, m, "gateway", remote, primary, net.JoinHostPort(addr, strconv.Itoa(port)), timeout, viaLB); err != nil {
 			return err

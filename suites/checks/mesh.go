@@ -11,13 +11,11 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
-	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/meshconform/meshconform/framework/env"
-	"github.com/meshconform/meshconform/framework/istio"
 	"github.com/meshconform/meshconform/framework/kube"
 	"github.com/meshconform/meshconform/framework/topology"
 	"github.com/meshconform/meshconform/framework/workload"
@@ -32,7 +30,7 @@ type Mesh struct {
 	Service       string
 	Port          int32
 	ServerAccount string
-	DataPlane     string
+	DataPlane     env.DataPlane
 	TrustDomain   string
 }
 
@@ -85,26 +83,23 @@ func (m *Mesh) Others(name string) []string {
 	return slices.DeleteFunc(m.Names(), func(n string) bool { return n == name })
 }
 
-// Cluster returns the topology's view of a cluster.
-func (m *Mesh) Cluster(name string) topology.Cluster {
-	c, _ := m.State.Topology.Cluster(name)
-	return c
-}
-
 // Network is the mesh network of a cluster.
 func (m *Mesh) Network(name string) string {
-	return cmp.Or(m.Cluster(name).Network, topology.DefaultNetwork)
+	if c := m.State.Cluster(name); c != nil {
+		return cmp.Or(c.Network, topology.DefaultNetwork)
+	}
+	return topology.DefaultNetwork
 }
 
 // SameNetwork says whether two clusters share a mesh network (pod IPs reachable directly).
 func (m *Mesh) SameNetwork(a, b string) bool { return m.Network(a) == m.Network(b) }
 
 // MultiNetwork says whether the mesh spans more than one network.
-func (m *Mesh) MultiNetwork() bool { return m.State.Topology.MultiNetwork() }
+func (m *Mesh) MultiNetwork() bool { return m.State.MultiNetwork() }
 
 // Istiod returns the cluster whose istiod configures name's workloads: itself for a primary, its primary for a remote.
 func (m *Mesh) Istiod(name string) string {
-	if p, ok := m.State.Topology.PrimaryOf(name); ok {
+	if p, ok := m.State.PrimaryOf(name); ok {
 		return p.Name
 	}
 	return name
@@ -174,23 +169,9 @@ func (m *Mesh) GatewayAddress(name string, port int) string {
 
 // GatewayCannotRun says whether `up` found that a cluster's east-west gateway pods cannot run at all (no Envoy in
 // the proxy image): the Envoy-dependent specs skip for it. A gateway that merely is not Ready is tested, and fails.
-func (m *Mesh) GatewayCannotRun(name string) bool {
-	if m.GatewayReady(name) || m.State.Mesh.Clusters[name].EastWestGateway == "" {
-		return false
-	}
-	// The note names the clusters: "<NoteGatewayCannotRun> (clusters: cluster1, cluster2)".
-	for _, n := range m.State.Mesh.Notes {
-		if rest, ok := strings.CutPrefix(n, istio.NoteGatewayCannotRun); ok {
-			list := strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(rest), "(clusters: "), ")")
-			if list == "" || slices.Contains(strings.Split(list, ", "), name) {
-				return true
-			}
-		}
-	}
-	return false
-}
+func (m *Mesh) GatewayCannotRun(name string) bool { return m.State.GatewayCannotRun(name) }
 
 // ExposeIstiod is how remotes reach their primary's istiod (gateway or loadbalancer).
-func (m *Mesh) ExposeIstiod() string {
-	return cmp.Or(m.State.Mesh.ExposeIstiod, istio.ExposeGateway)
+func (m *Mesh) ExposeIstiod() env.IstiodExposure {
+	return cmp.Or(m.State.Mesh.ExposeIstiod, env.ExposeGateway)
 }

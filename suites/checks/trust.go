@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/lb"
 	"github.com/meshconform/meshconform/framework/trust"
 	"github.com/meshconform/meshconform/framework/workload"
@@ -131,7 +132,7 @@ func MutualTLS(ctx context.Context, m *Mesh, src string, dsts []string, warmUp t
 		f.Final = true
 		return t, f
 	}
-	if m.DataPlane == workload.DataPlaneProxyless && t.ServerPeers[m.ServerIdentity()] != t.OK {
+	if m.DataPlane == env.DataPlaneProxyless && t.ServerPeers[m.ServerIdentity()] != t.OK {
 		f := fail("trust", causeMTLS, inspect, "the client saw the server identity %s on %d of %d calls (seen: %v)",
 			m.ServerIdentity(), t.ServerPeers[m.ServerIdentity()], t.OK, t.ServerPeers)
 		f.Final = true
