@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
-	"sync"
 	"time"
 
 	"github.com/meshconform/meshconform/framework/clusters"
@@ -17,6 +16,7 @@ import (
 	"github.com/meshconform/meshconform/framework/images"
 	"github.com/meshconform/meshconform/framework/istio"
 	"github.com/meshconform/meshconform/framework/kube"
+	"github.com/meshconform/meshconform/framework/steps"
 	"github.com/meshconform/meshconform/framework/topology"
 	"github.com/meshconform/meshconform/framework/workload"
 )
@@ -53,26 +53,10 @@ func Install(ctx context.Context, t *topology.Topology, st *env.State, opts Opti
 	if opts.Istio.DataPlane == "" {
 		opts.Istio.DataPlane = env.DataPlaneProxyless
 	}
-	start := time.Now()
-	logf := func(format string, args ...any) {
-		fmt.Fprintf(opts.Out, "[install %7s] %s\n", time.Since(start).Round(time.Second), fmt.Sprintf(format, args...))
-	}
+	r := steps.New("install", opts.Out, steps.WithSave(st.Save), steps.WithRecord(st.RecordPhase))
+	logf := r.Logf
 	phase := func(name string, fn func() error) error {
-		began := time.Now()
-		logf("%s ...", name)
-		err := fn()
-		if serr := st.Save(); serr != nil && err == nil {
-			err = serr
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		st.RecordPhase(name, time.Since(began).Round(time.Millisecond))
-		logf("%s done in %s", name, time.Since(began).Round(time.Second))
-		return st.Save()
+		return r.Run(ctx, steps.Step{Name: name, Run: func(context.Context) error { return fn() }})
 	}
 
 	workloadImage := ""
@@ -181,18 +165,11 @@ func ResolveInstaller(ctx context.Context, kit *images.Kit, o istio.Options, out
 
 // forEach runs fn for every cluster in parallel (provisionedOnly: skip bring-your-own clusters).
 func forEach(st *env.State, provisionedOnly bool, fn func(*env.Cluster) error) error {
-	var wg sync.WaitGroup
-	errs := make([]error, len(st.Clusters))
+	var recs []*env.Cluster
 	for i := range st.Clusters {
-		if provisionedOnly && !st.Clusters[i].Provisioned {
-			continue
+		if !provisionedOnly || st.Clusters[i].Provisioned {
+			recs = append(recs, &st.Clusters[i])
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = fn(&st.Clusters[i])
-		}()
 	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return steps.Each(recs, fn)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/images"
 	"github.com/meshconform/meshconform/framework/kube"
+	"github.com/meshconform/meshconform/framework/steps"
 	"github.com/meshconform/meshconform/framework/topology"
 	"github.com/meshconform/meshconform/framework/trust"
 )
@@ -173,6 +174,7 @@ func Install(ctx context.Context, t *topology.Topology, st *env.State, opts Opti
 	}
 	r := &run{st: st, t: t, opts: opts, inst: inst, start: time.Now(), fetch: portForwardClusterz,
 		clients: map[string]*kube.Client{}, envs: map[string]*env.Cluster{}, tokens: map[string][]byte{}}
+	r.steps = steps.New("istio", opts.Out, steps.WithSave(r.saveLocked))
 	return r.install(ctx)
 }
 
@@ -184,12 +186,13 @@ type run struct {
 	ca    *trust.CA
 	start time.Time
 	fetch clusterzFetcher
+	steps *steps.Runner
 
 	clients map[string]*kube.Client
 	envs    map[string]*env.Cluster
 	istio   map[string]istioclient.Interface
 
-	mu      sync.Mutex // guards st, out, tokens and the gateway verdicts
+	mu      sync.Mutex // guards st, tokens and the gateway verdicts
 	tokens  map[string][]byte
 	noEnvoy []string // clusters whose gateway pods cannot run
 }
@@ -273,26 +276,13 @@ func (r *run) target(name string) Target {
 	return Target{Name: name, Kubeconfig: ec.Access.Kubeconfig, Context: ec.Access.Context, Client: r.clients[name]}
 }
 
-// runStage runs a stage's steps in parallel.
+// runStage runs a stage's steps in parallel, saving the environment after each.
 func (r *run) runStage(ctx context.Context, stage []Step) error {
-	errs := make([]error, len(stage))
-	var wg sync.WaitGroup
-	for i, s := range stage {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = r.step(ctx, s)
-			// Saved after every step, so an interruption leaves a record of what was done.
-			if err := r.save(); err != nil && errs[i] == nil {
-				errs[i] = err
-			}
-		}()
+	var ss []steps.Step
+	for _, s := range stage {
+		ss = append(ss, steps.Step{Name: s.String(), Run: func(ctx context.Context) error { return r.step(ctx, s) }})
 	}
-	wg.Wait()
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	return errors.Join(errs...)
+	return r.steps.Parallel(ctx, ss...)
 }
 
 func (r *run) step(ctx context.Context, s Step) error {
@@ -323,25 +313,22 @@ func (r *run) step(ctx context.Context, s Step) error {
 	return fmt.Errorf("unknown step %s", s)
 }
 
-// logf prints one progress line: time since Install began, the cluster, the message and the step's duration.
+// logf prints one progress line: the cluster, the message and how long the step took.
 func (r *run) logf(cluster string, began time.Time, format string, args ...any) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	prefix := ""
 	if cluster != "" {
 		prefix = cluster + ": "
 	}
-	fmt.Fprintf(r.opts.Out, "[istio %6s] %s%s (%s)\n", time.Since(r.start).Round(time.Second), prefix,
-		fmt.Sprintf(format, args...), time.Since(began).Round(100*time.Millisecond))
+	r.steps.Logf("%s%s (%s)", prefix, fmt.Sprintf(format, args...), time.Since(began).Round(100*time.Millisecond))
 }
 
-func (r *run) save() error {
+// save writes the environment under the lock that guards it.
+func (r *run) save() error { return r.steps.Save() }
+
+func (r *run) saveLocked() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err := r.st.Save(); err != nil {
-		return fmt.Errorf("save environment: %w", err)
-	}
-	return nil
+	return r.st.Save()
 }
 
 // mesh updates one cluster's record under the lock.

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"sync"
 	"time"
 
 	"github.com/meshconform/meshconform/framework/clusters"
@@ -18,6 +17,7 @@ import (
 	"github.com/meshconform/meshconform/framework/kube"
 	"github.com/meshconform/meshconform/framework/metallb"
 	"github.com/meshconform/meshconform/framework/network"
+	"github.com/meshconform/meshconform/framework/steps"
 	"github.com/meshconform/meshconform/framework/topology"
 )
 
@@ -64,26 +64,23 @@ func Up(ctx context.Context, t *topology.Topology, opts Options) (*env.State, er
 	}
 	// Every topology cluster is recorded with its place in the mesh before anything is made, in topology order.
 	t.RecordClusters(st)
-	p := &run{t: t, st: st, opts: opts, start: time.Now()}
+	p := &run{t: t, st: st, opts: opts}
+	p.steps = steps.New("up", opts.Out, steps.WithSave(st.Save), steps.WithRecord(st.RecordPhase),
+		steps.WithInterruptHint("; `meshconform down` removes what was made"))
 	if t.BringYourOwn() {
-		return st, p.phase("clusters (bring your own)", p.bringYourOwn)
+		return st, p.steps.Run(ctx, steps.Step{Name: "clusters (bring your own)", Run: p.bringYourOwn})
 	}
-	for _, ph := range []struct {
-		name string
-		fn   func(context.Context) error
-	}{
-		{"images", p.images},
-		{"networks", p.networks},
-		{"clusters", p.clusters},
-		{"reachability", p.reachability},
-		{"load images", p.loadImages},
-		{"metallb", p.metallb},
-	} {
-		if err := p.phase(ph.name, ph.fn, ctx); err != nil {
-			return st, err
-		}
+	if err := p.steps.Run(ctx,
+		steps.Step{Name: "images", Run: p.images},
+		steps.Step{Name: "networks", Run: p.networks},
+		steps.Step{Name: "clusters", Run: p.clusters},
+		steps.Step{Name: "reachability", Run: p.reachability},
+		steps.Step{Name: "load images", Run: p.loadImages},
+		steps.Step{Name: "metallb", Run: p.metallb},
+	); err != nil {
+		return st, err
 	}
-	p.logf("infrastructure of %s is up in %s; environment: %s", t.Metadata.Name, since(p.start), st.Path())
+	p.logf("infrastructure of %s is up in %s; environment: %s", t.Metadata.Name, p.steps.Elapsed().Round(time.Second), st.Path())
 	return st, nil
 }
 
@@ -91,43 +88,10 @@ type run struct {
 	t     *topology.Topology
 	st    *env.State
 	opts  Options
-	start time.Time
-	mu    sync.Mutex
+	steps *steps.Runner
 }
 
-func (p *run) logf(format string, args ...any) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	fmt.Fprintf(p.opts.Out, "[up %7s] %s\n", since(p.start), fmt.Sprintf(format, args...))
-}
-
-func since(t time.Time) string { return time.Since(t).Round(time.Second).String() }
-
-func (p *run) phase(name string, fn func(context.Context) error, ctxs ...context.Context) error {
-	ctx := context.Background()
-	if len(ctxs) > 0 {
-		ctx = ctxs[0]
-	}
-	began := time.Now()
-	p.logf("%s ...", name)
-	err := fn(ctx)
-	if serr := p.st.Save(); serr != nil && err == nil {
-		err = fmt.Errorf("save environment: %w", serr)
-	}
-	if err != nil {
-		if ctx.Err() != nil {
-			p.logf("%s interrupted after %s; `meshconform down` removes what was made", name, since(began))
-			return ctx.Err()
-		}
-		return fmt.Errorf("%s: %w", name, err)
-	}
-	p.st.RecordPhase(name, time.Since(began).Round(time.Millisecond))
-	if err := p.st.Save(); err != nil {
-		return err
-	}
-	p.logf("%s done in %s", name, since(began))
-	return nil
-}
+func (p *run) logf(format string, args ...any) { p.steps.Logf(format, args...) }
 
 // dockerNetworkOf names the docker network a mesh network runs on.
 func (p *run) dockerNetworkOf(meshNetwork string) string {
@@ -198,7 +162,7 @@ func (p *run) clusters(ctx context.Context) error {
 	if err := p.st.Save(); err != nil {
 		return err
 	}
-	if err := clusters.Create(ctx, specs, clusters.Options{Out: prefixed{p}}); err != nil {
+	if err := clusters.Create(ctx, specs, clusters.Options{Out: p.steps.Writer()}); err != nil {
 		return err
 	}
 	for i := range p.st.Clusters {
@@ -314,18 +278,13 @@ func (p *run) metallb(ctx context.Context) error {
 	})
 }
 
+// parallel runs fn for every cluster at once (each touches only its own record).
 func (p *run) parallel(ctx context.Context, fn func(context.Context, *env.Cluster) error) error {
-	var wg sync.WaitGroup
-	errs := make([]error, len(p.st.Clusters))
+	recs := make([]*env.Cluster, len(p.st.Clusters))
 	for i := range p.st.Clusters {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = fn(ctx, &p.st.Clusters[i])
-		}()
+		recs[i] = &p.st.Clusters[i]
 	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return steps.Each(recs, func(c *env.Cluster) error { return fn(ctx, c) })
 }
 
 func (p *run) bringYourOwn(ctx context.Context) error {
@@ -337,20 +296,15 @@ func (p *run) bringYourOwn(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if _, err := kc.Clientset.Discovery().ServerVersion(); err != nil {
+		// Through the context, so Ctrl-C reaches a cluster that does not answer.
+		if err := kc.Clientset.Discovery().RESTClient().Get().AbsPath("/version").Do(ctx).Error(); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 			return fmt.Errorf("cluster %s (context %s in %s) is not reachable: %w", c.Name, c.Context, c.Kubeconfig, err)
 		}
 	}
 	return nil
-}
-
-type prefixed struct{ p *run }
-
-func (w prefixed) Write(b []byte) (int, error) {
-	w.p.mu.Lock()
-	defer w.p.mu.Unlock()
-	fmt.Fprintf(w.p.opts.Out, "[up %7s]   %s", since(w.p.start), b)
-	return len(b), nil
 }
 
 func contains(s []string, v string) bool {
