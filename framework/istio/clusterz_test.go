@@ -15,6 +15,7 @@ import (
 
 	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/kube"
+	"github.com/meshconform/meshconform/framework/steps"
 	"github.com/meshconform/meshconform/framework/topology"
 )
 
@@ -109,7 +110,8 @@ func syncRun(t *testing.T, fetch clusterzFetcher) (*run, *kube.Client) {
 	st := top.NewState(t.TempDir())
 	st.Mesh = &env.Mesh{Clusters: map[string]env.MeshCluster{}}
 	r := &run{st: st, t: top, opts: Options{Out: io.Discard, Timeouts: DefaultTimeouts}, start: time.Now(), fetch: fetch,
-		clients: map[string]*kube.Client{"cluster1": c1}, envs: map[string]*env.Cluster{}, tokens: map[string][]byte{}}
+		clients: map[string]*kube.Client{"cluster1": c1}, envs: map[string]*env.Cluster{}, tokens: map[string][]byte{},
+		steps: steps.New("istio", io.Discard)}
 	for _, c := range top.Spec.Clusters {
 		r.envs[c.Name] = &env.Cluster{Name: c.Name}
 	}
