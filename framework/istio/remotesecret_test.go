@@ -18,6 +18,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/meshconform/meshconform/framework/kube"
+	"github.com/meshconform/meshconform/framework/steps"
 )
 
 var testCA = []byte("-----BEGIN CERTIFICATE-----\nTUVTSENPTkZPUk0=\n-----END CERTIFICATE-----\n")
@@ -259,6 +260,7 @@ func TestRemoteSecretStepUsesTheInNetworkServer(t *testing.T) {
 	r, _ := syncRun(t, nil)
 	var out bytes.Buffer
 	r.opts.Out = &out
+	r.steps = steps.New("istio", &out)
 
 	kc := func(server string) string {
 		cfg := clientcmdapi.NewConfig()
