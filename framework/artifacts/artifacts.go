@@ -43,6 +43,7 @@ import (
 	"github.com/meshconform/meshconform/framework/clusters"
 	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/kube"
+	"github.com/meshconform/meshconform/framework/text"
 	"github.com/meshconform/meshconform/framework/topology"
 	"github.com/meshconform/meshconform/framework/workload"
 )
@@ -658,16 +659,9 @@ func httpGet(ctx context.Context, url string) ([]byte, error) {
 		return nil, fmt.Errorf("read %s: %w", req.URL.Path, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s: %s", req.URL.Path, resp.Status, truncate(strings.TrimSpace(string(b)), 200))
+		return nil, fmt.Errorf("GET %s: %s: %s", req.URL.Path, resp.Status, text.Truncate(strings.TrimSpace(string(b)), 200))
 	}
 	return b, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }
 
 var privateKeyRE = regexp.MustCompile(`(?s)-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----.*?-----END ([A-Z0-9 ]*)PRIVATE KEY-----`)

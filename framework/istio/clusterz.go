@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/transport/spdy"
 
 	"github.com/meshconform/meshconform/framework/kube"
+	"github.com/meshconform/meshconform/framework/text"
 )
 
 // Sync statuses istiod reports in /debug/clusterz (pkg/kube/multicluster).
@@ -39,7 +40,7 @@ type ClusterStatus struct {
 func ParseClusterz(b []byte) ([]ClusterStatus, error) {
 	var out []ClusterStatus
 	if err := json.Unmarshal(b, &out); err != nil {
-		return nil, fmt.Errorf("parse /debug/clusterz: %w (got %q)", err, truncate(string(b), 200))
+		return nil, fmt.Errorf("parse /debug/clusterz: %w (got %q)", err, text.Truncate(string(b), 200))
 	}
 	return out, nil
 }
@@ -141,7 +142,7 @@ func portForwardGet(ctx context.Context, c *kube.Client, ns, pod string, port in
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s on %s/%s:%d: %s: %s", path, ns, pod, port, resp.Status, truncate(string(body), 200))
+		return nil, fmt.Errorf("GET %s on %s/%s:%d: %s: %s", path, ns, pod, port, resp.Status, text.Truncate(string(body), 200))
 	}
 	return body, nil
 }
@@ -189,18 +190,11 @@ func lastErrorLine(log, cluster string) string {
 		low := strings.ToLower(l)
 		for _, w := range []string{"error", "fail", "timeout", "timed out", "unauthorized", "forbidden", "refused", "x509"} {
 			if strings.Contains(low, w) {
-				return truncate(strings.TrimSpace(l), 400)
+				return text.Truncate(strings.TrimSpace(l), 400)
 			}
 		}
 	}
 	return ""
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }
 
 // ClusterStatuses asks a primary's istiod which clusters it knows and their sync status (what
@@ -264,7 +258,7 @@ func ParseEDS(b []byte) (map[string][]string, error) {
 		} `json:"configs"`
 	}
 	if err := json.Unmarshal(b, &dump); err != nil {
-		return nil, fmt.Errorf("parse edsz: %w: %s", err, truncate(string(b), 200))
+		return nil, fmt.Errorf("parse edsz: %w: %s", err, text.Truncate(string(b), 200))
 	}
 	out := map[string][]string{}
 	for _, cfg := range dump.Configs {

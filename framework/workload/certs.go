@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/meshconform/meshconform/framework/kube"
+	"github.com/meshconform/meshconform/framework/text"
 )
 
 // Files pilot-agent writes in CertDir for gRPC.
@@ -130,7 +131,7 @@ func checkPEM(b []byte) error {
 		var blk *pem.Block
 		blk, rest = pem.Decode(rest)
 		if blk == nil {
-			return fmt.Errorf("no PEM certificate in %q", truncate(string(b), 200))
+			return fmt.Errorf("no PEM certificate in %q", text.Tail(string(b), 200))
 		}
 		if blk.Type == "CERTIFICATE" {
 			return nil

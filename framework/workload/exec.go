@@ -20,6 +20,7 @@ import (
 	"k8s.io/streaming/pkg/httpstream"
 
 	"github.com/meshconform/meshconform/framework/kube"
+	"github.com/meshconform/meshconform/framework/text"
 )
 
 // Exec runs cmd in a container of a pod and returns what it wrote. It speaks the websocket exec protocol and falls
@@ -55,7 +56,7 @@ func Exec(ctx context.Context, c *kube.Client, ns, pod, container string, cmd []
 	var out, errOut bytes.Buffer
 	err = ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: &out, Stderr: &errOut})
 	if err != nil {
-		if msg := truncate(errOut.String(), 2000); msg != "" {
+		if msg := text.Tail(errOut.String(), 2000); msg != "" {
 			err = fmt.Errorf("%s: %w (stderr: %s)", where, err, msg)
 		} else {
 			err = fmt.Errorf("%s: %w", where, err)
@@ -122,7 +123,7 @@ func ParseTally(stdout string) (Tally, error) {
 		}
 		return t, nil
 	}
-	return Tally{}, fmt.Errorf("no JSON tally in client output %q", truncate(stdout, 500))
+	return Tally{}, fmt.Errorf("no JSON tally in client output %q", text.Tail(stdout, 500))
 }
 
 // ClientCommand is the command Call runs in the client pod.
@@ -182,11 +183,11 @@ func call(ctx context.Context, c *kube.Client, ns string, spec CallSpec, exec ex
 	}
 	t, err := ParseTally(stdout)
 	if err != nil {
-		return Tally{}, fmt.Errorf("%s: client %s/%s: %w (stderr: %s)", c.Name, ns, pod, err, truncate(stderr, 2000))
+		return Tally{}, fmt.Errorf("%s: client %s/%s: %w (stderr: %s)", c.Name, ns, pod, err, text.Tail(stderr, 2000))
 	}
 	if t.Sent != count {
 		return t, fmt.Errorf("%s: client %s/%s sent %d of %d calls to %s (stderr: %s)", c.Name, ns, pod, t.Sent,
-			count, target, truncate(stderr, 2000))
+			count, target, text.Tail(stderr, 2000))
 	}
 	return t, nil
 }
@@ -239,14 +240,6 @@ func podReady(p *corev1.Pod) bool {
 	return false
 }
 
-func truncate(s string, n int) string {
-	s = strings.TrimSpace(s)
-	if len(s) <= n {
-		return s
-	}
-	return "..." + s[len(s)-n:]
-}
-
 // ProbeResult is what `workload probe --json` prints.
 type ProbeResult struct {
 	Addr      string `json:"addr"`
@@ -266,11 +259,11 @@ func Probe(ctx context.Context, c *kube.Client, ns, addr string, timeout time.Du
 	stdout, stderr, err := Exec(ctx, c, ns, pod, ProbeContainer, []string{Binary, "probe", "--addr", addr,
 		"--timeout", timeout.String(), "--json"})
 	if err != nil {
-		return ProbeResult{}, fmt.Errorf("%s: probe %s from %s/%s: %w (stderr: %s)", c.Name, addr, ns, pod, err, truncate(stderr, 500))
+		return ProbeResult{}, fmt.Errorf("%s: probe %s from %s/%s: %w (stderr: %s)", c.Name, addr, ns, pod, err, text.Tail(stderr, 500))
 	}
 	var r ProbeResult
 	if err := json.Unmarshal([]byte(strings.TrimSpace(stdout)), &r); err != nil {
-		return ProbeResult{}, fmt.Errorf("%s: parse probe result %q: %w", c.Name, truncate(stdout, 300), err)
+		return ProbeResult{}, fmt.Errorf("%s: parse probe result %q: %w", c.Name, text.Tail(stdout, 300), err)
 	}
 	return r, nil
 }

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/meshconform/meshconform/framework/kube"
+	"github.com/meshconform/meshconform/framework/text"
 )
 
 // WaitReady waits until every Deployment in the namespace is Available with all replicas updated. On timeout the
@@ -159,12 +160,12 @@ func containerState(cs corev1.ContainerStatus) string {
 	case st.Waiting != nil:
 		s = "waiting: " + st.Waiting.Reason
 		if st.Waiting.Message != "" {
-			s += " (" + truncate(st.Waiting.Message, 300) + ")"
+			s += " (" + text.Tail(st.Waiting.Message, 300) + ")"
 		}
 	case st.Terminated != nil:
 		s = fmt.Sprintf("terminated: %s exit %d", st.Terminated.Reason, st.Terminated.ExitCode)
 		if st.Terminated.Message != "" {
-			s += " (" + truncate(st.Terminated.Message, 300) + ")"
+			s += " (" + text.Tail(st.Terminated.Message, 300) + ")"
 		}
 	default:
 		s = "unknown state"
