@@ -106,7 +106,9 @@ func (o *Options) defaults() {
 		}
 	}
 	if o.Forward == nil {
-		o.Forward = portForward
+		o.Forward = func(ctx context.Context, c *kube.Client, ns, pod string, port int) (string, func(), error) {
+			return c.PortForward(ctx, ns, pod, port)
+		}
 	}
 	if o.KindLogs == nil {
 		o.KindLogs = func(name, dir string) error { return clusters.NewProvider(io.Discard).CollectLogs(name, dir) }

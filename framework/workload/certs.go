@@ -34,7 +34,7 @@ const envoySecretsPath = "config_dump?mask=dynamic_active_secrets"
 // images), then `/workload cat` in the application containers (an image with no shell). Sidecar pods ask Envoy for
 // its "default" and "ROOTCA" secrets through `pilot-agent request`. Every failed attempt is reported when none works.
 func ReadCerts(ctx context.Context, c *kube.Client, ns, pod string) (certChain, root []byte, err error) {
-	return readCerts(ctx, c, ns, pod, Exec)
+	return readCerts(ctx, c, ns, pod, kubeExec)
 }
 
 type certSource struct {

@@ -15,7 +15,7 @@ import (
 	"github.com/meshconform/meshconform/framework/text"
 )
 
-// WaitReady waits until every Deployment in the namespace is Available with all replicas updated. On timeout the
+// WaitReady waits until every Deployment in the namespace is kube.DeploymentAvailable. On timeout the
 // error names the Deployments still short, why their ReplicaSets could not create pods (an injection webhook that
 // did not answer shows up there), and every pod with its state and its istio-proxy container's state, or the fact
 // that no istio-proxy was injected.
@@ -33,7 +33,7 @@ func WaitReady(ctx context.Context, c *kube.Client, ns string, timeout time.Dura
 			}
 			var short []string
 			for _, d := range deps.Items {
-				if !deploymentAvailable(&d) {
+				if !kube.DeploymentAvailable(&d) {
 					short = append(short, deploymentState(&d))
 				}
 			}
@@ -48,16 +48,6 @@ func WaitReady(ctx context.Context, c *kube.Client, ns string, timeout time.Dura
 		return fmt.Errorf("%s: workloads in namespace %s not available: %w (last seen: %s)", c.Name, ns, err, last)
 	}
 	return err
-}
-
-func deploymentAvailable(d *appsv1.Deployment) bool {
-	want := int32(1)
-	if d.Spec.Replicas != nil {
-		want = *d.Spec.Replicas
-	}
-	s := d.Status
-	return s.ObservedGeneration >= d.Generation && s.UpdatedReplicas == want && s.AvailableReplicas == want &&
-		s.Replicas == want
 }
 
 // deploymentState is "name (available/wanted available[, ReplicaFailure: message])".
