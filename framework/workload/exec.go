@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/meshconform/meshconform/fixtures/workload/wire"
 	"github.com/meshconform/meshconform/framework/kube"
 	"github.com/meshconform/meshconform/framework/text"
 )
@@ -24,37 +25,13 @@ func kubeExec(ctx context.Context, c *kube.Client, ns, pod, container string, cm
 	return c.Exec(ctx, ns, pod, container, cmd)
 }
 
-// Tally is what `workload client --json` prints (fixtures/workload/client.go's tally, field for field).
-type Tally struct {
-	Target string `json:"target"`
-	Sent   int    `json:"sent"`
-	OK     int    `json:"ok"`
-	// Errors counts failed calls by "<code>: <message>".
-	Errors    map[string]int `json:"errors"`
-	ByCluster map[string]int `json:"byCluster"`
-	ByVersion map[string]int `json:"byVersion"`
-	ByPod     map[string]int `json:"byPod"`
-	// Peers counts the client identities the servers reported seeing: non-empty only for calls that were mTLS end
-	// to end.
-	Peers map[string]int `json:"peers"`
-	// ServerPeers counts the server identities the client saw in the TLS handshake.
-	ServerPeers map[string]int `json:"serverPeers"`
-	FirstError  string         `json:"firstError"`
-	// Warmup records the uncounted calls made until every listed cluster had answered (nil without a warm-up).
-	Warmup *Warmup `json:"warmup,omitempty"`
-}
-
-// Warmup is the client's record of its warm-up calls.
-type Warmup struct {
-	Want     []string       `json:"want"`
-	Calls    int            `json:"calls"`
-	Reached  map[string]int `json:"reached"`
-	Complete bool           `json:"complete"`
-	Seconds  float64        `json:"seconds"`
-}
-
-// Failed is the number of calls that did not succeed.
-func (t Tally) Failed() int { return t.Sent - t.OK }
+// Tally, Warmup and ProbeResult are what the workload prints (`client --json`, `probe --json`); the one
+// definition lives in fixtures/workload/wire, which the workload binary imports too.
+type (
+	Tally       = wire.Tally
+	Warmup      = wire.Warmup
+	ProbeResult = wire.ProbeResult
+)
 
 // ParseTally reads the tally from the client's stdout: the last line that is a JSON object.
 func ParseTally(stdout string) (Tally, error) {
@@ -176,14 +153,6 @@ func ReadyPods(ctx context.Context, c *kube.Client, ns, app string) ([]string, e
 		names[i] = p.Name
 	}
 	return names, nil
-}
-
-// ProbeResult is what `workload probe --json` prints.
-type ProbeResult struct {
-	Addr      string `json:"addr"`
-	Reachable bool   `json:"reachable"`
-	Error     string `json:"error,omitempty"`
-	Millis    int64  `json:"millis"`
 }
 
 // Probe opens one TCP connection to addr from the namespace's client pod (its probe container, outside any sidecar
