@@ -522,7 +522,7 @@ func runningIstiods(pods []corev1.Pod) []corev1.Pod {
 func (d *dumper) xds(pods []corev1.Pod) {
 	var pending []string
 	for _, p := range pods {
-		if p.Status.Phase != corev1.PodRunning || !hasContainer(p, proxyContainer) {
+		if p.Status.Phase != corev1.PodRunning || !kube.HasContainer(&p, proxyContainer) {
 			continue
 		}
 		pending = append(pending, p.Name+"."+p.Namespace)
@@ -581,15 +581,6 @@ func (d *dumper) xds(pods []corev1.Pod) {
 		d.fail(fmt.Errorf("xds %s: %w", id, err))
 	}
 	d.write(filepath.Join("xds", "index.txt"), index.Bytes())
-}
-
-func hasContainer(p corev1.Pod, name string) bool {
-	for _, c := range append(append([]corev1.Container{}, p.Spec.InitContainers...), p.Spec.Containers...) {
-		if c.Name == name {
-			return true
-		}
-	}
-	return false
 }
 
 // kindLogs exports kind's node logs of a provisioned cluster. kind's call takes no context, so on timeout it is

@@ -33,6 +33,22 @@ func PodReady(p *corev1.Pod) bool {
 	return false
 }
 
+// HasContainer reports whether the pod's spec has a container or init container of that name (an injected
+// istio-proxy is a native sidecar, i.e. an init container, on recent Istio).
+func HasContainer(p *corev1.Pod, name string) bool {
+	for _, c := range p.Spec.InitContainers {
+		if c.Name == name {
+			return true
+		}
+	}
+	for _, c := range p.Spec.Containers {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
 // DeploymentAvailable reports whether a Deployment's rollout is complete: the controller has seen the current spec,
 // every desired replica runs the current template and is available, no old replica is left, and the Deployment is
 // not being deleted. It is what `kubectl rollout status` waits for.

@@ -109,3 +109,13 @@ func TestPodState(t *testing.T) {
 		t.Errorf("PodState = %q, want %q", got, want)
 	}
 }
+
+func TestHasContainer(t *testing.T) {
+	p := &corev1.Pod{Spec: corev1.PodSpec{InitContainers: []corev1.Container{{Name: "istio-proxy"}},
+		Containers: []corev1.Container{{Name: "echo"}}}}
+	for name, want := range map[string]bool{"istio-proxy": true, "echo": true, "sleep": false, "": false} {
+		if got := HasContainer(p, name); got != want {
+			t.Errorf("HasContainer(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

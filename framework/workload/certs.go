@@ -74,7 +74,7 @@ func readCerts(ctx context.Context, c *kube.Client, ns, pod string, exec execFun
 
 // certSources are the ways to read the pod's certificates, most likely first.
 func certSources(p *corev1.Pod) []certSource {
-	if !hasContainer(p, ProxyContainer) {
+	if !kube.HasContainer(p, ProxyContainer) {
 		return nil
 	}
 	cat := func(file string) []string { return []string{"cat", file} }

@@ -111,7 +111,7 @@ func describePod(p *corev1.Pod) string {
 			notReady = append(notReady, cs.Name+": "+containerState(cs))
 		}
 	}
-	if !proxy && !hasContainer(p, ProxyContainer) {
+	if !proxy && !kube.HasContainer(p, ProxyContainer) {
 		b.WriteString(" [no " + ProxyContainer + " injected: is istiod's injection webhook up and the namespace labelled " +
 			InjectionLabel + "=enabled?]")
 	} else if !proxy {
@@ -121,15 +121,6 @@ func describePod(p *corev1.Pod) string {
 		b.WriteString(" [" + strings.Join(notReady, "; ") + "]")
 	}
 	return b.String()
-}
-
-func hasContainer(p *corev1.Pod, name string) bool {
-	for _, c := range append(append([]corev1.Container(nil), p.Spec.InitContainers...), p.Spec.Containers...) {
-		if c.Name == name {
-			return true
-		}
-	}
-	return false
 }
 
 // containerState is e.g. "running, not ready, 3 restarts", "waiting: CrashLoopBackOff (back-off 10s ...)",
