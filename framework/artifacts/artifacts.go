@@ -43,6 +43,7 @@ import (
 	"github.com/meshconform/meshconform/framework/clusters"
 	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/kube"
+	"github.com/meshconform/meshconform/framework/text"
 	"github.com/meshconform/meshconform/framework/workload"
 )
 
@@ -104,7 +105,9 @@ func (o *Options) defaults() {
 		}
 	}
 	if o.Forward == nil {
-		o.Forward = portForward
+		o.Forward = func(ctx context.Context, c *kube.Client, ns, pod string, port int) (string, func(), error) {
+			return c.PortForward(ctx, ns, pod, port)
+		}
 	}
 	if o.KindLogs == nil {
 		o.KindLogs = func(name, dir string) error { return clusters.NewProvider(io.Discard).CollectLogs(name, dir) }
@@ -496,7 +499,7 @@ func runningIstiods(pods []corev1.Pod) []corev1.Pod {
 func (d *dumper) xds(pods []corev1.Pod) {
 	var pending []string
 	for _, p := range pods {
-		if p.Status.Phase != corev1.PodRunning || !hasContainer(p, proxyContainer) {
+		if p.Status.Phase != corev1.PodRunning || !kube.HasContainer(&p, proxyContainer) {
 			continue
 		}
 		pending = append(pending, p.Name+"."+p.Namespace)
@@ -555,15 +558,6 @@ func (d *dumper) xds(pods []corev1.Pod) {
 		d.fail(fmt.Errorf("xds %s: %w", id, err))
 	}
 	d.write(filepath.Join("xds", "index.txt"), index.Bytes())
-}
-
-func hasContainer(p corev1.Pod, name string) bool {
-	for _, c := range append(append([]corev1.Container{}, p.Spec.InitContainers...), p.Spec.Containers...) {
-		if c.Name == name {
-			return true
-		}
-	}
-	return false
 }
 
 // kindLogs exports kind's node logs of a provisioned cluster. kind's call takes no context, so on timeout it is
@@ -635,16 +629,9 @@ func httpGet(ctx context.Context, url string) ([]byte, error) {
 		return nil, fmt.Errorf("read %s: %w", req.URL.Path, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s: %s", req.URL.Path, resp.Status, truncate(strings.TrimSpace(string(b)), 200))
+		return nil, fmt.Errorf("GET %s: %s: %s", req.URL.Path, resp.Status, text.Truncate(strings.TrimSpace(string(b)), 200))
 	}
 	return b, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }
 
 var privateKeyRE = regexp.MustCompile(`(?s)-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----.*?-----END ([A-Z0-9 ]*)PRIVATE KEY-----`)

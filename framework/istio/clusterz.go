@@ -6,18 +6,15 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/portforward"
-	"k8s.io/client-go/transport/spdy"
 
 	"github.com/meshconform/meshconform/framework/kube"
+	"github.com/meshconform/meshconform/framework/text"
 )
 
 // Sync statuses istiod reports in /debug/clusterz (pkg/kube/multicluster).
@@ -39,7 +36,7 @@ type ClusterStatus struct {
 func ParseClusterz(b []byte) ([]ClusterStatus, error) {
 	var out []ClusterStatus
 	if err := json.Unmarshal(b, &out); err != nil {
-		return nil, fmt.Errorf("parse /debug/clusterz: %w (got %q)", err, truncate(string(b), 200))
+		return nil, fmt.Errorf("parse /debug/clusterz: %w (got %q)", err, text.Truncate(string(b), 200))
 	}
 	return out, nil
 }
@@ -95,55 +92,7 @@ type clusterzFetcher func(ctx context.Context, c *kube.Client, pod string) ([]by
 // The API server's pod proxy does not do: istiod serves debug endpoints unauthenticated only to localhost, and a
 // proxied request arrives from the API server without credentials istiod accepts (401).
 func portForwardClusterz(ctx context.Context, c *kube.Client, pod string) ([]byte, error) {
-	return portForwardGet(ctx, c, Namespace, pod, PortMonitoring, "debug/clusterz")
-}
-
-// portForwardGet forwards a local port to the pod's port and GETs path on it.
-func portForwardGet(ctx context.Context, c *kube.Client, ns, pod string, port int, path string) ([]byte, error) {
-	transport, upgrader, err := spdy.RoundTripperFor(c.Config)
-	if err != nil {
-		return nil, err
-	}
-	u := c.Clientset.CoreV1().RESTClient().Post().Resource("pods").Namespace(ns).Name(pod).SubResource("portforward").URL()
-	dialer := spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, u)
-	stop, ready := make(chan struct{}), make(chan struct{})
-	defer close(stop)
-	fw, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{fmt.Sprintf("0:%d", port)}, stop, ready, io.Discard, io.Discard)
-	if err != nil {
-		return nil, err
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- fw.ForwardPorts() }()
-	select {
-	case <-ready:
-	case err := <-errc:
-		return nil, fmt.Errorf("port-forward to %s/%s:%d: %w", ns, pod, port, err)
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	ports, err := fw.GetPorts()
-	if err != nil || len(ports) == 0 {
-		return nil, fmt.Errorf("port-forward to %s/%s:%d: no local port: %v", ns, pod, port, err)
-	}
-	rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/%s", ports[0].Local, path), nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("GET %s on %s/%s:%d: %w", path, ns, pod, port, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s on %s/%s:%d: %s: %s", path, ns, pod, port, resp.Status, truncate(string(body), 200))
-	}
-	return body, nil
+	return c.PortForwardGet(ctx, Namespace, pod, PortMonitoring, "debug/clusterz")
 }
 
 // runningIstiods lists the running istiod pods of a primary.
@@ -189,18 +138,11 @@ func lastErrorLine(log, cluster string) string {
 		low := strings.ToLower(l)
 		for _, w := range []string{"error", "fail", "timeout", "timed out", "unauthorized", "forbidden", "refused", "x509"} {
 			if strings.Contains(low, w) {
-				return truncate(strings.TrimSpace(l), 400)
+				return text.Truncate(strings.TrimSpace(l), 400)
 			}
 		}
 	}
 	return ""
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }
 
 // ClusterStatuses asks a primary's istiod which clusters it knows and their sync status (what
@@ -231,7 +173,7 @@ func ProxyEndpoints(ctx context.Context, c *kube.Client, proxyID string) (map[st
 	}
 	var lastErr error
 	for _, p := range pods {
-		b, err := portForwardGet(ctx, c, Namespace, p.Name, PortMonitoring, "debug/edsz?proxyID="+proxyID)
+		b, err := c.PortForwardGet(ctx, Namespace, p.Name, PortMonitoring, "debug/edsz?proxyID="+proxyID)
 		if err != nil {
 			lastErr = err // the proxy may be connected to another istiod replica
 			continue
@@ -264,7 +206,7 @@ func ParseEDS(b []byte) (map[string][]string, error) {
 		} `json:"configs"`
 	}
 	if err := json.Unmarshal(b, &dump); err != nil {
-		return nil, fmt.Errorf("parse edsz: %w: %s", err, truncate(string(b), 200))
+		return nil, fmt.Errorf("parse edsz: %w: %s", err, text.Truncate(string(b), 200))
 	}
 	out := map[string][]string{}
 	for _, cfg := range dump.Configs {

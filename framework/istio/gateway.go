@@ -16,7 +16,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/meshconform/meshconform/framework/kube"
 )
@@ -150,49 +149,6 @@ func applyVirtualService(ctx context.Context, ic istioclient.Interface, want *ne
 		func(v *networkingv1.VirtualService) proto.Message { return &v.Spec })
 }
 
-// applyService creates a Service or updates its ports, selector and type (keeping the allocated cluster IP).
-func applyService(ctx context.Context, cs kubernetes.Interface, want *corev1.Service) error {
-	svcs := cs.CoreV1().Services(want.Namespace)
-	have, err := svcs.Get(ctx, want.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		_, err = svcs.Create(ctx, want, metav1.CreateOptions{FieldManager: fieldManager})
-		return err
-	}
-	if err != nil {
-		return err
-	}
-	if have.Spec.Type == want.Spec.Type && equalMaps(have.Spec.Selector, want.Spec.Selector) && samePorts(have.Spec.Ports, want.Spec.Ports) {
-		return nil
-	}
-	have.Spec.Type, have.Spec.Selector, have.Spec.Ports = want.Spec.Type, want.Spec.Selector, want.Spec.Ports
-	_, err = svcs.Update(ctx, have, metav1.UpdateOptions{FieldManager: fieldManager})
-	return err
-}
-
-func samePorts(a, b []corev1.ServicePort) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i].Name != b[i].Name || a[i].Port != b[i].Port || a[i].TargetPort != b[i].TargetPort {
-			return false
-		}
-	}
-	return true
-}
-
-func equalMaps(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if bv, ok := b[k]; !ok || bv != v {
-			return false
-		}
-	}
-	return true
-}
-
 // LoadBalancerIP returns the Service's LoadBalancer IP. ok is false while none is assigned; an ingress holding only a
 // host name is an error, because Istio needs an IP for a network's gateway (istio#36275, #29359).
 func LoadBalancerIP(svc *corev1.Service) (ip string, ok bool, err error) {
@@ -271,7 +227,7 @@ func judgeGatewayPods(pods []corev1.Pod) GatewayPodsVerdict {
 	for i := range pods {
 		p := &pods[i]
 		states = append(states, p.Name+": "+kube.PodState(p))
-		if podReady(p) {
+		if kube.PodReady(p) {
 			v.Ready = true
 		}
 		if podCannotRun(p) {
@@ -283,15 +239,6 @@ func judgeGatewayPods(pods []corev1.Pod) GatewayPodsVerdict {
 		v.CannotRun = false
 	}
 	return v
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // podCannotRun: a container crash-loops, exited with an error, or cannot be created or started.

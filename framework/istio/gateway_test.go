@@ -11,7 +11,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/kubernetes/fake"
 )
 
 func TestCrossNetworkGateway(t *testing.T) {
@@ -103,27 +102,6 @@ func TestApplyGatewayIsIdempotent(t *testing.T) {
 	}
 }
 
-func TestApplyServiceKeepsClusterIP(t *testing.T) {
-	ctx := context.Background()
-	cs := fake.NewClientset()
-	if err := applyService(ctx, cs, IstiodLoadBalancer()); err != nil {
-		t.Fatal(err)
-	}
-	s, _ := cs.CoreV1().Services(Namespace).Get(ctx, IstiodLBServiceName, metav1.GetOptions{})
-	s.Spec.ClusterIP = "10.255.10.7"
-	s.Spec.Ports = s.Spec.Ports[:1]
-	if _, err := cs.CoreV1().Services(Namespace).Update(ctx, s, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := applyService(ctx, cs, IstiodLoadBalancer()); err != nil {
-		t.Fatal(err)
-	}
-	s, _ = cs.CoreV1().Services(Namespace).Get(ctx, IstiodLBServiceName, metav1.GetOptions{})
-	if len(s.Spec.Ports) != 3 || s.Spec.ClusterIP != "10.255.10.7" {
-		t.Errorf("ports %d clusterIP %s", len(s.Spec.Ports), s.Spec.ClusterIP)
-	}
-}
-
 func TestLoadBalancerIP(t *testing.T) {
 	svc := func(ingress ...corev1.LoadBalancerIngress) *corev1.Service {
 		s := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "gw", Namespace: Namespace}}
@@ -199,28 +177,5 @@ func TestWatchGatewayPodsReturnsEarlyWhenPodsCannotRun(t *testing.T) {
 	}
 	if !v.CannotRun || time.Since(began) > 10*time.Second {
 		t.Errorf("verdict %+v after %s", v, time.Since(began))
-	}
-}
-
-func TestSplitManifest(t *testing.T) {
-	m := []byte(`---
-apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: a
-  namespace: istio-system
----
-# only a comment
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: b}
-`)
-	objs, err := splitManifest(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(objs) != 2 || objs[0].GetKind() != "ServiceAccount" || objs[1].GetName() != "b" {
-		t.Errorf("objects %v", objs)
 	}
 }

@@ -125,7 +125,7 @@ func (i *istioctl) InstallGateway(ctx context.Context, t Target, _ *IstioOperato
 	if err != nil {
 		return fmt.Errorf("%s: istioctl manifest generate -f %s: %w", t.Name, file, err)
 	}
-	if err := applyManifest(ctx, t.Client, out); err != nil {
+	if err := t.Client.ApplyManifest(ctx, out, Namespace); err != nil {
 		return fmt.Errorf("%s: apply the gateway rendered from %s: %w", t.Name, file, err)
 	}
 	return nil
@@ -225,7 +225,7 @@ func runningIstiodVersion(ctx context.Context, c *kube.Client) string {
 	if err != nil || len(pods) == 0 {
 		return ""
 	}
-	b, err := portForwardGet(ctx, c, Namespace, pods[0].Name, PortMonitoring, "version")
+	b, err := c.PortForwardGet(ctx, Namespace, pods[0].Name, PortMonitoring, "version")
 	if err != nil {
 		return ""
 	}

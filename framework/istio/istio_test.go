@@ -8,9 +8,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/images"
 )
@@ -128,30 +125,6 @@ func TestImageTag(t *testing.T) {
 		if got := imageTag(ref); got != want {
 			t.Errorf("imageTag(%s) = %q, want %q", ref, got, want)
 		}
-	}
-}
-
-func TestEnsureNamespace(t *testing.T) {
-	ctx := context.Background()
-	c := fakeCluster("cluster2")
-	labels := map[string]string{NetworkLabel: "network2"}
-	ann := map[string]string{ControlPlaneClustersAnnot: "cluster1"}
-	if err := ensureNamespace(ctx, c, labels, ann); err != nil {
-		t.Fatal(err)
-	}
-	ns, _ := c.Clientset.CoreV1().Namespaces().Get(ctx, Namespace, metav1.GetOptions{})
-	if ns.Labels[NetworkLabel] != "network2" || ns.Annotations[ControlPlaneClustersAnnot] != "cluster1" {
-		t.Errorf("created %v %v", ns.Labels, ns.Annotations)
-	}
-
-	// An existing namespace (created by someone else) gets the label and keeps its own.
-	c = fakeCluster("cluster1", &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: Namespace, Labels: map[string]string{"x": "y"}}})
-	if err := ensureNamespace(ctx, c, map[string]string{NetworkLabel: "network1"}, nil); err != nil {
-		t.Fatal(err)
-	}
-	ns, _ = c.Clientset.CoreV1().Namespaces().Get(ctx, Namespace, metav1.GetOptions{})
-	if ns.Labels[NetworkLabel] != "network1" || ns.Labels["x"] != "y" {
-		t.Errorf("patched labels %v", ns.Labels)
 	}
 }
 

@@ -2,7 +2,6 @@ package istio
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,10 +10,8 @@ import (
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/kube"
@@ -30,7 +27,8 @@ func (r *run) namespace(ctx context.Context, name string) error {
 	if tc.IsRemote() {
 		annotations[ControlPlaneClustersAnnot] = tc.Primary
 	}
-	if err := ensureNamespace(ctx, r.clients[name], map[string]string{NetworkLabel: tc.Network}, annotations); err != nil {
+	if _, _, err := r.clients[name].EnsureNamespaceWith(ctx, kube.Namespace{Name: Namespace, CreateLabels: managedLabels(),
+		Labels: map[string]string{NetworkLabel: tc.Network}, Annotations: annotations}); err != nil {
 		return err
 	}
 	if tc.IsRemote() {
@@ -45,59 +43,6 @@ func (r *run) namespace(ctx context.Context, name string) error {
 	}
 	r.logf(name, began, "namespace %s: network %s", Namespace, tc.Network)
 	return nil
-}
-
-// ensureNamespace creates the namespace or merges labels and annotations into it.
-func ensureNamespace(ctx context.Context, c *kube.Client, labels, annotations map[string]string) error {
-	nss := c.Clientset.CoreV1().Namespaces()
-	ns, err := nss.Get(ctx, Namespace, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		ns = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: Namespace,
-			Labels: mergeMaps(managedLabels(), labels), Annotations: annotations}}
-		_, err = nss.Create(ctx, ns, metav1.CreateOptions{})
-		if err == nil {
-			return nil
-		}
-		if !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("%s: create namespace %s: %w", c.Name, Namespace, err)
-		}
-		ns, err = nss.Get(ctx, Namespace, metav1.GetOptions{})
-	}
-	if err != nil {
-		return fmt.Errorf("%s: get namespace %s: %w", c.Name, Namespace, err)
-	}
-	if subset(labels, ns.Labels) && subset(annotations, ns.Annotations) {
-		return nil
-	}
-	patch, err := metaPatch(labels, annotations)
-	if err != nil {
-		return err
-	}
-	if _, err := nss.Patch(ctx, Namespace, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
-		return fmt.Errorf("%s: label namespace %s: %w", c.Name, Namespace, err)
-	}
-	return nil
-}
-
-// metaPatch is a JSON merge patch setting labels and annotations.
-func metaPatch(labels, annotations map[string]string) ([]byte, error) {
-	meta := map[string]any{}
-	if len(labels) > 0 {
-		meta["labels"] = labels
-	}
-	if len(annotations) > 0 {
-		meta["annotations"] = annotations
-	}
-	return json.Marshal(map[string]any{"metadata": meta})
-}
-
-func subset(want, have map[string]string) bool {
-	for k, v := range want {
-		if hv, ok := have[k]; !ok || hv != v {
-			return false
-		}
-	}
-	return true
 }
 
 // cacerts applies the primary's intermediate before istiod starts; a change under a running istiod restarts it.
@@ -252,7 +197,7 @@ func (r *run) exposeIstiod(ctx context.Context, name string) error {
 	var addr, how string
 	switch r.opts.ExposeIstiod {
 	case env.ExposeLoadBalancer:
-		if err := applyService(ctx, c.Clientset, IstiodLoadBalancer()); err != nil {
+		if err := c.ApplyService(ctx, IstiodLoadBalancer()); err != nil {
 			return fmt.Errorf("%s: Service %s: %w", name, IstiodLBServiceName, err)
 		}
 		ip, err := waitLoadBalancerIP(ctx, c, IstiodLBServiceName, r.opts.Timeouts.GatewayAddress)

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -54,14 +53,4 @@ func (c *Client) Logs(ctx context.Context, ns, pod, container string) (string, e
 	defer rc.Close()
 	b, err := io.ReadAll(rc)
 	return string(b), err
-}
-
-// EnsureNamespace creates a namespace if it does not exist.
-func (c *Client) EnsureNamespace(ctx context.Context, name string, labels map[string]string) error {
-	_, err := c.Clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}, metav1.CreateOptions{})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("%s: create namespace %s: %w", c.Name, name, err)
-	}
-	return nil
 }

@@ -35,6 +35,7 @@ import (
 
 	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/lb"
+	"github.com/meshconform/meshconform/framework/text"
 )
 
 // APIVersion and Kind identify a conformance report.
@@ -511,16 +512,9 @@ func decodeVerdict(e types.ReportEntry) (lb.Verdict, error) {
 		return lb.Verdict{}, fmt.Errorf("decode as lb.Verdict: %w", err)
 	}
 	if v.Source == "" || len(v.Plan.Shares) == 0 {
-		return lb.Verdict{}, fmt.Errorf("not an lb.Verdict (no source or plan): %s", truncate(js, 200))
+		return lb.Verdict{}, fmt.Errorf("not an lb.Verdict (no source or plan): %s", text.Truncate(js, 200))
 	}
 	return v, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }
 
 // result applies the area semantics of the package comment.

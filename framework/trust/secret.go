@@ -43,9 +43,8 @@ func ApplySecret(ctx context.Context, c *kube.Client, b *Bundle) (changed bool, 
 		return false, fmt.Errorf("%s: apply %s: bundle is for cluster %q", c.Name, SecretName, b.Cluster)
 	}
 	cs := c.Clientset
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: Namespace}}
-	if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return false, fmt.Errorf("%s: create namespace %s: %w", c.Name, Namespace, err)
+	if err := c.EnsureNamespace(ctx, Namespace, nil); err != nil {
+		return false, err
 	}
 
 	want := b.SecretData()

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/meshconform/meshconform/framework/kube"
+	"github.com/meshconform/meshconform/framework/text"
 )
 
 // Files pilot-agent writes in CertDir for gRPC.
@@ -33,7 +34,7 @@ const envoySecretsPath = "config_dump?mask=dynamic_active_secrets"
 // images), then `/workload cat` in the application containers (an image with no shell). Sidecar pods ask Envoy for
 // its "default" and "ROOTCA" secrets through `pilot-agent request`. Every failed attempt is reported when none works.
 func ReadCerts(ctx context.Context, c *kube.Client, ns, pod string) (certChain, root []byte, err error) {
-	return readCerts(ctx, c, ns, pod, Exec)
+	return readCerts(ctx, c, ns, pod, kubeExec)
 }
 
 type certSource struct {
@@ -73,7 +74,7 @@ func readCerts(ctx context.Context, c *kube.Client, ns, pod string, exec execFun
 
 // certSources are the ways to read the pod's certificates, most likely first.
 func certSources(p *corev1.Pod) []certSource {
-	if !hasContainer(p, ProxyContainer) {
+	if !kube.HasContainer(p, ProxyContainer) {
 		return nil
 	}
 	cat := func(file string) []string { return []string{"cat", file} }
@@ -130,7 +131,7 @@ func checkPEM(b []byte) error {
 		var blk *pem.Block
 		blk, rest = pem.Decode(rest)
 		if blk == nil {
-			return fmt.Errorf("no PEM certificate in %q", truncate(string(b), 200))
+			return fmt.Errorf("no PEM certificate in %q", text.Tail(string(b), 200))
 		}
 		if blk.Type == "CERTIFICATE" {
 			return nil

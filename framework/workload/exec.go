@@ -1,10 +1,8 @@
 package workload
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -14,99 +12,26 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/tools/remotecommand"
-	utilexec "k8s.io/client-go/util/exec"
-	"k8s.io/streaming/pkg/httpstream"
 
+	"github.com/meshconform/meshconform/fixtures/workload/wire"
 	"github.com/meshconform/meshconform/framework/kube"
+	"github.com/meshconform/meshconform/framework/text"
 )
 
-// Exec runs cmd in a container of a pod and returns what it wrote. It speaks the websocket exec protocol and falls
-// back to SPDY where the API server (or a proxy) does not upgrade to websockets, as kubectl does. A command that
-// exits non-zero returns its output and an error that carries the exit code (k8s.io/client-go/util/exec.ExitError).
-func Exec(ctx context.Context, c *kube.Client, ns, pod, container string, cmd []string) (stdout, stderr string, err error) {
-	req := c.Clientset.CoreV1().RESTClient().Post().
-		Resource("pods").Namespace(ns).Name(pod).SubResource("exec").
-		VersionedParams(&corev1.PodExecOptions{
-			Container: container,
-			Command:   cmd,
-			Stdout:    true,
-			Stderr:    true,
-		}, scheme.ParameterCodec)
-	where := fmt.Sprintf("%s: exec %q in %s/%s", c.Name, cmd, ns, pod)
-	if container != "" {
-		where += " container " + container
-	}
-	ws, err := remotecommand.NewWebSocketExecutor(c.Config, "GET", req.URL().String())
-	if err != nil {
-		return "", "", fmt.Errorf("%s: websocket executor: %w", where, err)
-	}
-	spdy, err := remotecommand.NewSPDYExecutor(c.Config, "POST", req.URL())
-	if err != nil {
-		return "", "", fmt.Errorf("%s: SPDY executor: %w", where, err)
-	}
-	ex, err := remotecommand.NewFallbackExecutor(ws, spdy, func(err error) bool {
-		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
-	})
-	if err != nil {
-		return "", "", fmt.Errorf("%s: %w", where, err)
-	}
-	var out, errOut bytes.Buffer
-	err = ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: &out, Stderr: &errOut})
-	if err != nil {
-		if msg := truncate(errOut.String(), 2000); msg != "" {
-			err = fmt.Errorf("%s: %w (stderr: %s)", where, err, msg)
-		} else {
-			err = fmt.Errorf("%s: %w", where, err)
-		}
-	}
-	return out.String(), errOut.String(), err
-}
-
-// execFunc is Exec's signature, so tests can stand in for a cluster.
+// execFunc runs a command in a pod (kubeExec against a cluster), so tests can stand in for one.
 type execFunc func(ctx context.Context, c *kube.Client, ns, pod, container string, cmd []string) (string, string, error)
 
-// ExitCode is the exit code of a command Exec ran, if err says it exited non-zero.
-func ExitCode(err error) (int, bool) {
-	var ee utilexec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitStatus(), true
-	}
-	return 0, false
+func kubeExec(ctx context.Context, c *kube.Client, ns, pod, container string, cmd []string) (string, string, error) {
+	return c.Exec(ctx, ns, pod, container, cmd)
 }
 
-// Tally is what `workload client --json` prints (fixtures/workload/client.go's tally, field for field).
-type Tally struct {
-	Target string `json:"target"`
-	Sent   int    `json:"sent"`
-	OK     int    `json:"ok"`
-	// Errors counts failed calls by "<code>: <message>".
-	Errors    map[string]int `json:"errors"`
-	ByCluster map[string]int `json:"byCluster"`
-	ByVersion map[string]int `json:"byVersion"`
-	ByPod     map[string]int `json:"byPod"`
-	// Peers counts the client identities the servers reported seeing: non-empty only for calls that were mTLS end
-	// to end.
-	Peers map[string]int `json:"peers"`
-	// ServerPeers counts the server identities the client saw in the TLS handshake.
-	ServerPeers map[string]int `json:"serverPeers"`
-	FirstError  string         `json:"firstError"`
-	// Warmup records the uncounted calls made until every listed cluster had answered (nil without a warm-up).
-	Warmup *Warmup `json:"warmup,omitempty"`
-}
-
-// Warmup is the client's record of its warm-up calls.
-type Warmup struct {
-	Want     []string       `json:"want"`
-	Calls    int            `json:"calls"`
-	Reached  map[string]int `json:"reached"`
-	Complete bool           `json:"complete"`
-	Seconds  float64        `json:"seconds"`
-}
-
-// Failed is the number of calls that did not succeed.
-func (t Tally) Failed() int { return t.Sent - t.OK }
+// Tally, Warmup and ProbeResult are what the workload prints (`client --json`, `probe --json`); the one
+// definition lives in fixtures/workload/wire, which the workload binary imports too.
+type (
+	Tally       = wire.Tally
+	Warmup      = wire.Warmup
+	ProbeResult = wire.ProbeResult
+)
 
 // ParseTally reads the tally from the client's stdout: the last line that is a JSON object.
 func ParseTally(stdout string) (Tally, error) {
@@ -122,7 +47,7 @@ func ParseTally(stdout string) (Tally, error) {
 		}
 		return t, nil
 	}
-	return Tally{}, fmt.Errorf("no JSON tally in client output %q", truncate(stdout, 500))
+	return Tally{}, fmt.Errorf("no JSON tally in client output %q", text.Tail(stdout, 500))
 }
 
 // ClientCommand is the command Call runs in the client pod.
@@ -139,7 +64,7 @@ func ClientCommand(target string, count int, xds bool) []string {
 // client from producing a tally (no ready client pod, exec failure, unreadable output) or a client that stopped
 // early. For proxyless, target is xds:///<host>:<port> (Target) and xds selects xDS credentials, which mTLS needs.
 func Call(ctx context.Context, c *kube.Client, ns, target string, count int, xds bool) (Tally, error) {
-	return call(ctx, c, ns, CallSpec{Target: target, Count: count, XDS: xds}, Exec)
+	return call(ctx, c, ns, CallSpec{Target: target, Count: count, XDS: xds}, kubeExec)
 }
 
 // CallSpec is one run of the client.
@@ -167,7 +92,7 @@ func (s CallSpec) Command() []string {
 
 // CallWith runs the client as spec says; see Call.
 func CallWith(ctx context.Context, c *kube.Client, ns string, spec CallSpec) (Tally, error) {
-	return call(ctx, c, ns, spec, Exec)
+	return call(ctx, c, ns, spec, kubeExec)
 }
 
 func call(ctx context.Context, c *kube.Client, ns string, spec CallSpec, exec execFunc) (Tally, error) {
@@ -182,11 +107,11 @@ func call(ctx context.Context, c *kube.Client, ns string, spec CallSpec, exec ex
 	}
 	t, err := ParseTally(stdout)
 	if err != nil {
-		return Tally{}, fmt.Errorf("%s: client %s/%s: %w (stderr: %s)", c.Name, ns, pod, err, truncate(stderr, 2000))
+		return Tally{}, fmt.Errorf("%s: client %s/%s: %w (stderr: %s)", c.Name, ns, pod, err, text.Tail(stderr, 2000))
 	}
 	if t.Sent != count {
 		return t, fmt.Errorf("%s: client %s/%s sent %d of %d calls to %s (stderr: %s)", c.Name, ns, pod, t.Sent,
-			count, target, truncate(stderr, 2000))
+			count, target, text.Tail(stderr, 2000))
 	}
 	return t, nil
 }
@@ -213,7 +138,7 @@ func ReadyPods(ctx context.Context, c *kube.Client, ns, app string) ([]string, e
 	}
 	var ready []corev1.Pod
 	for _, p := range list.Items {
-		if p.DeletionTimestamp == nil && p.Status.Phase == corev1.PodRunning && podReady(&p) {
+		if p.DeletionTimestamp == nil && p.Status.Phase == corev1.PodRunning && kube.PodReady(&p) {
 			ready = append(ready, p)
 		}
 	}
@@ -230,31 +155,6 @@ func ReadyPods(ctx context.Context, c *kube.Client, ns, app string) ([]string, e
 	return names, nil
 }
 
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
-func truncate(s string, n int) string {
-	s = strings.TrimSpace(s)
-	if len(s) <= n {
-		return s
-	}
-	return "..." + s[len(s)-n:]
-}
-
-// ProbeResult is what `workload probe --json` prints.
-type ProbeResult struct {
-	Addr      string `json:"addr"`
-	Reachable bool   `json:"reachable"`
-	Error     string `json:"error,omitempty"`
-	Millis    int64  `json:"millis"`
-}
-
 // Probe opens one TCP connection to addr from the namespace's client pod (its probe container, outside any sidecar
 // capture) and says whether it was accepted. The error is for what kept the probe from running, not for an
 // unreachable address.
@@ -263,14 +163,14 @@ func Probe(ctx context.Context, c *kube.Client, ns, addr string, timeout time.Du
 	if err != nil {
 		return ProbeResult{}, err
 	}
-	stdout, stderr, err := Exec(ctx, c, ns, pod, ProbeContainer, []string{Binary, "probe", "--addr", addr,
+	stdout, stderr, err := c.Exec(ctx, ns, pod, ProbeContainer, []string{Binary, "probe", "--addr", addr,
 		"--timeout", timeout.String(), "--json"})
 	if err != nil {
-		return ProbeResult{}, fmt.Errorf("%s: probe %s from %s/%s: %w (stderr: %s)", c.Name, addr, ns, pod, err, truncate(stderr, 500))
+		return ProbeResult{}, fmt.Errorf("%s: probe %s from %s/%s: %w (stderr: %s)", c.Name, addr, ns, pod, err, text.Tail(stderr, 500))
 	}
 	var r ProbeResult
 	if err := json.Unmarshal([]byte(strings.TrimSpace(stdout)), &r); err != nil {
-		return ProbeResult{}, fmt.Errorf("%s: parse probe result %q: %w", c.Name, truncate(stdout, 300), err)
+		return ProbeResult{}, fmt.Errorf("%s: parse probe result %q: %w", c.Name, text.Tail(stdout, 300), err)
 	}
 	return r, nil
 }

@@ -3,9 +3,6 @@ package workload
 import (
 	"context"
 	"errors"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"reflect"
 	"slices"
 	"strings"
@@ -64,55 +61,6 @@ func TestParseTally(t *testing.T) {
 			t.Errorf("ParseTally(%q) accepted", bad)
 		}
 	}
-}
-
-// TestTallyMirrorsFixture fails when fixtures/workload/client.go's tally (and its warmup) and Tally drift apart.
-func TestTallyMirrorsFixture(t *testing.T) {
-	f, err := parser.ParseFile(token.NewFileSet(), "../../fixtures/workload/client.go", nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for fixtureType, rt := range map[string]reflect.Type{"tally": reflect.TypeFor[Tally](), "warmup": reflect.TypeFor[Warmup]()} {
-		fixture := map[string]string{} // json name -> Go type, the fixture's lower-case types spelled as ours
-		ast.Inspect(f, func(n ast.Node) bool {
-			ts, ok := n.(*ast.TypeSpec)
-			if !ok || ts.Name.Name != fixtureType {
-				return true
-			}
-			for _, fl := range ts.Type.(*ast.StructType).Fields.List {
-				tag := reflect.StructTag(strings.Trim(fl.Tag.Value, "`")).Get("json")
-				fixture[tag] = types(fl.Type)
-			}
-			return false
-		})
-		if len(fixture) == 0 {
-			t.Fatalf("no %s type in fixtures/workload/client.go", fixtureType)
-		}
-		ours := map[string]string{}
-		for i := range rt.NumField() {
-			ours[rt.Field(i).Tag.Get("json")] = rt.Field(i).Type.String()
-		}
-		if !reflect.DeepEqual(fixture, ours) {
-			t.Errorf("%s fields %v, fixture's %s %v", rt.Name(), ours, fixtureType, fixture)
-		}
-	}
-}
-
-func types(e ast.Expr) string {
-	switch e := e.(type) {
-	case *ast.Ident:
-		if e.Name == "warmup" {
-			return "workload.Warmup"
-		}
-		return e.Name
-	case *ast.StarExpr:
-		return "*" + types(e.X)
-	case *ast.ArrayType:
-		return "[]" + types(e.Elt)
-	case *ast.MapType:
-		return "map[" + types(e.Key) + "]" + types(e.Value)
-	}
-	return "?"
 }
 
 func pod(name string, labels map[string]string, phase corev1.PodPhase, ready bool, created time.Time) *corev1.Pod {

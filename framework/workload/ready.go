@@ -12,9 +12,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/meshconform/meshconform/framework/kube"
+	"github.com/meshconform/meshconform/framework/text"
 )
 
-// WaitReady waits until every Deployment in the namespace is Available with all replicas updated. On timeout the
+// WaitReady waits until every Deployment in the namespace is kube.DeploymentAvailable. On timeout the
 // error names the Deployments still short, why their ReplicaSets could not create pods (an injection webhook that
 // did not answer shows up there), and every pod with its state and its istio-proxy container's state, or the fact
 // that no istio-proxy was injected.
@@ -32,7 +33,7 @@ func WaitReady(ctx context.Context, c *kube.Client, ns string, timeout time.Dura
 			}
 			var short []string
 			for _, d := range deps.Items {
-				if !deploymentAvailable(&d) {
+				if !kube.DeploymentAvailable(&d) {
 					short = append(short, deploymentState(&d))
 				}
 			}
@@ -47,16 +48,6 @@ func WaitReady(ctx context.Context, c *kube.Client, ns string, timeout time.Dura
 		return fmt.Errorf("%s: workloads in namespace %s not available: %w (last seen: %s)", c.Name, ns, err, last)
 	}
 	return err
-}
-
-func deploymentAvailable(d *appsv1.Deployment) bool {
-	want := int32(1)
-	if d.Spec.Replicas != nil {
-		want = *d.Spec.Replicas
-	}
-	s := d.Status
-	return s.ObservedGeneration >= d.Generation && s.UpdatedReplicas == want && s.AvailableReplicas == want &&
-		s.Replicas == want
 }
 
 // deploymentState is "name (available/wanted available[, ReplicaFailure: message])".
@@ -120,7 +111,7 @@ func describePod(p *corev1.Pod) string {
 			notReady = append(notReady, cs.Name+": "+containerState(cs))
 		}
 	}
-	if !proxy && !hasContainer(p, ProxyContainer) {
+	if !proxy && !kube.HasContainer(p, ProxyContainer) {
 		b.WriteString(" [no " + ProxyContainer + " injected: is istiod's injection webhook up and the namespace labelled " +
 			InjectionLabel + "=enabled?]")
 	} else if !proxy {
@@ -130,15 +121,6 @@ func describePod(p *corev1.Pod) string {
 		b.WriteString(" [" + strings.Join(notReady, "; ") + "]")
 	}
 	return b.String()
-}
-
-func hasContainer(p *corev1.Pod, name string) bool {
-	for _, c := range append(append([]corev1.Container(nil), p.Spec.InitContainers...), p.Spec.Containers...) {
-		if c.Name == name {
-			return true
-		}
-	}
-	return false
 }
 
 // containerState is e.g. "running, not ready, 3 restarts", "waiting: CrashLoopBackOff (back-off 10s ...)",
@@ -159,12 +141,12 @@ func containerState(cs corev1.ContainerStatus) string {
 	case st.Waiting != nil:
 		s = "waiting: " + st.Waiting.Reason
 		if st.Waiting.Message != "" {
-			s += " (" + truncate(st.Waiting.Message, 300) + ")"
+			s += " (" + text.Tail(st.Waiting.Message, 300) + ")"
 		}
 	case st.Terminated != nil:
 		s = fmt.Sprintf("terminated: %s exit %d", st.Terminated.Reason, st.Terminated.ExitCode)
 		if st.Terminated.Message != "" {
-			s += " (" + truncate(st.Terminated.Message, 300) + ")"
+			s += " (" + text.Tail(st.Terminated.Message, 300) + ")"
 		}
 	default:
 		s = "unknown state"

@@ -194,7 +194,7 @@ func Deploy(ctx context.Context, c *kube.Client, spec Spec) error {
 	if err != nil {
 		return err
 	}
-	if err := ensureNamespace(ctx, c, s.Namespace); err != nil {
+	if err := c.EnsureNamespace(ctx, s.Namespace, namespace(s.Namespace).Labels); err != nil {
 		return err
 	}
 	for _, sa := range []*corev1.ServiceAccount{serviceAccount(s.Namespace, s.Service), serviceAccount(s.Namespace, ClientName)} {
@@ -202,7 +202,7 @@ func Deploy(ctx context.Context, c *kube.Client, spec Spec) error {
 			return err
 		}
 	}
-	if err := applyService(ctx, c, echoService(s)); err != nil {
+	if err := c.ApplyService(ctx, echoService(s)); err != nil {
 		return err
 	}
 	keep := ""
@@ -374,35 +374,6 @@ func deployment(s Spec, name, serviceAccount string, selector map[string]string,
 	}
 }
 
-func ensureNamespace(ctx context.Context, c *kube.Client, name string) error {
-	want := namespace(name)
-	nss := c.Clientset.CoreV1().Namespaces()
-	ns, err := nss.Get(ctx, name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		_, err = nss.Create(ctx, want, metav1.CreateOptions{})
-		if err == nil || !apierrors.IsAlreadyExists(err) {
-			return wrap(c, "create namespace "+name, err)
-		}
-		ns, err = nss.Get(ctx, name, metav1.GetOptions{})
-	}
-	if err != nil {
-		return wrap(c, "get namespace "+name, err)
-	}
-	if ns.DeletionTimestamp != nil {
-		return fmt.Errorf("%s: namespace %s is being deleted; wait for it to go before deploying again", c.Name, name)
-	}
-	if labelsContain(ns.Labels, want.Labels) {
-		return nil
-	}
-	ns = ns.DeepCopy()
-	if ns.Labels == nil {
-		ns.Labels = map[string]string{}
-	}
-	maps.Copy(ns.Labels, want.Labels)
-	_, err = nss.Update(ctx, ns, metav1.UpdateOptions{})
-	return wrap(c, "label namespace "+name, err)
-}
-
 func labelsContain(have, want map[string]string) bool {
 	for k, v := range want {
 		if have[k] != v {
@@ -418,27 +389,6 @@ func ensureServiceAccount(ctx context.Context, c *kube.Client, sa *corev1.Servic
 		return nil
 	}
 	return wrap(c, "create service account "+sa.Namespace+"/"+sa.Name, err)
-}
-
-func applyService(ctx context.Context, c *kube.Client, want *corev1.Service) error {
-	svcs := c.Clientset.CoreV1().Services(want.Namespace)
-	have, err := svcs.Get(ctx, want.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		_, err = svcs.Create(ctx, want, metav1.CreateOptions{})
-		return wrap(c, "create service "+want.Namespace+"/"+want.Name, err)
-	}
-	if err != nil {
-		return wrap(c, "get service "+want.Namespace+"/"+want.Name, err)
-	}
-	want = want.DeepCopy()
-	want.ResourceVersion = have.ResourceVersion
-	// Allocated by the API server and immutable.
-	want.Spec.ClusterIP = have.Spec.ClusterIP
-	want.Spec.ClusterIPs = have.Spec.ClusterIPs
-	want.Spec.IPFamilies = have.Spec.IPFamilies
-	want.Spec.IPFamilyPolicy = have.Spec.IPFamilyPolicy
-	_, err = svcs.Update(ctx, want, metav1.UpdateOptions{})
-	return wrap(c, "update service "+want.Namespace+"/"+want.Name, err)
 }
 
 func applyDeployment(ctx context.Context, c *kube.Client, want *appsv1.Deployment) error {

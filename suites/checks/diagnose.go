@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/meshconform/meshconform/framework/kube"
 )
 
 // Failure is a check's verdict on a broken mesh: what was seen, the likely cause, and where to look.
@@ -87,18 +89,9 @@ func inspectIstiod(cluster string) []string {
 func podsDown(pods []corev1.Pod) string {
 	var out []string
 	for _, p := range pods {
-		if !kubePodReady(p.Status.Conditions) {
+		if !kube.PodReady(&p) {
 			out = append(out, p.Name+" "+string(p.Status.Phase))
 		}
 	}
 	return strings.Join(out, ", ")
-}
-
-func kubePodReady(conds []corev1.PodCondition) bool {
-	for _, c := range conds {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }

@@ -39,24 +39,15 @@ var HelloImages = map[string]string{
 func DeployHelloWorld(ctx context.Context, m *Mesh) error {
 	for i, name := range m.Names() {
 		cs := m.Clients[name].Clientset
-		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: HelloNamespace,
-			Labels: map[string]string{workload.InjectionLabel: "enabled", workload.ManagedLabel: "true"}}}
-		_, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{})
-		if apierrors.IsAlreadyExists(err) {
-			have, gerr := cs.CoreV1().Namespaces().Get(ctx, HelloNamespace, metav1.GetOptions{})
-			if gerr != nil {
-				return fmt.Errorf("%s: namespace %s: %w", name, HelloNamespace, gerr)
-			}
-			if have.Labels[workload.ManagedLabel] != "true" {
-				return fmt.Errorf("%s: namespace %s exists and is not meshconform's (no %s=true label): the guide's "+
-					"sample would be mixed with yours; remove it, or skip this spec with --label-filter '!area:doc-fidelity'",
-					name, HelloNamespace, workload.ManagedLabel)
-			}
-			if have.DeletionTimestamp != nil {
-				return fmt.Errorf("%s: namespace %s is still being deleted from an earlier run", name, HelloNamespace)
-			}
-		} else if err != nil {
-			return fmt.Errorf("%s: create namespace %s: %w", name, HelloNamespace, err)
+		have, created, err := m.Clients[name].EnsureNamespaceWith(ctx, kube.Namespace{Name: HelloNamespace,
+			CreateLabels: map[string]string{workload.InjectionLabel: "enabled", workload.ManagedLabel: "true"}})
+		if err != nil {
+			return err
+		}
+		if !created && have.Labels[workload.ManagedLabel] != "true" {
+			return fmt.Errorf("%s: namespace %s exists and is not meshconform's (no %s=true label): the guide's "+
+				"sample would be mixed with yours; remove it, or skip this spec with --label-filter '!area:doc-fidelity'",
+				name, HelloNamespace, workload.ManagedLabel)
 		}
 		objs := []func() error{
 			func() error {
@@ -129,7 +120,7 @@ func HelloOnce(ctx context.Context, m *Mesh, src string) (string, error) {
 	if len(pods) == 0 {
 		return "", fmt.Errorf("%s: no Ready sleep pod in %s", src, HelloNamespace)
 	}
-	out, stderr, err := workload.Exec(ctx, m.Clients[src], HelloNamespace, pods[0], SleepName,
+	out, stderr, err := m.Clients[src].Exec(ctx, HelloNamespace, pods[0], SleepName,
 		[]string{"curl", "-sS", "--max-time", "5", fmt.Sprintf("%s.%s:%d/hello", HelloService, HelloNamespace, HelloPort)})
 	if err != nil {
 		return "", fmt.Errorf("%s: curl from %s: %w: %s", src, pods[0], err, strings.TrimSpace(stderr))

@@ -149,7 +149,7 @@ func (m *Mesh) EchoPods(ctx context.Context, name string) ([]string, error) {
 	}
 	var out []string
 	for _, p := range list.Items {
-		if p.DeletionTimestamp != nil || p.Status.PodIP == "" || !kubePodReady(p.Status.Conditions) {
+		if p.DeletionTimestamp != nil || p.Status.PodIP == "" || !kube.PodReady(&p) {
 			continue
 		}
 		ip, err := netip.ParseAddr(p.Status.PodIP)

@@ -1,4 +1,4 @@
-package workload
+package kube
 
 import (
 	"context"
@@ -14,13 +14,11 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/streaming/pkg/httpstream/wsstream"
-
-	"github.com/meshconform/meshconform/framework/kube"
 )
 
 // execServer answers pod exec requests the way the kubelet does over websockets: stdout on channel 1, stderr on 2,
 // and a metav1.Status on channel 3 that carries the exit code.
-func execServer(t *testing.T, run func(container string, cmd []string) (stdout, stderr string, exit int)) *kube.Client {
+func execServer(t *testing.T, run func(container string, cmd []string) (stdout, stderr string, exit int)) *Client {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/api/v1/namespaces/echo/pods/client-1/exec" || !wsstream.IsWebSocketRequest(r) {
@@ -62,10 +60,11 @@ func execServer(t *testing.T, run func(container string, cmd []string) (stdout, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &kube.Client{Name: "cluster1", Config: cfg, Clientset: cs}
+	return &Client{Name: "cluster1", Config: cfg, Clientset: cs}
 }
 
 func TestExec(t *testing.T) {
+	const out = `{"target":"localhost:8080","sent":3,"ok":3}`
 	var gotContainer string
 	var gotCmd []string
 	c := execServer(t, func(container string, cmd []string) (string, string, int) {
@@ -73,25 +72,22 @@ func TestExec(t *testing.T) {
 		if cmd[len(cmd)-1] == "--fail" {
 			return "", "workload client: bad flag\n", 2
 		}
-		return sampleOK + "\n", "2026/11/22 03:47:29 channel READY\n", 0
+		return out + "\n", "2026/11/22 03:47:29 channel READY\n", 0
 	})
 	ctx := context.Background()
-	cmd := ClientCommand("localhost:8080", 3, false)
-	stdout, stderr, err := Exec(ctx, c, "echo", "client-1", "client", cmd)
+	cmd := []string{"/workload", "client", "--target", "localhost:8080", "--count", "3", "--json"}
+	stdout, stderr, err := c.Exec(ctx, "echo", "client-1", "client", cmd)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if gotContainer != "client" || !slices.Equal(gotCmd, cmd) {
 		t.Errorf("server saw container %q command %q", gotContainer, gotCmd)
 	}
-	if stdout != sampleOK+"\n" || !strings.Contains(stderr, "channel READY") {
+	if stdout != out+"\n" || !strings.Contains(stderr, "channel READY") {
 		t.Errorf("stdout %q stderr %q", stdout, stderr)
 	}
-	if tally, err := ParseTally(stdout); err != nil || tally.OK != 3 {
-		t.Errorf("tally %+v err %v", tally, err)
-	}
 
-	_, stderr, err = Exec(ctx, c, "echo", "client-1", "client", []string{"/workload", "--fail"})
+	_, stderr, err = c.Exec(ctx, "echo", "client-1", "client", []string{"/workload", "--fail"})
 	if err == nil {
 		t.Fatal("non-zero exit not reported")
 	}
@@ -102,7 +98,7 @@ func TestExec(t *testing.T) {
 		t.Errorf("stderr missing from error %v / %q", err, stderr)
 	}
 
-	if _, _, err := Exec(ctx, c, "echo", "nope", "client", []string{"true"}); err == nil {
+	if _, _, err := c.Exec(ctx, "echo", "nope", "client", []string{"true"}); err == nil {
 		t.Error("exec into a missing pod succeeded")
 	}
 }
