@@ -9,6 +9,8 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	"github.com/onsi/ginkgo/v2/types"
+
+	"github.com/meshconform/meshconform/framework/report/apis/v1alpha1"
 )
 
 func TestTimeoutsDefaultsAndMaxima(t *testing.T) {
@@ -44,7 +46,7 @@ func TestSpecTreeLabels(t *testing.T) {
 	RunSpecs(t, "spec tree (dry run)", sc, rc)
 
 	known := map[string]bool{}
-	for _, a := range Areas {
+	for _, a := range v1alpha1.Areas {
 		known["area:"+string(a)] = true
 	}
 	perArea := map[string]int{}
@@ -61,7 +63,7 @@ func TestSpecTreeLabels(t *testing.T) {
 			}
 		}
 		if len(areas) != 1 || !known[areas[0]] {
-			t.Errorf("%q has area labels %v, want exactly one of %v", s.FullText(), areas, Areas)
+			t.Errorf("%q has area labels %v, want exactly one of %v", s.FullText(), areas, v1alpha1.Areas)
 			continue
 		}
 		perArea[areas[0]]++

@@ -12,6 +12,9 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 	"github.com/spf13/cobra"
 
+	"github.com/meshconform/meshconform/framework/artifacts"
+	"github.com/meshconform/meshconform/framework/env"
+	"github.com/meshconform/meshconform/framework/report"
 	"github.com/meshconform/meshconform/suites"
 )
 
@@ -94,7 +97,10 @@ func parseTimeouts(in map[string]string) (suites.Timeouts, error) {
 // runSuites runs the conformance suites and turns the verdict into the exit code: 0 all passed, 1 a spec failed.
 func runSuites(ctx context.Context, c suites.Config) error {
 	began := time.Now()
-	passed, err := suites.Run(c)
+	res, err := suites.Run(c)
+	if res != nil {
+		writeReports(ctx, c, res)
+	}
 	if ctx.Err() != nil {
 		// Ginkgo stopped at the interrupt, ran the cleanups and wrote what it had.
 		return fmt.Errorf("conformance run interrupted after %s (partial reports in %s): %w",
@@ -109,12 +115,29 @@ func runSuites(ctx context.Context, c suites.Config) error {
 	if c.ReportDir != "" {
 		fmt.Printf("reports in %s (conformance-report.yaml, report.html, junit.xml)\n", c.ReportDir)
 	}
-	if !passed {
+	if !res.Passed {
 		return &exitError{code: 1, err: fmt.Errorf("conformance failed after %s: see the failures above and %s",
 			time.Since(began).Round(time.Second), c.ReportDir)}
 	}
 	fmt.Printf("conformance passed in %s\n", time.Since(began).Round(time.Second))
 	return nil
+}
+
+// writeReports writes the run's reports into c.ReportDir and, when a spec failed, every cluster's artifacts (also
+// after an interrupt: that is when they are wanted).
+func writeReports(ctx context.Context, c suites.Config, res *suites.Result) {
+	if c.ReportDir == "" {
+		return
+	}
+	o := report.WriteOptions{Out: c.Out}
+	if !c.NoArtifacts {
+		o.Artifacts = func(ctx context.Context, st *env.State, dir string) error {
+			return artifacts.Collect(ctx, st, dir, artifacts.Options{Out: c.Out})
+		}
+	}
+	if err := report.Write(context.WithoutCancel(ctx), c.ReportDir, res.Run, o); err != nil {
+		fmt.Fprintf(c.Out, "reports: %v\n", err)
+	}
 }
 
 func newTestCommand() *cobra.Command {
