@@ -1,6 +1,8 @@
 package suites
 
 import (
+	"fmt"
+
 	. "github.com/onsi/ginkgo/v2"
 	"github.com/onsi/ginkgo/v2/types"
 
@@ -51,6 +53,18 @@ const (
 	// CannotRun: the spec applies, but this machine cannot run it (e.g. no Envoy image); the area is partial.
 	CannotRun
 )
+
+func (d Decision) String() string {
+	switch d {
+	case Runs:
+		return "runs"
+	case DoesNotApply:
+		return "not applicable"
+	case CannotRun:
+		return "cannot run here"
+	}
+	return fmt.Sprintf("Decision(%d)", int(d))
+}
 
 // Applicability is a spec's Decision with its reason.
 type Applicability struct {

@@ -3,6 +3,7 @@
 package suites
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -72,6 +73,54 @@ func TestSpecTreeLabels(t *testing.T) {
 		if perArea[a] == 0 {
 			t.Errorf("no spec for %s", a)
 		}
+	}
+	// The tree is the catalogue: one It per spec, under its area's title, with the declared labels (the area's from
+	// the container, then the spec's own, then Serial where it must run alone).
+	bySpecLabel := map[string]Spec{}
+	for _, s := range Catalogue {
+		bySpecLabel[v1alpha1.SpecLabel(s.ShortName)] = s
+	}
+	seen := map[string]bool{}
+	for _, r := range report.SpecReports {
+		if r.LeafNodeType != types.NodeTypeIt {
+			continue
+		}
+		var s Spec
+		for _, l := range r.Labels() {
+			if c, ok := bySpecLabel[l]; ok {
+				s = c
+			}
+		}
+		if s.ShortName == "" {
+			t.Errorf("%q carries no catalogued spec: label (labels %v)", r.FullText(), r.Labels())
+			continue
+		}
+		seen[s.ShortName] = true
+		if want := AreaTitles[s.Area] + " " + s.Description; r.FullText() != want {
+			t.Errorf("spec:%s is %q, want %q", s.ShortName, r.FullText(), want)
+		}
+		want := append([]string{s.Area.Label()}, s.Labels()...)
+		if s.Serial || s.Disruptive {
+			want = append(want, "Serial")
+		}
+		if !slices.Equal(r.Labels(), want) || r.IsSerial != (s.Serial || s.Disruptive) {
+			t.Errorf("spec:%s: labels %v serial %v, want %v", s.ShortName, r.Labels(), r.IsSerial, want)
+		}
+	}
+	if len(seen) != len(Catalogue) {
+		t.Errorf("%d of %d catalogued specs in the tree", len(seen), len(Catalogue))
+	}
+	// Within an area, the run order is the catalogue's.
+	var order []string
+	for _, r := range report.SpecReports {
+		for _, l := range r.Labels() {
+			if _, ok := bySpecLabel[l]; ok && r.ContainerHierarchyTexts[0] == AreaTitles[v1alpha1.AreaDiscovery] {
+				order = append(order, bySpecLabel[l].ShortName)
+			}
+		}
+	}
+	if want := []string{"discovery-synced", "discovery-same-network-endpoints", "discovery-cross-network-gateway"}; !slices.Equal(order, want) {
+		t.Errorf("discovery runs %v, want the catalogue's order %v", order, want)
 	}
 	if specs < 9 {
 		t.Errorf("only %d specs in the tree", specs)
