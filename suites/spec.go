@@ -106,7 +106,7 @@ func skip(a Applicability) {
 }
 
 // Labels are the spec's Ginkgo labels other than its area (which its container carries), in the order JUnit names
-// show them: features, data plane, needs, disruptive, then the short name.
+// show them: features, data plane, needs, disruptive, then (always last) the short name.
 func (s Spec) Labels() []string {
 	var out []string
 	for _, f := range s.Features {

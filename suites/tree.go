@@ -24,13 +24,15 @@ func declare(specs []Spec) bool {
 	return true
 }
 
-// declare is the spec's It: its labels, serial when it must be, and a body that first applies the spec's rule.
+// declare is the spec's It: its labels (Ginkgo's Serial label before the short name, so JUnit names, which leave
+// the short name out, read as before), and a body that first applies the spec's rule.
 func (s Spec) declare() {
-	args := []any{s.location, Label(s.Labels()...)}
+	labels := s.Labels()
+	args := []any{s.location, Label(labels[:len(labels)-1]...)}
 	if s.Serial || s.Disruptive {
 		args = append(args, Serial)
 	}
-	args = append(args, func(ctx SpecContext) {
+	args = append(args, Label(labels[len(labels)-1]), func(ctx SpecContext) {
 		skip(s.applies(mesh))
 		s.Run(ctx, mesh)
 	}, specTimeout())

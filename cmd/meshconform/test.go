@@ -15,6 +15,8 @@ import (
 	"github.com/meshconform/meshconform/framework/artifacts"
 	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/report"
+	"github.com/meshconform/meshconform/framework/report/apis/v1alpha1"
+	"github.com/meshconform/meshconform/framework/workload"
 	"github.com/meshconform/meshconform/suites"
 )
 
@@ -57,14 +59,33 @@ func (t *testFlags) config(stateDir string) (suites.Config, error) {
 	}
 	if t.labelFilter != "" {
 		if _, err := types.ParseLabelFilter(t.labelFilter); err != nil {
-			return c, fmt.Errorf("--label-filter %q: %v (labels: area:<trust|discovery|gateway|loadbalancing|isolation|doc-fidelity>, "+
-				"feature:<multi-network|primary-remote>, dataplane:sidecar, needs:envoy)", t.labelFilter, err)
+			return c, fmt.Errorf("--label-filter %q: %v (labels: %s)", t.labelFilter, err, labelVocabulary())
 		}
 	}
 	if t.falseAlarm <= 0 || t.falseAlarm > 1e-6 {
 		return c, fmt.Errorf("--false-alarm %g: must be in (0, 1e-6]", t.falseAlarm)
 	}
 	return c, nil
+}
+
+// labelVocabulary lists the labels specs carry, from the suites' one vocabulary.
+func labelVocabulary() string {
+	var areas, features, needs, specs []string
+	for _, a := range v1alpha1.Areas {
+		areas = append(areas, string(a))
+	}
+	for _, f := range v1alpha1.Features {
+		features = append(features, string(f))
+	}
+	for _, n := range v1alpha1.Needs {
+		needs = append(needs, string(n))
+	}
+	for _, s := range suites.Catalogue {
+		specs = append(specs, s.ShortName)
+	}
+	return fmt.Sprintf("%s<%s>, %s<%s>, %s%s, %s<%s>, %s<%s>", v1alpha1.AreaLabelPrefix, strings.Join(areas, "|"),
+		v1alpha1.FeatureLabelPrefix, strings.Join(features, "|"), v1alpha1.DataPlaneLabelPrefix, workload.DataPlaneSidecar,
+		v1alpha1.NeedsLabelPrefix, strings.Join(needs, "|"), v1alpha1.SpecLabelPrefix, strings.Join(specs, "|"))
 }
 
 // parseTimeouts reads NAME=DURATION pairs into Timeouts, by the fields' json names.
