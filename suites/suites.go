@@ -1,11 +1,14 @@
-// Package suites holds the conformance specs, one file per area: trust, discovery, gateway, loadbalancing, isolation
-// and the install guide's own verification (doc-fidelity). They read the environment file `meshconform up` wrote
-// and talk to the live clusters; they never provision. Each spec is a Ginkgo node over a check of package checks,
-// labelled with its area, the topology features it exercises and the data plane it needs, and skipped with a reason
-// ("not applicable: ..." or "cannot run here: ...") where the topology or this machine rules it out.
+// Package suites holds the conformance specs and runs them. Each spec is a Spec value in its own file (named after
+// its short name, e.g. trust_shared_root.go) listed once in Catalogue (catalogue.go); tree.go generates the Ginkgo
+// tree from the catalogue: one container per area, one It per spec, labels from the spec's declared area, features,
+// needs and data plane, plus "spec:<short name>". A spec's applicability rule decides, from the environment, whether
+// it runs, does not apply ("not applicable: ...") or cannot run here ("cannot run here: ..."); the skip message comes
+// from that rule, in one place (skip). The checks themselves live in package checks.
 //
-// The specs run inside the meshconform binary (`meshconform test`, Run) or with the Ginkgo CLI
-// (`ginkgo --tags conformance ./suites`, configured by MESHCONFORM_HOME and MESHCONFORM_REPORT_DIR).
+// The specs read the environment file `meshconform up` wrote and talk to the live clusters; they never provision.
+// They run inside the meshconform binary (`meshconform test`: Run returns the result and the caller writes it with
+// report.Write) or with the Ginkgo CLI (`ginkgo --tags conformance ./suites`, configured by MESHCONFORM_HOME and
+// MESHCONFORM_REPORT_DIR; its entry point writes the reports itself).
 package suites
 
 import (
@@ -14,10 +17,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/types"
 	. "github.com/onsi/gomega"
 
 	"github.com/meshconform/meshconform/framework/env"
@@ -30,8 +33,9 @@ import (
 type Config struct {
 	// StateDir holds the environment file (default ~/.meshconform).
 	StateDir string
-	// ReportDir receives junit.xml, ginkgo-report.json, conformance-report.yaml, report.html and, on failure,
-	// artifacts/ of every cluster. Empty: no files.
+	// ReportDir is where the caller writes the reports (report.Write): junit.xml, ginkgo-report.json,
+	// conformance-report.yaml, report.html and, on failure, artifacts/ of every cluster. Prepare clears a previous
+	// run's files from it. Empty: no files.
 	ReportDir string
 	Timeouts  Timeouts
 	// LabelFilter and Focus select specs as Ginkgo's --label-filter and --focus do.
@@ -46,9 +50,9 @@ type Config struct {
 	Version string
 	// Verbose prints every spec and its steps as it runs.
 	Verbose bool
-	// NoArtifacts skips the per-cluster dump on failure.
+	// NoArtifacts tells the report writer to skip the per-cluster dump on failure.
 	NoArtifacts bool
-	// Out receives progress lines of the report writing (Ginkgo writes to stdout itself).
+	// Out receives the report writer's progress lines (Ginkgo writes to stdout itself).
 	Out io.Writer
 }
 
@@ -92,14 +96,8 @@ func Prepare(c Config) (Config, error) {
 		return c, err
 	}
 	if c.ReportDir != "" {
-		if err := os.MkdirAll(c.ReportDir, 0o755); err != nil {
-			return c, fmt.Errorf("report directory: %w", err)
-		}
-		// A previous run's files would be mistaken for this run's (artifacts of a failure that no longer exists).
-		for _, f := range []string{report.JUnitFile, report.GinkgoJSONFile, report.YAMLFile, report.HTMLFile, report.ArtifactsDir} {
-			if err := os.RemoveAll(filepath.Join(c.ReportDir, f)); err != nil {
-				return c, fmt.Errorf("clear the previous report: %w", err)
-			}
+		if err := report.Clear(c.ReportDir); err != nil {
+			return c, err
 		}
 	}
 	cfg = c
@@ -109,15 +107,21 @@ func Prepare(c Config) (Config, error) {
 // ErrNoEnvironment is returned when there is nothing to test.
 var ErrNoEnvironment = errors.New("no environment to test")
 
-// Run runs the suites against the environment in c.StateDir and returns whether every spec that ran passed. It
-// can be called once per process (a Ginkgo rule).
-func Run(c Config) (bool, error) {
+// Result is a finished run of the suites: whether every spec that ran passed, and what report.Write writes.
+type Result struct {
+	Passed bool
+	report.Run
+}
+
+// Run runs the suites against the environment in c.StateDir and returns the result, which the caller writes
+// (report.Write into c.ReportDir). It can be called once per process (a Ginkgo rule).
+func Run(c Config) (*Result, error) {
 	c, err := Prepare(c)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	if _, err := env.Load(c.StateDir); err != nil {
-		return false, fmt.Errorf("%w: %v", ErrNoEnvironment, err)
+		return nil, fmt.Errorf("%w: %v", ErrNoEnvironment, err)
 	}
 	suiteConfig, reporterConfig := GinkgoConfiguration()
 	suiteConfig.LabelFilter = c.LabelFilter
@@ -125,16 +129,21 @@ func Run(c Config) (bool, error) {
 	suiteConfig.Timeout = c.Timeouts.Suite
 	reporterConfig.Verbose = c.Verbose
 	reporterConfig.FullTrace = false
-	if c.ReportDir != "" {
-		reporterConfig.JUnitReport = filepath.Join(c.ReportDir, "junit.xml")
-		reporterConfig.JSONReport = filepath.Join(c.ReportDir, "ginkgo-report.json")
-	}
+	// The whole Ginkgo report, for junit.xml and ginkgo-report.json. Registered after "meshconform reports", it sees
+	// that node too, as Ginkgo's own reporters (which ran last) did.
+	var whole types.Report
+	ReportAfterSuite("meshconform ginkgo report", func(r Report) { whole = r })
 	RegisterFailHandler(Fail)
 	t := &testingT{}
-	inProcess = true
 	passed := RunSpecs(t, "meshconform conformance", suiteConfig, reporterConfig)
-	writeReports(finalReport)
-	return passed && !t.failed, nil
+	// Built after RunSpecs returned, so the caller's artifact collection is not bound by the suite's deadline.
+	res := Finished()
+	if res == nil {
+		res = &Result{}
+	}
+	res.Passed = passed && !t.failed
+	res.Ginkgo = &whole
+	return res, nil
 }
 
 // testingT is what RunSpecs needs from a *testing.T outside `go test`.
@@ -152,7 +161,7 @@ var _ = BeforeSuite(func() {
 	for _, name := range mesh.Names() {
 		Expect(workload.RemoveRequireMTLS(context.Background(), mesh.Clients[name], mesh.Namespace)).To(Succeed())
 	}
-	ensureClientMTLS(context.Background())
+	ensureClientMTLS(context.Background(), mesh)
 	GinkgoWriter.Printf("testing %s: %d clusters, Istio %s via %s, %s data plane\n", st.Topology.Name,
 		len(st.Clusters), st.Mesh.IstioVersion, st.Mesh.Installer, st.Mesh.DataPlane)
 })
@@ -174,19 +183,39 @@ func retry(ctx SpecContext, timeout time.Duration, check func() error) {
 // afterSuite are extra consumers of the final Ginkgo report (tests use it to inspect the spec tree).
 var afterSuite []func(Report)
 
-// finalReport is the run's Ginkgo report. In-process runs write the reports after RunSpecs returns: inside
-// ReportAfterSuite, the suite's deadline would cut the artifact collection short exactly when a run timed out.
-var (
-	finalReport Report
-	inProcess   bool
-)
+// finalReport is the run's Ginkgo report, kept for Finished. The reports are built and written after RunSpecs
+// returns: inside ReportAfterSuite, the suite's deadline would cut the artifact collection short exactly when a run
+// timed out.
+var finalReport Report
 
 var _ = ReportAfterSuite("meshconform reports", func(r Report) {
 	for _, f := range afterSuite {
 		f(r)
 	}
 	finalReport = r
-	if !inProcess {
-		writeReports(r)
-	}
 })
+
+// Finished is the result of the run that ended in this process, its conformance report built from the Ginkgo
+// report (none for a dry run); nil where no run ended here (the other processes of `ginkgo -p`, which do not see
+// the whole run). Result.Ginkgo is unset: under the Ginkgo CLI, its --junit-report and --json-report write those.
+func Finished() *Result {
+	r := finalReport
+	if r.SuiteDescription == "" {
+		return nil
+	}
+	res := &Result{Passed: r.SuiteSucceeded}
+	st, err := env.Load(cfg.StateDir)
+	if err == nil {
+		res.State = st // else the report says the environment was missing
+	}
+	if r.SuiteConfig.DryRun {
+		return res
+	}
+	began := started
+	if began.IsZero() {
+		began = r.StartTime
+	}
+	res.Conformance = report.Build(r, res.State, report.Options{Command: cfg.Command, TopologyFile: cfg.TopologyFile,
+		Version: cfg.Version, Started: began, TestDuration: time.Since(began)})
+	return res
+}

@@ -12,6 +12,10 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 	"github.com/spf13/cobra"
 
+	"github.com/meshconform/meshconform/framework/artifacts"
+	"github.com/meshconform/meshconform/framework/env"
+	"github.com/meshconform/meshconform/framework/report"
+	"github.com/meshconform/meshconform/framework/report/apis/v1alpha1"
 	"github.com/meshconform/meshconform/suites"
 )
 
@@ -54,14 +58,33 @@ func (t *testFlags) config(stateDir string) (suites.Config, error) {
 	}
 	if t.labelFilter != "" {
 		if _, err := types.ParseLabelFilter(t.labelFilter); err != nil {
-			return c, fmt.Errorf("--label-filter %q: %v (labels: area:<trust|discovery|gateway|loadbalancing|isolation|doc-fidelity>, "+
-				"feature:<multi-network|primary-remote>, dataplane:sidecar, needs:envoy)", t.labelFilter, err)
+			return c, fmt.Errorf("--label-filter %q: %v (labels: %s)", t.labelFilter, err, labelVocabulary())
 		}
 	}
 	if t.falseAlarm <= 0 || t.falseAlarm > 1e-6 {
 		return c, fmt.Errorf("--false-alarm %g: must be in (0, 1e-6]", t.falseAlarm)
 	}
 	return c, nil
+}
+
+// labelVocabulary lists the labels specs carry, from the suites' one vocabulary.
+func labelVocabulary() string {
+	var areas, features, needs, specs []string
+	for _, a := range v1alpha1.Areas {
+		areas = append(areas, string(a))
+	}
+	for _, f := range v1alpha1.Features {
+		features = append(features, string(f))
+	}
+	for _, n := range v1alpha1.Needs {
+		needs = append(needs, string(n))
+	}
+	for _, s := range suites.Catalogue {
+		specs = append(specs, s.ShortName)
+	}
+	return fmt.Sprintf("%s<%s>, %s<%s>, %s%s, %s<%s>, %s<%s>", v1alpha1.AreaLabelPrefix, strings.Join(areas, "|"),
+		v1alpha1.FeatureLabelPrefix, strings.Join(features, "|"), v1alpha1.DataPlaneLabelPrefix, env.DataPlaneSidecar,
+		v1alpha1.NeedsLabelPrefix, strings.Join(needs, "|"), v1alpha1.SpecLabelPrefix, strings.Join(specs, "|"))
 }
 
 // parseTimeouts reads NAME=DURATION pairs into Timeouts, by the fields' json names.
@@ -94,7 +117,10 @@ func parseTimeouts(in map[string]string) (suites.Timeouts, error) {
 // runSuites runs the conformance suites and turns the verdict into the exit code: 0 all passed, 1 a spec failed.
 func runSuites(ctx context.Context, c suites.Config) error {
 	began := time.Now()
-	passed, err := suites.Run(c)
+	res, err := suites.Run(c)
+	if res != nil {
+		writeReports(ctx, c, res)
+	}
 	if ctx.Err() != nil {
 		// Ginkgo stopped at the interrupt, ran the cleanups and wrote what it had.
 		return fmt.Errorf("conformance run interrupted after %s (partial reports in %s): %w",
@@ -109,12 +135,29 @@ func runSuites(ctx context.Context, c suites.Config) error {
 	if c.ReportDir != "" {
 		fmt.Printf("reports in %s (conformance-report.yaml, report.html, junit.xml)\n", c.ReportDir)
 	}
-	if !passed {
+	if !res.Passed {
 		return &exitError{code: 1, err: fmt.Errorf("conformance failed after %s: see the failures above and %s",
 			time.Since(began).Round(time.Second), c.ReportDir)}
 	}
 	fmt.Printf("conformance passed in %s\n", time.Since(began).Round(time.Second))
 	return nil
+}
+
+// writeReports writes the run's reports into c.ReportDir and, when a spec failed, every cluster's artifacts (also
+// after an interrupt: that is when they are wanted).
+func writeReports(ctx context.Context, c suites.Config, res *suites.Result) {
+	if c.ReportDir == "" {
+		return
+	}
+	o := report.WriteOptions{Out: c.Out}
+	if !c.NoArtifacts {
+		o.Artifacts = func(ctx context.Context, st *env.State, dir string) error {
+			return artifacts.Collect(ctx, st, dir, artifacts.Options{Out: c.Out})
+		}
+	}
+	if err := report.Write(context.WithoutCancel(ctx), c.ReportDir, res.Run, o); err != nil {
+		fmt.Fprintf(c.Out, "reports: %v\n", err)
+	}
 }
 
 func newTestCommand() *cobra.Command {

@@ -7,12 +7,14 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/meshconform/meshconform/framework/report/apis/v1alpha1"
 )
 
 // WriteHTML writes a self-contained page (no external assets): the verdict per area, the load-balancing
 // distribution per source cluster as inline SVG, and every failed, skipped and not-applicable spec with its reason.
 // Every value is escaped by html/template, since names and messages come from clusters and specs.
-func (cr *ConformanceReport) WriteHTML(path string) error {
+func WriteHTML(cr *v1alpha1.ConformanceReport, path string) error {
 	var buf bytes.Buffer
 	if err := pageTemplate.Execute(&buf, newView(cr)); err != nil {
 		return fmt.Errorf("render %s: %w", path, err)
@@ -31,7 +33,7 @@ const (
 )
 
 type view struct {
-	*ConformanceReport
+	*v1alpha1.ConformanceReport
 	Sources []sourceCharts
 }
 
@@ -68,7 +70,7 @@ type bar struct {
 	ExpectedX int
 }
 
-func newView(cr *ConformanceReport) view {
+func newView(cr *v1alpha1.ConformanceReport) view {
 	v := view{ConformanceReport: cr}
 	idx := map[string]int{}
 	for _, r := range cr.LoadBalancing {
@@ -83,7 +85,7 @@ func newView(cr *ConformanceReport) view {
 	return v
 }
 
-func newChart(r LBResult) chart {
+func newChart(r v1alpha1.LBResult) chart {
 	c := chart{Spec: r.Spec, Pass: r.Pass, Reason: r.Reason, Requests: r.Plan.Requests, Failed: r.Failed,
 		WarmupCalls: r.WarmupCalls, Bound: fmt.Sprintf("%.1e", r.Plan.FalseAlarmBound),
 		Target: fmt.Sprintf("%.0e", r.Plan.FalseAlarmTarget)}
@@ -131,7 +133,7 @@ func newChart(r LBResult) chart {
 	return c
 }
 
-func unexpected(r LBResult) []string {
+func unexpected(r v1alpha1.LBResult) []string {
 	var out []string
 	for _, c := range r.Unexpected {
 		if _, ok := r.Plan.Shares[c]; !ok {

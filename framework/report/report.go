@@ -1,25 +1,17 @@
-// Package report turns a Ginkgo run of the conformance suites into meshconform's reports: JUnit and Ginkgo JSON for
-// CI, a machine-readable ConformanceReport (modelled on gateway-api's) for vendors, and a self-contained HTML page.
+// Package report turns a Ginkgo run of the conformance suites into meshconform's reports and writes them: JUnit and
+// Ginkgo JSON for CI, the machine-readable ConformanceReport (schema in apis/v1alpha1, modelled on gateway-api's) for
+// vendors, a self-contained HTML page and, on failure, every cluster's artifacts.
 //
 // A report directory holds:
 //
-//	junit.xml                 JUnit for CI UIs (WriteGinkgoReports)
-//	ginkgo-report.json        Ginkgo's own JSON report (WriteGinkgoReports)
+//	junit.xml                 JUnit for CI UIs (WriteGinkgoReports, or Ginkgo's own reporter)
+//	ginkgo-report.json        Ginkgo's own JSON report
 //	conformance-report.yaml   the ConformanceReport (WriteYAML)
 //	report.html               the same, readable, with the load-balancing charts (WriteHTML)
-//	artifacts/<cluster>/...   per-cluster dumps (package artifacts)
+//	artifacts/<cluster>/...   per-cluster dumps on failure (package artifacts, through Write)
 //
-// Results of an area (a spec's `area:<a>` label), from its specs:
-//
-//   - failure: some spec failed (failed, panicked, timed out, interrupted or aborted).
-//   - success: every spec that applies to this topology ran and passed.
-//   - partial: specs passed, but others were skipped for a reason (they could not run here, e.g. no Envoy image).
-//   - skipped: no spec of the area ran (each was skipped, or the run had none).
-//   - notApplicable: every spec of the area reported that it does not apply to this topology (a skip message
-//     starting with "not applicable: "); such specs never count against an area.
-//
-// The overall result is failure if any area failed or a suite-level node (BeforeSuite, ...) failed; skipped if no
-// spec passed; partial if some area is partial or skipped; success otherwise.
+// Build classifies each spec by its labels and skip message (the vocabulary of apis/v1alpha1); the results of an
+// area and of the run are documented on v1alpha1.Result.
 package report
 
 import (
@@ -35,191 +27,12 @@ import (
 
 	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/lb"
+	"github.com/meshconform/meshconform/framework/report/apis/v1alpha1"
 	"github.com/meshconform/meshconform/framework/text"
-)
-
-// APIVersion and Kind identify a conformance report.
-const (
-	APIVersion = "meshconform.io/v1alpha1"
-	Kind       = "ConformanceReport"
-)
-
-// Files of a report directory.
-const (
-	JUnitFile      = "junit.xml"
-	GinkgoJSONFile = "ginkgo-report.json"
-	YAMLFile       = "conformance-report.yaml"
-	HTMLFile       = "report.html"
-	ArtifactsDir   = "artifacts"
-)
-
-// The contract with the suites: spec labels, the skip-message prefix for specs that do not apply, and the report
-// entry carrying a load-balancing verdict.
-const (
-	AreaLabelPrefix      = "area:"
-	FeatureLabelPrefix   = "feature:"
-	DataPlaneLabelPrefix = "dataplane:"
-	NotApplicablePrefix  = "not applicable: "
-	// CannotRunHerePrefix may start a skip message of a spec that applies but cannot run on this machine; the report
-	// lists it as skipped, without the prefix (the section says it already).
-	CannotRunHerePrefix = "cannot run here: "
-	LBVerdictEntry      = "lb-verdict"
-)
-
-// Areas are the conformance areas, in report order.
-var Areas = []string{"trust", "discovery", "gateway", "loadbalancing", "isolation", "doc-fidelity"}
-
-// UnlabelledArea collects specs that carry no area label, so their failures are not lost.
-const UnlabelledArea = "unlabelled"
-
-// Result is the verdict of an area or of the whole run.
-type Result string
-
-const (
-	ResultSuccess       Result = "success"
-	ResultPartial       Result = "partial"
-	ResultFailure       Result = "failure"
-	ResultSkipped       Result = "skipped"
-	ResultNotApplicable Result = "notApplicable"
 )
 
 // maxMessage caps a failure message in the report; the whole message stays in junit.xml and ginkgo-report.json.
 const maxMessage = 2000
-
-// ConformanceReport is the machine-readable result of one conformance run.
-type ConformanceReport struct {
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
-	// Date is when the run started (RFC 3339, UTC).
-	Date               string         `json:"date"`
-	MeshconformVersion string         `json:"meshconformVersion"`
-	Implementation     Implementation `json:"implementation"`
-	Topology           Topology       `json:"topology"`
-	// DataPlane is proxyless or sidecar.
-	DataPlane string `json:"dataPlane"`
-	// ImageSource is offline (images built here) or upstream (pulled from registries).
-	ImageSource string `json:"imageSource"`
-	// ExposeIstiod is how remotes reach their primary's istiod (gateway or loadbalancer).
-	ExposeIstiod string `json:"exposeIstiod,omitempty"`
-
-	Result     Result     `json:"result"`
-	Summary    string     `json:"summary"`
-	Statistics Statistics `json:"statistics"`
-	Areas      []Area     `json:"areas"`
-	// SuiteFailures are failed suite-level nodes (BeforeSuite, AfterSuite, ...) and Ginkgo's special failure
-	// reasons (interrupted, programmatic focus, ...): they fail the run without belonging to an area.
-	SuiteFailures []FailedSpec `json:"suiteFailures,omitempty"`
-	// LoadBalancing holds every load-balancing verdict the suites attached, per source cluster.
-	LoadBalancing []LBResult `json:"loadBalancing,omitempty"`
-	// Notes are facts about the environment the reader must know (from the environment's mesh notes).
-	Notes []string `json:"notes,omitempty"`
-	// Warnings are problems building the report itself (e.g. an undecodable verdict).
-	Warnings  []string  `json:"warnings,omitempty"`
-	Timings   []Timing  `json:"timings,omitempty"`
-	Reproduce Reproduce `json:"reproduce"`
-}
-
-// Implementation is the mesh under test.
-type Implementation struct {
-	Name    string `json:"name"`
-	Version string `json:"version"`
-	// Installer is istioctl, helm or preinstalled.
-	Installer       string `json:"installer"`
-	Hub             string `json:"hub,omitempty"`
-	Tag             string `json:"tag,omitempty"`
-	TrustDomain     string `json:"trustDomain,omitempty"`
-	RootFingerprint string `json:"rootFingerprint,omitempty"`
-}
-
-// Topology is the shape of the mesh that was tested.
-type Topology struct {
-	Name       string    `json:"name"`
-	Networking string    `json:"networking"`
-	MeshID     string    `json:"meshID,omitempty"`
-	Clusters   []Cluster `json:"clusters"`
-}
-
-// Cluster is one cluster of the tested topology.
-type Cluster struct {
-	Name    string `json:"name"`
-	Role    string `json:"role"`
-	Network string `json:"network"`
-	// Primary is, for a remote, the primary whose istiod configures it.
-	Primary string `json:"primary,omitempty"`
-	// BringYourOwn is set for clusters meshconform did not provision.
-	BringYourOwn bool `json:"bringYourOwn,omitempty"`
-}
-
-// Statistics count specs by outcome.
-type Statistics struct {
-	Passed        int `json:"passed"`
-	Failed        int `json:"failed"`
-	Skipped       int `json:"skipped"`
-	NotApplicable int `json:"notApplicable"`
-	// Flaked counts specs that passed only after a retry (Ginkgo's flake attempts): passes, but worth knowing.
-	Flaked int `json:"flaked,omitempty"`
-}
-
-func (s *Statistics) add(o Statistics) {
-	s.Passed += o.Passed
-	s.Failed += o.Failed
-	s.Skipped += o.Skipped
-	s.NotApplicable += o.NotApplicable
-	s.Flaked += o.Flaked
-}
-
-// Area is the result of one conformance area.
-type Area struct {
-	Name       string     `json:"name"`
-	Result     Result     `json:"result"`
-	Summary    string     `json:"summary"`
-	Statistics Statistics `json:"statistics"`
-	// Features are the topology features (feature:<f> labels) of the specs that ran.
-	Features           []string      `json:"features,omitempty"`
-	FailedSpecs        []FailedSpec  `json:"failedSpecs,omitempty"`
-	SkippedSpecs       []SkippedSpec `json:"skippedSpecs,omitempty"`
-	NotApplicableSpecs []SkippedSpec `json:"notApplicableSpecs,omitempty"`
-}
-
-// FailedSpec is a spec (or suite node) that failed.
-type FailedSpec struct {
-	Name string `json:"name"`
-	// State is Ginkgo's: failed, panicked, timedout, interrupted or aborted.
-	State string `json:"state"`
-	// FailedIn names the node that failed when it is not the It itself (e.g. BeforeAll).
-	FailedIn string `json:"failedIn,omitempty"`
-	Location string `json:"location,omitempty"`
-	Message  string `json:"message"`
-}
-
-// SkippedSpec is a spec that did not run, with why.
-type SkippedSpec struct {
-	Name   string `json:"name"`
-	Reason string `json:"reason"`
-}
-
-// LBResult is one load-balancing verdict and the spec that made it.
-type LBResult struct {
-	Spec       string `json:"spec"`
-	lb.Verdict `json:",inline"`
-}
-
-// Timing is one phase's duration.
-type Timing struct {
-	Phase    string  `json:"phase"`
-	Duration string  `json:"duration"`
-	Seconds  float64 `json:"seconds"`
-}
-
-// Reproduce is what a reader needs to run the same conformance run again.
-type Reproduce struct {
-	// Command is the command line, quoted for a POSIX shell.
-	Command string   `json:"command"`
-	Args    []string `json:"args,omitempty"`
-	// Topology is the topology file (or built-in name) the run used.
-	Topology    string `json:"topology,omitempty"`
-	LabelFilter string `json:"labelFilter,omitempty"`
-}
 
 // Options are what the report needs beyond the Ginkgo report and the environment.
 type Options struct {
@@ -237,8 +50,8 @@ type Options struct {
 
 // Build summarises a Ginkgo report of the suites against the environment they ran on. st may be nil (e.g. the
 // environment file could not be read); the report then says so in its warnings.
-func Build(r types.Report, st *env.State, o Options) *ConformanceReport {
-	cr := &ConformanceReport{APIVersion: APIVersion, Kind: Kind, MeshconformVersion: o.Version}
+func Build(r types.Report, st *env.State, o Options) *v1alpha1.ConformanceReport {
+	cr := &v1alpha1.ConformanceReport{APIVersion: v1alpha1.APIVersion, Kind: v1alpha1.Kind, MeshconformVersion: o.Version}
 	started := o.Started
 	if started.IsZero() {
 		started = r.StartTime
@@ -247,21 +60,21 @@ func Build(r types.Report, st *env.State, o Options) *ConformanceReport {
 		started = time.Now()
 	}
 	cr.Date = started.UTC().Format(time.RFC3339)
-	cr.describeEnvironment(st)
+	describeEnvironment(cr, st)
 
-	areas := map[string]*Area{}
-	area := func(name string) *Area {
+	areas := map[v1alpha1.Area]*v1alpha1.AreaResult{}
+	area := func(name v1alpha1.Area) *v1alpha1.AreaResult {
 		if a, ok := areas[name]; ok {
 			return a
 		}
-		a := &Area{Name: name}
+		a := &v1alpha1.AreaResult{Name: name}
 		areas[name] = a
 		return a
 	}
-	for _, name := range Areas {
+	for _, name := range v1alpha1.Areas {
 		area(name)
 	}
-	features := map[string]map[string]bool{}
+	features := map[v1alpha1.Area]map[v1alpha1.Feature]bool{}
 	inherited := beforeAllSkips(r.SpecReports)
 
 	for _, s := range r.SpecReports {
@@ -285,32 +98,32 @@ func Build(r types.Report, st *env.State, o Options) *ConformanceReport {
 			}
 		case s.State.Is(types.SpecStateSkipped | types.SpecStatePending):
 			reason := skipReason(s, inherited)
-			if r, ok := strings.CutPrefix(reason, NotApplicablePrefix); ok {
+			if r, ok := strings.CutPrefix(reason, v1alpha1.NotApplicablePrefix); ok {
 				a.Statistics.NotApplicable++
-				a.NotApplicableSpecs = append(a.NotApplicableSpecs, SkippedSpec{Name: specName, Reason: strings.TrimSpace(r)})
+				a.NotApplicableSpecs = append(a.NotApplicableSpecs, v1alpha1.SkippedSpec{Name: specName, Reason: strings.TrimSpace(r)})
 			} else {
 				a.Statistics.Skipped++
-				a.SkippedSpecs = append(a.SkippedSpecs, SkippedSpec{Name: specName, Reason: reason})
+				a.SkippedSpecs = append(a.SkippedSpecs, v1alpha1.SkippedSpec{Name: specName, Reason: reason})
 			}
 		}
 		if s.State.Is(types.SpecStatePassed | types.SpecStateFailureStates) {
-			for _, f := range labelsWithPrefix(s, FeatureLabelPrefix) {
+			for _, f := range labelsWithPrefix(s, v1alpha1.FeatureLabelPrefix) {
 				if features[name] == nil {
-					features[name] = map[string]bool{}
+					features[name] = map[v1alpha1.Feature]bool{}
 				}
-				features[name][f] = true
+				features[name][v1alpha1.Feature(f)] = true
 			}
 		}
 		for _, e := range s.ReportEntries {
-			if e.Name != LBVerdictEntry {
+			if e.Name != v1alpha1.LBVerdictEntry {
 				continue
 			}
 			v, err := decodeVerdict(e)
 			if err != nil {
-				cr.Warnings = append(cr.Warnings, fmt.Sprintf("spec %q: %s entry: %v", specName, LBVerdictEntry, err))
+				cr.Warnings = append(cr.Warnings, fmt.Sprintf("spec %q: %s entry: %v", specName, v1alpha1.LBVerdictEntry, err))
 				continue
 			}
-			cr.LoadBalancing = append(cr.LoadBalancing, LBResult{Spec: specName, Verdict: v})
+			cr.LoadBalancing = append(cr.LoadBalancing, v1alpha1.LBResult{Spec: specName, Verdict: v})
 		}
 	}
 	for _, reason := range r.SpecialSuiteFailureReasons {
@@ -318,39 +131,39 @@ func Build(r types.Report, st *env.State, o Options) *ConformanceReport {
 		if reason == "Suite skipped in BeforeSuite" {
 			continue
 		}
-		cr.SuiteFailures = append(cr.SuiteFailures, FailedSpec{Name: "suite", State: "failed", Message: reason})
+		cr.SuiteFailures = append(cr.SuiteFailures, v1alpha1.FailedSpec{Name: "suite", State: "failed", Message: reason})
 	}
 
-	var extra []string
+	var extra []v1alpha1.Area
 	for name := range areas {
-		if !slices.Contains(Areas, name) {
+		if !slices.Contains(v1alpha1.Areas, name) {
 			extra = append(extra, name)
 		}
 	}
-	sort.Strings(extra)
-	for _, name := range append(slices.Clone(Areas), extra...) {
+	slices.Sort(extra)
+	for _, name := range append(slices.Clone(v1alpha1.Areas), extra...) {
 		a := areas[name]
 		for f := range features[name] {
 			a.Features = append(a.Features, f)
 		}
-		sort.Strings(a.Features)
-		a.Result = a.Statistics.result()
-		a.Summary = a.Statistics.summary()
-		cr.Statistics.add(a.Statistics)
+		slices.Sort(a.Features)
+		a.Result = result(a.Statistics)
+		a.Summary = summary(a.Statistics)
+		add(&cr.Statistics, a.Statistics)
 		cr.Areas = append(cr.Areas, *a)
 	}
 	cr.Result = overall(cr.Areas, len(cr.SuiteFailures) > 0, cr.Statistics)
-	cr.Summary = cr.summary()
+	cr.Summary = runSummary(cr)
 
 	sort.SliceStable(cr.LoadBalancing, func(i, j int) bool { return cr.LoadBalancing[i].Source < cr.LoadBalancing[j].Source })
 	cr.Timings = timings(st, r, o)
-	cr.Reproduce = Reproduce{Command: shellJoin(o.Command), Args: o.Command, Topology: o.TopologyFile,
+	cr.Reproduce = v1alpha1.Reproduce{Command: shellJoin(o.Command), Args: o.Command, Topology: o.TopologyFile,
 		LabelFilter: r.SuiteConfig.LabelFilter}
 	return cr
 }
 
 // describeEnvironment fills implementation, topology, data plane and notes from the environment file.
-func (cr *ConformanceReport) describeEnvironment(st *env.State) {
+func describeEnvironment(cr *v1alpha1.ConformanceReport, st *env.State) {
 	cr.Implementation.Name = "istio"
 	if st == nil {
 		cr.Warnings = append(cr.Warnings, "no environment state: implementation and topology are unknown")
@@ -358,7 +171,7 @@ func (cr *ConformanceReport) describeEnvironment(st *env.State) {
 	}
 	cr.ImageSource = string(st.Images.Source)
 	if m := st.Mesh; m != nil {
-		cr.Implementation = Implementation{Name: "istio", Version: m.IstioVersion, Installer: string(m.Installer), Hub: m.Hub,
+		cr.Implementation = v1alpha1.Implementation{Name: "istio", Version: m.IstioVersion, Installer: string(m.Installer), Hub: m.Hub,
 			Tag: m.Tag, TrustDomain: m.TrustDomain, RootFingerprint: m.RootFingerprint}
 		cr.DataPlane = string(m.DataPlane)
 		cr.ExposeIstiod = string(m.ExposeIstiod)
@@ -367,19 +180,19 @@ func (cr *ConformanceReport) describeEnvironment(st *env.State) {
 		cr.Warnings = append(cr.Warnings, "the environment records no mesh installation")
 	}
 	t := st.Topology
-	cr.Topology = Topology{Name: t.Name, Networking: string(t.Networking), MeshID: t.MeshID}
+	cr.Topology = v1alpha1.Topology{Name: t.Name, Networking: string(t.Networking), MeshID: t.MeshID}
 	for _, c := range st.Clusters {
-		cr.Topology.Clusters = append(cr.Topology.Clusters, Cluster{Name: c.Name, Role: string(c.Role),
+		cr.Topology.Clusters = append(cr.Topology.Clusters, v1alpha1.Cluster{Name: c.Name, Role: string(c.Role),
 			Network: c.Network, Primary: c.Primary, BringYourOwn: !c.Provisioned})
 	}
 }
 
-// areaOf is the spec's area label; specs without one go to UnlabelledArea.
-func areaOf(s types.SpecReport) string {
-	if a := labelsWithPrefix(s, AreaLabelPrefix); len(a) > 0 {
-		return a[0]
+// areaOf is the spec's area label; specs without one go to v1alpha1.UnlabelledArea.
+func areaOf(s types.SpecReport) v1alpha1.Area {
+	if a := labelsWithPrefix(s, v1alpha1.AreaLabelPrefix); len(a) > 0 {
+		return v1alpha1.Area(a[0])
 	}
-	return UnlabelledArea
+	return v1alpha1.UnlabelledArea
 }
 
 func labelsWithPrefix(s types.SpecReport, prefix string) []string {
@@ -436,14 +249,14 @@ func skipReason(s types.SpecReport, inherited map[string]string) string {
 		// Ginkgo gives no message for specs left out by --label-filter/--focus, or not reached after an interrupt.
 		return "not run: not selected by the label filter or focus, or the suite stopped before it"
 	}
-	if r, ok := strings.CutPrefix(m, CannotRunHerePrefix); ok && strings.TrimSpace(r) != "" {
+	if r, ok := strings.CutPrefix(m, v1alpha1.CannotRunHerePrefix); ok && strings.TrimSpace(r) != "" {
 		m = r
 	}
 	return trim(m)
 }
 
-func failedSpec(s types.SpecReport) FailedSpec {
-	f := FailedSpec{Name: s.FullText(), State: s.State.String()}
+func failedSpec(s types.SpecReport) v1alpha1.FailedSpec {
+	f := v1alpha1.FailedSpec{Name: s.FullText(), State: s.State.String()}
 	if f.Name == "" {
 		f.Name = "[" + s.LeafNodeType.String() + "]"
 	}
@@ -517,23 +330,32 @@ func decodeVerdict(e types.ReportEntry) (lb.Verdict, error) {
 	return v, nil
 }
 
-// result applies the area semantics of the package comment.
-func (s Statistics) result() Result {
+// add counts o into s.
+func add(s *v1alpha1.Statistics, o v1alpha1.Statistics) {
+	s.Passed += o.Passed
+	s.Failed += o.Failed
+	s.Skipped += o.Skipped
+	s.NotApplicable += o.NotApplicable
+	s.Flaked += o.Flaked
+}
+
+// result applies the area semantics of v1alpha1.Result.
+func result(s v1alpha1.Statistics) v1alpha1.Result {
 	switch {
 	case s.Failed > 0:
-		return ResultFailure
+		return v1alpha1.ResultFailure
 	case s.Passed == 0 && s.Skipped == 0 && s.NotApplicable > 0:
-		return ResultNotApplicable
+		return v1alpha1.ResultNotApplicable
 	case s.Passed == 0:
-		return ResultSkipped
+		return v1alpha1.ResultSkipped
 	case s.Skipped > 0:
-		return ResultPartial
+		return v1alpha1.ResultPartial
 	default:
-		return ResultSuccess
+		return v1alpha1.ResultSuccess
 	}
 }
 
-func (s Statistics) summary() string {
+func summary(s v1alpha1.Statistics) string {
 	if s.Passed+s.Failed+s.Skipped+s.NotApplicable == 0 {
 		return "no specs in this run"
 	}
@@ -553,36 +375,36 @@ func (s Statistics) summary() string {
 	return strings.Join(parts, ", ")
 }
 
-func overall(areas []Area, suiteFailed bool, total Statistics) Result {
+func overall(areas []v1alpha1.AreaResult, suiteFailed bool, total v1alpha1.Statistics) v1alpha1.Result {
 	if suiteFailed {
-		return ResultFailure
+		return v1alpha1.ResultFailure
 	}
 	partial := false
 	for _, a := range areas {
 		switch a.Result {
-		case ResultFailure:
-			return ResultFailure
-		case ResultPartial, ResultSkipped:
+		case v1alpha1.ResultFailure:
+			return v1alpha1.ResultFailure
+		case v1alpha1.ResultPartial, v1alpha1.ResultSkipped:
 			partial = true
 		}
 	}
 	switch {
 	case total.Passed == 0:
-		return ResultSkipped
+		return v1alpha1.ResultSkipped
 	case partial:
-		return ResultPartial
+		return v1alpha1.ResultPartial
 	default:
-		return ResultSuccess
+		return v1alpha1.ResultSuccess
 	}
 }
 
-func (cr *ConformanceReport) summary() string {
-	counts := map[Result][]string{}
+func runSummary(cr *v1alpha1.ConformanceReport) string {
+	counts := map[v1alpha1.Result][]string{}
 	for _, a := range cr.Areas {
-		counts[a.Result] = append(counts[a.Result], a.Name)
+		counts[a.Result] = append(counts[a.Result], string(a.Name))
 	}
 	var parts []string
-	for _, r := range []Result{ResultFailure, ResultPartial, ResultSkipped, ResultSuccess, ResultNotApplicable} {
+	for _, r := range []v1alpha1.Result{v1alpha1.ResultFailure, v1alpha1.ResultPartial, v1alpha1.ResultSkipped, v1alpha1.ResultSuccess, v1alpha1.ResultNotApplicable} {
 		if names := counts[r]; len(names) > 0 {
 			parts = append(parts, fmt.Sprintf("%s: %s", r, strings.Join(names, ", ")))
 		}
@@ -595,8 +417,8 @@ func (cr *ConformanceReport) summary() string {
 }
 
 // timings lists the phases of `up` in the order they ran, then the test run and the total.
-func timings(st *env.State, r types.Report, o Options) []Timing {
-	var out []Timing
+func timings(st *env.State, r types.Report, o Options) []v1alpha1.Timing {
+	var out []v1alpha1.Timing
 	var total time.Duration
 	if st != nil {
 		phases := slices.Clone(st.Phases)
@@ -627,8 +449,8 @@ func timings(st *env.State, r types.Report, o Options) []Timing {
 	return out
 }
 
-func timing(name string, d time.Duration) Timing {
-	return Timing{Phase: name, Duration: d.Round(time.Millisecond).String(), Seconds: d.Round(time.Millisecond).Seconds()}
+func timing(name string, d time.Duration) v1alpha1.Timing {
+	return v1alpha1.Timing{Phase: name, Duration: d.Round(time.Millisecond).String(), Seconds: d.Round(time.Millisecond).Seconds()}
 }
 
 // shellJoin quotes argv for a POSIX shell, leaving plain words bare so the line stays readable.
@@ -656,7 +478,3 @@ func shellQuote(s string) string {
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
-
-// Failed reports whether the run must fail a CI job: an area or a suite-level node failed. Partial and skipped
-// results pass, since their specs said why they could not run; the report carries the reasons.
-func (cr *ConformanceReport) Failed() bool { return cr.Result == ResultFailure }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/lb"
+	"github.com/meshconform/meshconform/framework/report/apis/v1alpha1"
 	"github.com/meshconform/meshconform/framework/topology"
 )
 
@@ -81,15 +82,15 @@ func state() *env.State {
 	return st
 }
 
-func areaByName(t *testing.T, cr *ConformanceReport, name string) Area {
+func areaByName(t *testing.T, cr *v1alpha1.ConformanceReport, name string) v1alpha1.AreaResult {
 	t.Helper()
 	for _, a := range cr.Areas {
-		if a.Name == name {
+		if string(a.Name) == name {
 			return a
 		}
 	}
 	t.Fatalf("no area %q in %+v", name, cr.Areas)
-	return Area{}
+	return v1alpha1.AreaResult{}
 }
 
 func TestAreaResults(t *testing.T) {
@@ -118,36 +119,36 @@ func TestAreaResults(t *testing.T) {
 	cr := Build(r, state(), Options{Command: []string{"meshconform", "run", "--topology", "my topo.yaml"},
 		TopologyFile: "my topo.yaml", Version: "v0.1.0"})
 
-	want := map[string]struct {
-		result Result
-		stats  Statistics
+	want := map[v1alpha1.Area]struct {
+		result v1alpha1.Result
+		stats  v1alpha1.Statistics
 	}{
-		"trust":         {ResultSuccess, Statistics{Passed: 2, NotApplicable: 1}},
-		"discovery":     {ResultPartial, Statistics{Passed: 1, Skipped: 1}},
-		"gateway":       {ResultFailure, Statistics{Passed: 1, Failed: 2}},
-		"loadbalancing": {ResultSkipped, Statistics{Skipped: 1}},
-		"isolation":     {ResultNotApplicable, Statistics{NotApplicable: 2}},
-		"doc-fidelity":  {ResultSkipped, Statistics{}},
-		UnlabelledArea:  {ResultFailure, Statistics{Failed: 1}},
+		"trust":                 {v1alpha1.ResultSuccess, v1alpha1.Statistics{Passed: 2, NotApplicable: 1}},
+		"discovery":             {v1alpha1.ResultPartial, v1alpha1.Statistics{Passed: 1, Skipped: 1}},
+		"gateway":               {v1alpha1.ResultFailure, v1alpha1.Statistics{Passed: 1, Failed: 2}},
+		"loadbalancing":         {v1alpha1.ResultSkipped, v1alpha1.Statistics{Skipped: 1}},
+		"isolation":             {v1alpha1.ResultNotApplicable, v1alpha1.Statistics{NotApplicable: 2}},
+		"doc-fidelity":          {v1alpha1.ResultSkipped, v1alpha1.Statistics{}},
+		v1alpha1.UnlabelledArea: {v1alpha1.ResultFailure, v1alpha1.Statistics{Failed: 1}},
 	}
 	if len(cr.Areas) != len(want) {
 		t.Fatalf("areas %d, want %d: %+v", len(cr.Areas), len(want), cr.Areas)
 	}
-	for i, name := range Areas {
+	for i, name := range v1alpha1.Areas {
 		if cr.Areas[i].Name != name {
 			t.Errorf("area %d is %q, want %q (report order)", i, cr.Areas[i].Name, name)
 		}
 	}
 	for name, w := range want {
-		a := areaByName(t, cr, name)
+		a := areaByName(t, cr, string(name))
 		if a.Result != w.result || a.Statistics != w.stats {
 			t.Errorf("%s: %s %+v, want %s %+v", name, a.Result, a.Statistics, w.result, w.stats)
 		}
 	}
-	if cr.Result != ResultFailure {
+	if cr.Result != v1alpha1.ResultFailure {
 		t.Errorf("overall %s, want failure", cr.Result)
 	}
-	if got := cr.Statistics; got != (Statistics{Passed: 4, Failed: 3, Skipped: 2, NotApplicable: 3}) {
+	if got := cr.Statistics; got != (v1alpha1.Statistics{Passed: 4, Failed: 3, Skipped: 2, NotApplicable: 3}) {
 		t.Errorf("totals %+v", got)
 	}
 
@@ -161,7 +162,7 @@ func TestAreaResults(t *testing.T) {
 	if len(d.SkippedSpecs) != 1 || d.SkippedSpecs[0].Reason != "no Envoy image: the sidecar data plane cannot run here" {
 		t.Errorf("discovery skipped specs: %+v", d.SkippedSpecs)
 	}
-	if !reflect.DeepEqual(areaByName(t, cr, "trust").Features, []string{"primary-remote"}) {
+	if !reflect.DeepEqual(areaByName(t, cr, "trust").Features, []v1alpha1.Feature{"primary-remote"}) {
 		t.Errorf("trust features: %v", areaByName(t, cr, "trust").Features)
 	}
 	iso := areaByName(t, cr, "isolation")
@@ -170,22 +171,23 @@ func TestAreaResults(t *testing.T) {
 	}
 
 	// Environment, timings and reproduce.
-	if cr.APIVersion != APIVersion || cr.Kind != Kind || cr.Date != "1970-01-01T00:16:40Z" || cr.MeshconformVersion != "v0.1.0" {
+	if cr.APIVersion != v1alpha1.APIVersion || cr.Kind != v1alpha1.Kind || cr.Date != "1970-01-01T00:16:40Z" || cr.MeshconformVersion != "v0.1.0" {
 		t.Errorf("header: %s %s %s %s", cr.APIVersion, cr.Kind, cr.Date, cr.MeshconformVersion)
 	}
-	wantImpl := Implementation{Name: "istio", Version: "1.31-dev", Installer: "istioctl", Hub: "localhost/istio",
+	wantImpl := v1alpha1.Implementation{Name: "istio", Version: "1.31-dev", Installer: "istioctl", Hub: "localhost/istio",
 		Tag: "offline", TrustDomain: "cluster.local", RootFingerprint: "ab:cd"}
 	if cr.Implementation != wantImpl {
 		t.Errorf("implementation %+v", cr.Implementation)
 	}
 	if cr.Topology.Name != "primary-remote" || cr.Topology.Networking != "bridged" || len(cr.Topology.Clusters) != 2 ||
-		cr.Topology.Clusters[1] != (Cluster{Name: "cluster2", Role: "remote", Network: "network1", Primary: "cluster1"}) {
+		cr.Topology.Clusters[1] != (v1alpha1.Cluster{Name: "cluster2", Role: "remote", Network: "network1", Primary: "cluster1"}) {
 		t.Errorf("topology %+v", cr.Topology)
 	}
 	if cr.DataPlane != "proxyless" || cr.ImageSource != "offline" || cr.ExposeIstiod != "loadbalancer" || len(cr.Notes) != 1 {
 		t.Errorf("dataPlane %q imageSource %q exposeIstiod %q notes %v", cr.DataPlane, cr.ImageSource, cr.ExposeIstiod, cr.Notes)
 	}
-	wantT := []Timing{{"clusters", "1m50s", 110}, {"istio", "20s", 20}, {"test", "1m30s", 90}, {"total", "3m40s", 220}}
+	wantT := []v1alpha1.Timing{{Phase: "clusters", Duration: "1m50s", Seconds: 110}, {Phase: "istio", Duration: "20s", Seconds: 20},
+		{Phase: "test", Duration: "1m30s", Seconds: 90}, {Phase: "total", Duration: "3m40s", Seconds: 220}}
 	if !reflect.DeepEqual(cr.Timings, wantT) {
 		t.Errorf("timings %+v", cr.Timings)
 	}
@@ -198,8 +200,8 @@ func TestOverall(t *testing.T) {
 	pass := func(area string) types.SpecReport { return it(area+" ok", types.SpecStatePassed, labels(area), "") }
 	all := func(extra ...types.SpecReport) types.SpecReports {
 		var s types.SpecReports
-		for _, a := range Areas {
-			s = append(s, pass(a))
+		for _, a := range v1alpha1.Areas {
+			s = append(s, pass(string(a)))
 		}
 		return append(s, extra...)
 	}
@@ -210,23 +212,23 @@ func TestOverall(t *testing.T) {
 	for _, c := range []struct {
 		name  string
 		specs types.SpecReports
-		want  Result
+		want  v1alpha1.Result
 	}{
-		{"every area passes", all(), ResultSuccess},
-		{"not applicable does not count against", all(it("x", types.SpecStateSkipped, labels("isolation"), "not applicable: bridged")), ResultSuccess},
-		{"a skip with a reason", all(it("x", types.SpecStateSkipped, labels("gateway"), "no Envoy")), ResultPartial},
-		{"an area with no specs", all()[1:], ResultPartial},
-		{"a failed BeforeSuite", all(beforeSuite), ResultFailure},
-		{"a panic", all(it("x", types.SpecStatePanicked, labels("trust"), "Test Panicked")), ResultFailure},
-		{"nothing passed", types.SpecReports{it("x", types.SpecStateSkipped, labels("trust"), "")}, ResultSkipped},
-		{"a flake still passes", append(all()[1:], flaky), ResultSuccess},
+		{"every area passes", all(), v1alpha1.ResultSuccess},
+		{"not applicable does not count against", all(it("x", types.SpecStateSkipped, labels("isolation"), "not applicable: bridged")), v1alpha1.ResultSuccess},
+		{"a skip with a reason", all(it("x", types.SpecStateSkipped, labels("gateway"), "no Envoy")), v1alpha1.ResultPartial},
+		{"an area with no specs", all()[1:], v1alpha1.ResultPartial},
+		{"a failed BeforeSuite", all(beforeSuite), v1alpha1.ResultFailure},
+		{"a panic", all(it("x", types.SpecStatePanicked, labels("trust"), "Test Panicked")), v1alpha1.ResultFailure},
+		{"nothing passed", types.SpecReports{it("x", types.SpecStateSkipped, labels("trust"), "")}, v1alpha1.ResultSkipped},
+		{"a flake still passes", append(all()[1:], flaky), v1alpha1.ResultSuccess},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cr := Build(types.Report{SpecReports: c.specs}, state(), Options{})
 			if cr.Result != c.want {
 				t.Errorf("overall %s, want %s (%s)", cr.Result, c.want, cr.Summary)
 			}
-			if cr.Failed() != (c.want == ResultFailure) {
+			if cr.Failed() != (c.want == v1alpha1.ResultFailure) {
 				t.Errorf("Failed() = %t for %s", cr.Failed(), cr.Result)
 			}
 		})
@@ -248,7 +250,7 @@ func TestOverall(t *testing.T) {
 		t.Errorf("test timing without the suite's run time: %+v", cr.Timings)
 	}
 	cr = Build(types.Report{SpecReports: all(), SpecialSuiteFailureReasons: []string{"Interrupted by User"}}, nil, Options{})
-	if cr.Result != ResultFailure {
+	if cr.Result != v1alpha1.ResultFailure {
 		t.Errorf("interrupted run: %s", cr.Result)
 	}
 	long := it("x", types.SpecStateFailed, labels("trust"), strings.Repeat("é", maxMessage))
@@ -273,7 +275,7 @@ func TestBeforeAllSkipIsInherited(t *testing.T) {
 	other.ContainerHierarchyLocations = []types.CodeLocation{{FileName: "/x/suites/gateway.go", LineNumber: 5}}
 	cr := Build(types.Report{SpecReports: types.SpecReports{first, second, other}}, nil, Options{})
 	iso := areaByName(t, cr, "isolation")
-	if iso.Result != ResultNotApplicable || iso.Statistics.NotApplicable != 2 {
+	if iso.Result != v1alpha1.ResultNotApplicable || iso.Statistics.NotApplicable != 2 {
 		t.Errorf("isolation %s %+v %+v", iso.Result, iso.Statistics, iso.SkippedSpecs)
 	}
 	if gw := areaByName(t, cr, "gateway"); gw.Statistics.Skipped != 1 || gw.SkippedSpecs[0].Reason != beforeAllSkipMessage {
@@ -285,12 +287,12 @@ func lbReport(t *testing.T) types.Report {
 	v1 := verdict(t, "cluster1", map[string]int{"cluster1": 1, "cluster2": 1}, map[string]int{"cluster1": 12, "cluster2": 9})
 	v2 := verdict(t, "cluster2", map[string]int{"cluster1": 1, "cluster2": 1}, map[string]int{"cluster2": 21})
 	return types.Report{SpecReports: types.SpecReports{
-		it("lb from cluster1", types.SpecStatePassed, labels("loadbalancing"), "", entry("other", "x"), entry(LBVerdictEntry, v1)),
-		it("lb from cluster2", types.SpecStateFailed, labels("loadbalancing"), v2.Reason, entry(LBVerdictEntry, &v2)),
+		it("lb from cluster1", types.SpecStatePassed, labels("loadbalancing"), "", entry("other", "x"), entry(v1alpha1.LBVerdictEntry, v1)),
+		it("lb from cluster2", types.SpecStateFailed, labels("loadbalancing"), v2.Reason, entry(v1alpha1.LBVerdictEntry, &v2)),
 	}}
 }
 
-func checkLB(t *testing.T, cr *ConformanceReport) {
+func checkLB(t *testing.T, cr *v1alpha1.ConformanceReport) {
 	t.Helper()
 	if len(cr.LoadBalancing) != 2 {
 		t.Fatalf("lb results %+v (warnings %v)", cr.LoadBalancing, cr.Warnings)
@@ -327,7 +329,7 @@ func TestLBVerdictsAfterJSONRoundTrip(t *testing.T) {
 
 func TestUndecodableVerdictWarns(t *testing.T) {
 	r := types.Report{SpecReports: types.SpecReports{
-		it("lb", types.SpecStatePassed, labels("loadbalancing"), "", entry(LBVerdictEntry, map[string]int{"x": 1})),
+		it("lb", types.SpecStatePassed, labels("loadbalancing"), "", entry(v1alpha1.LBVerdictEntry, map[string]int{"x": 1})),
 	}}
 	cr := Build(r, nil, Options{})
 	if len(cr.LoadBalancing) != 0 || !strings.Contains(strings.Join(cr.Warnings, "\n"), "lb-verdict") {
@@ -342,7 +344,7 @@ func TestYAMLRoundTrip(t *testing.T) {
 		it("n/a", types.SpecStateSkipped, labels("isolation", "feature:isolated-networking"), "not applicable: bridged"))
 	cr := Build(r, state(), Options{Command: []string{"meshconform", "test"}, Version: "dev", Started: time.Unix(5, 0)})
 	path := filepath.Join(t.TempDir(), "out", YAMLFile)
-	if err := cr.WriteYAML(path); err != nil {
+	if err := WriteYAML(cr, path); err != nil {
 		t.Fatal(err)
 	}
 	raw, err := os.ReadFile(path)
@@ -392,15 +394,15 @@ func TestHTML(t *testing.T) {
 	ok := verdict(t, "cluster1", map[string]int{"cluster1": 1, "cluster2": 3}, map[string]int{"cluster1": 10, "cluster2": 30})
 	local := verdict(t, evil, map[string]int{"cluster1": 1, evil: 1}, map[string]int{evil: 21})
 	r := types.Report{SpecReports: types.SpecReports{
-		it("lb", types.SpecStatePassed, labels("loadbalancing"), "", entry(LBVerdictEntry, ok)),
-		it("lb evil", types.SpecStateFailed, labels("loadbalancing"), "calls stayed in "+evil, entry(LBVerdictEntry, local)),
+		it("lb", types.SpecStatePassed, labels("loadbalancing"), "", entry(v1alpha1.LBVerdictEntry, ok)),
+		it("lb evil", types.SpecStateFailed, labels("loadbalancing"), "calls stayed in "+evil, entry(v1alpha1.LBVerdictEntry, local)),
 		it("gw", types.SpecStateSkipped, labels("gateway"), "no Envoy image <b>here</b>"),
 	}}
 	st := state()
 	st.Clusters[0].Name = evil
 	cr := Build(r, st, Options{Command: []string{"meshconform", "run", "--topology", evil}})
 	path := filepath.Join(t.TempDir(), HTMLFile)
-	if err := cr.WriteHTML(path); err != nil {
+	if err := WriteHTML(cr, path); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(path)

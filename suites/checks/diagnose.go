@@ -7,11 +7,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/meshconform/meshconform/framework/kube"
+	"github.com/meshconform/meshconform/framework/report/apis/v1alpha1"
 )
 
 // Failure is a check's verdict on a broken mesh: what was seen, the likely cause, and where to look.
 type Failure struct {
-	// Check names the check (e.g. "discovery").
+	// Check names the check by its area (e.g. "discovery").
 	Check string
 	// Observed is what the check saw, with the numbers.
 	Observed string
@@ -36,8 +37,8 @@ func (f *Failure) Error() string {
 	return b.String()
 }
 
-func fail(check, cause string, inspect []string, format string, args ...any) *Failure {
-	return &Failure{Check: check, Observed: fmt.Sprintf(format, args...), Cause: cause, Inspect: inspect}
+func fail(area v1alpha1.Area, cause string, inspect []string, format string, args ...any) *Failure {
+	return &Failure{Check: string(area), Observed: fmt.Sprintf(format, args...), Cause: cause, Inspect: inspect}
 }
 
 // The catalogue: likely causes, each for a symptom a check can observe.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/meshconform/meshconform/framework/istio"
+	"github.com/meshconform/meshconform/framework/report/apis/v1alpha1"
 	"github.com/meshconform/meshconform/framework/topology"
 	"github.com/meshconform/meshconform/framework/workload"
 )
@@ -39,7 +40,7 @@ func Synced(ctx context.Context, m *Mesh) error {
 				}
 				ps = append(ps, s)
 			}
-			return fail("discovery", causeRemoteSecret, inspectIstiod(c.Name), "%s's istiod: %s", c.Name,
+			return fail(v1alpha1.AreaDiscovery, causeRemoteSecret, inspectIstiod(c.Name), "%s's istiod: %s", c.Name,
 				strings.Join(ps, "; "))
 		}
 	}
@@ -118,7 +119,7 @@ func Endpoints(ctx context.Context, m *Mesh, src string, dsts []string) error {
 		if m.SameNetwork(src, dst) {
 			for _, p := range pods {
 				if !slices.Contains(seen, p) {
-					return fail("discovery", causeNoRemoteEndpoints, inspect,
+					return fail(v1alpha1.AreaDiscovery, causeNoRemoteEndpoints, inspect,
 						"the client in %s lacks %s's echo endpoint %s (it has %v)", src, dst, p, seen)
 				}
 			}
@@ -126,7 +127,7 @@ func Endpoints(ctx context.Context, m *Mesh, src string, dsts []string) error {
 		}
 		for _, p := range pods {
 			if slices.Contains(seen, p) && !local[p] {
-				return fail("discovery", causePodIPsAcrossNetworks, append(inspect,
+				return fail(v1alpha1.AreaDiscovery, causePodIPsAcrossNetworks, append(inspect,
 					fmt.Sprintf("kubectl --context %s get ns istio-system --show-labels", dst),
 					fmt.Sprintf("kubectl --context %s -n %s get pods -L topology.istio.io/network", dst, m.Namespace)),
 					"the client in %s (network %s) got %s's pod IP %s (network %s) instead of its gateway", src,
@@ -135,7 +136,7 @@ func Endpoints(ctx context.Context, m *Mesh, src string, dsts []string) error {
 		}
 		gw := m.GatewayAddress(dst, istio.PortTLS)
 		if m.State.Mesh.Clusters[dst].EastWestGateway == "" || !slices.Contains(seen, gw) {
-			return fail("discovery", causeNoGatewayEndpoint, append(inspect,
+			return fail(v1alpha1.AreaDiscovery, causeNoGatewayEndpoint, append(inspect,
 				fmt.Sprintf("kubectl --context %s -n istio-system get svc %s --show-labels", dst, istio.EastWestGatewayName)),
 				"the client in %s has no endpoint %s (%s's east-west gateway) for %s (it has %v)", src, gw, dst,
 				m.Host(), seen)

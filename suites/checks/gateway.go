@@ -13,6 +13,7 @@ import (
 
 	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/istio"
+	"github.com/meshconform/meshconform/framework/report/apis/v1alpha1"
 	"github.com/meshconform/meshconform/framework/workload"
 )
 
@@ -28,19 +29,19 @@ func GatewayAddress(ctx context.Context, m *Mesh, name string) error {
 		fmt.Sprintf("kubectl --context %s -n metallb-system get ipaddresspools,l2advertisements,pods", name)}
 	ip, ok, err := istio.LoadBalancerIP(svc)
 	if err != nil {
-		return fail("gateway", causeGatewayHostname, inspect, "%s: %v", name, err)
+		return fail(v1alpha1.AreaGateway, causeGatewayHostname, inspect, "%s: %v", name, err)
 	}
 	if !ok {
-		return fail("gateway", causeGatewayPending, inspect, "%s: the east-west gateway has no LoadBalancer address", name)
+		return fail(v1alpha1.AreaGateway, causeGatewayPending, inspect, "%s: the east-west gateway has no LoadBalancer address", name)
 	}
 	if want := m.State.Mesh.Clusters[name].EastWestGateway; want != "" && want != ip {
-		return fail("gateway", "the gateway Service was recreated after `up` and got another address; re-run `meshconform up`",
+		return fail(v1alpha1.AreaGateway, "the gateway Service was recreated after `up` and got another address; re-run `meshconform up`",
 			inspect, "%s: the gateway's address is %s, the environment recorded %s", name, ip, want)
 	}
 	if cl := m.State.Cluster(name); cl != nil && cl.PoolFirst.IsValid() {
 		addr, _ := netip.ParseAddr(ip)
 		if addr.Less(cl.PoolFirst) || cl.PoolLast.Less(addr) {
-			return fail("gateway", causeGatewayPending, inspect, "%s: gateway address %s is outside the cluster's pool %s-%s",
+			return fail(v1alpha1.AreaGateway, causeGatewayPending, inspect, "%s: gateway address %s is outside the cluster's pool %s-%s",
 				name, ip, cl.PoolFirst, cl.PoolLast)
 		}
 	}
@@ -61,7 +62,7 @@ func GatewayPorts(m *Mesh, name string) []int {
 func GatewayAnswers(ctx context.Context, m *Mesh, src, dst string, timeout time.Duration) error {
 	for _, port := range GatewayPorts(m, dst) {
 		addr := m.GatewayAddress(dst, port)
-		if err := answers(ctx, m, "gateway", src, dst, addr, timeout, false); err != nil {
+		if err := answers(ctx, m, v1alpha1.AreaGateway, src, dst, addr, timeout, false); err != nil {
 			return err
 		}
 	}
@@ -78,14 +79,14 @@ func IstiodAnswers(ctx context.Context, m *Mesh, remote string, timeout time.Dur
 	primary := m.Istiod(remote)
 	viaLB := m.ExposeIstiod() == env.ExposeLoadBalancer
 	for _, port := range []int{istio.PortIstiodXDS, istio.PortIstiodHook} {
-		if err := answers(ctx, m, "gateway", remote, primary, net.JoinHostPort(addr, strconv.Itoa(port)), timeout, viaLB); err != nil {
+		if err := answers(ctx, m, v1alpha1.AreaGateway, remote, primary, net.JoinHostPort(addr, strconv.Itoa(port)), timeout, viaLB); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func answers(ctx context.Context, m *Mesh, check, src, dst, addr string, timeout time.Duration, istiod bool) error {
+func answers(ctx context.Context, m *Mesh, area v1alpha1.Area, src, dst, addr string, timeout time.Duration, istiod bool) error {
 	r, err := workload.Probe(ctx, m.Clients[src], m.Namespace, addr, timeout)
 	if err != nil {
 		return err
@@ -117,5 +118,5 @@ func answers(ctx context.Context, m *Mesh, check, src, dst, addr string, timeout
 			}
 		}
 	}
-	return fail(check, cause, inspect, "%s cannot connect to %s in %s: %s", src, addr, dst, r.Error)
+	return fail(area, cause, inspect, "%s cannot connect to %s in %s: %s", src, addr, dst, r.Error)
 }

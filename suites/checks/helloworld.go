@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/meshconform/meshconform/framework/kube"
+	"github.com/meshconform/meshconform/framework/report/apis/v1alpha1"
 	"github.com/meshconform/meshconform/framework/workload"
 )
 
@@ -46,8 +47,8 @@ func DeployHelloWorld(ctx context.Context, m *Mesh) error {
 		}
 		if !created && have.Labels[workload.ManagedLabel] != "true" {
 			return fmt.Errorf("%s: namespace %s exists and is not meshconform's (no %s=true label): the guide's "+
-				"sample would be mixed with yours; remove it, or skip this spec with --label-filter '!area:doc-fidelity'",
-				name, HelloNamespace, workload.ManagedLabel)
+				"sample would be mixed with yours; remove it, or skip this spec with --label-filter '!%s'",
+				name, HelloNamespace, workload.ManagedLabel, v1alpha1.AreaDocFidelity.Label())
 		}
 		objs := []func() error{
 			func() error {
@@ -142,7 +143,7 @@ func HelloToggles(ctx context.Context, m *Mesh, src string, want []string, seen 
 	seen[v]++
 	for _, w := range want {
 		if seen[w] == 0 {
-			return fail("doc-fidelity", causeStaysLocal, inspectIstiod(m.Istiod(src)),
+			return fail(v1alpha1.AreaDocFidelity, causeStaysLocal, inspectIstiod(m.Istiod(src)),
 				"from %s, helloworld answered %v so far, never %s", src, seen, w)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/meshconform/meshconform/framework/report/apis/v1alpha1"
 	"github.com/meshconform/meshconform/framework/workload"
 )
 
@@ -57,7 +58,7 @@ func unreachable(ctx context.Context, m *Mesh, src, dst, addr, what string, time
 		return err
 	}
 	if r.Reachable {
-		return fail("isolation", causeNotIsolated, []string{
+		return fail(v1alpha1.AreaIsolation, causeNotIsolated, []string{
 			"iptables -S DOCKER-USER; iptables -t nat -S (on the docker host)",
 			fmt.Sprintf("docker exec %s-control-plane ip route", kindName(m, src))},
 			"%s (network %s) reached %s's %s %s (network %s) directly in %dms", src, m.Network(src), dst, what, addr,

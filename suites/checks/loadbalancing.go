@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/meshconform/meshconform/framework/lb"
+	"github.com/meshconform/meshconform/framework/report/apis/v1alpha1"
 	"github.com/meshconform/meshconform/framework/workload"
 )
 
@@ -49,5 +50,5 @@ func Balanced(ctx context.Context, m *Mesh, src string, dsts []string, alpha flo
 	if w := t.Warmup; w != nil && !w.Complete {
 		observed += fmt.Sprintf("; before that, %d warm-up calls over %.0fs reached only %v", w.Calls, w.Seconds, w.Reached)
 	}
-	return v, fail("loadbalancing", cause, inspect, "%s", observed)
+	return v, fail(v1alpha1.AreaLoadBalancing, cause, inspect, "%s", observed)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/lb"
+	"github.com/meshconform/meshconform/framework/report/apis/v1alpha1"
 	"github.com/meshconform/meshconform/framework/trust"
 	"github.com/meshconform/meshconform/framework/workload"
 )
@@ -30,7 +31,7 @@ func Roots(ctx context.Context, m *Mesh) (map[string]trust.Chain, error) {
 		}
 		chain, err := trust.VerifyChain(chainPEM, rootPEM)
 		if err != nil {
-			return nil, fail("trust", causeChainBroken, []string{
+			return nil, fail(v1alpha1.AreaTrust, causeChainBroken, []string{
 				fmt.Sprintf("kubectl --context %s -n istio-system get secret cacerts", name)},
 				"%s: the client's certificate does not verify against the root it holds: %v", name, err)
 		}
@@ -59,14 +60,14 @@ func SharedRoot(ctx context.Context, m *Mesh) error {
 			parts = append(parts, fmt.Sprintf("%s in %s", short(fp), strings.Join(names, ", ")))
 		}
 		sort.Strings(parts)
-		return fail("trust", causeRootsDiffer, inspect, "workloads hold %d different roots: %s", len(byRoot),
+		return fail(v1alpha1.AreaTrust, causeRootsDiffer, inspect, "workloads hold %d different roots: %s", len(byRoot),
 			strings.Join(parts, "; "))
 	}
 	if want := m.State.Mesh.RootFingerprint; want != "" {
 		for fp, names := range byRoot {
 			if fp != want {
 				sort.Strings(names)
-				return fail("trust", causeRootsDiffer, inspect, "workloads in %s hold root %s, not the mesh's root %s",
+				return fail(v1alpha1.AreaTrust, causeRootsDiffer, inspect, "workloads in %s hold root %s, not the mesh's root %s",
 					strings.Join(names, ","), short(fp), short(want))
 			}
 		}
@@ -106,11 +107,11 @@ func MutualTLS(ctx context.Context, m *Mesh, src string, dsts []string, warmUp t
 		fmt.Sprintf("kubectl --context %s -n %s get peerauthentication,destinationrule", src, m.Namespace),
 		fmt.Sprintf("kubectl --context %s -n %s logs deploy/%s", src, m.Namespace, workload.ClientName)}
 	if t.Failed() > 0 {
-		return t, fail("trust", causeMTLS, inspect, "%d of %d calls from %s failed under STRICT mTLS (first error: %s)",
+		return t, fail(v1alpha1.AreaTrust, causeMTLS, inspect, "%d of %d calls from %s failed under STRICT mTLS (first error: %s)",
 			t.Failed(), t.Sent, src, t.FirstError)
 	}
 	if w := t.Warmup; w != nil && !w.Complete {
-		return t, fail("trust", causeNoRemoteEndpoints, inspectIstiod(m.Istiod(src)),
+		return t, fail(v1alpha1.AreaTrust, causeNoRemoteEndpoints, inspectIstiod(m.Istiod(src)),
 			"in %d calls over %.0fs, calls from %s reached only %v, not all of %v", w.Calls, w.Seconds, src, w.Reached, dsts)
 	}
 	var missing []string
@@ -120,20 +121,20 @@ func MutualTLS(ctx context.Context, m *Mesh, src string, dsts []string, warmUp t
 		}
 	}
 	if len(missing) > 0 {
-		f := fail("trust", causeStaysLocal, inspect, "none of the %d counted calls from %s reached %s (%v): their "+
+		f := fail(v1alpha1.AreaTrust, causeStaysLocal, inspect, "none of the %d counted calls from %s reached %s (%v): their "+
 			"identities could not be checked", t.OK, src, strings.Join(missing, ", "), t.ByCluster)
 		f.Final = true
 		return t, f
 	}
 	want := m.ClientIdentity()
 	if t.Peers[want] != t.OK {
-		f := fail("trust", causeMTLS, inspect, "servers saw the client identity %s on %d of %d calls (peers seen: %v)",
+		f := fail(v1alpha1.AreaTrust, causeMTLS, inspect, "servers saw the client identity %s on %d of %d calls (peers seen: %v)",
 			want, t.Peers[want], t.OK, t.Peers)
 		f.Final = true
 		return t, f
 	}
 	if m.DataPlane == env.DataPlaneProxyless && t.ServerPeers[m.ServerIdentity()] != t.OK {
-		f := fail("trust", causeMTLS, inspect, "the client saw the server identity %s on %d of %d calls (seen: %v)",
+		f := fail(v1alpha1.AreaTrust, causeMTLS, inspect, "the client saw the server identity %s on %d of %d calls (seen: %v)",
 			m.ServerIdentity(), t.ServerPeers[m.ServerIdentity()], t.OK, t.ServerPeers)
 		f.Final = true
 		return t, f

@@ -1,0 +1,91 @@
+package v1alpha1
+
+// Area is a conformance area: every spec belongs to exactly one, carries it as the label "area:<name>", and the
+// report gives a result per area.
+type Area string
+
+const (
+	AreaTrust         Area = "trust"
+	AreaDiscovery     Area = "discovery"
+	AreaGateway       Area = "gateway"
+	AreaLoadBalancing Area = "loadbalancing"
+	AreaIsolation     Area = "isolation"
+	AreaDocFidelity   Area = "doc-fidelity"
+)
+
+// Areas are the conformance areas, in report order.
+var Areas = []Area{AreaTrust, AreaDiscovery, AreaGateway, AreaLoadBalancing, AreaIsolation, AreaDocFidelity}
+
+// UnlabelledArea collects specs that carry no area label, so their failures are not lost.
+const UnlabelledArea Area = "unlabelled"
+
+// Known says whether a is one of Areas.
+func (a Area) Known() bool {
+	for _, k := range Areas {
+		if a == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Feature is a topology feature a spec exercises, as the label "feature:<name>"; an area lists the features of the
+// specs that ran.
+type Feature string
+
+const (
+	FeatureMultiNetwork       Feature = "multi-network"
+	FeaturePrimaryRemote      Feature = "primary-remote"
+	FeatureIsolatedNetworking Feature = "isolated-networking"
+)
+
+// Features are the known topology features.
+var Features = []Feature{FeatureMultiNetwork, FeaturePrimaryRemote, FeatureIsolatedNetworking}
+
+// Need is something of the machine a spec needs beyond the topology, as the label "needs:<name>".
+type Need string
+
+// NeedEnvoy: the spec needs Envoy (an east-west gateway or sidecars), which the offline images lack.
+const NeedEnvoy Need = "envoy"
+
+// Needs are the known needs.
+var Needs = []Need{NeedEnvoy}
+
+// Label prefixes: how a spec's declarations appear as Ginkgo labels (select with --label-filter, e.g.
+// 'area:trust && !needs:envoy' or 'spec:lb-spread'). The report reads the area and feature labels.
+const (
+	AreaLabelPrefix      = "area:"
+	FeatureLabelPrefix   = "feature:"
+	DataPlaneLabelPrefix = "dataplane:"
+	NeedsLabelPrefix     = "needs:"
+	// SpecLabelPrefix carries a spec's stable short name. It is left out of JUnit test names, which predate it.
+	SpecLabelPrefix = "spec:"
+	// DisruptiveLabel marks specs that break the mesh on purpose (they also run serially).
+	DisruptiveLabel = "disruptive"
+)
+
+// Label is the Ginkgo label of the area.
+func (a Area) Label() string { return AreaLabelPrefix + string(a) }
+
+// Label is the Ginkgo label of the feature.
+func (f Feature) Label() string { return FeatureLabelPrefix + string(f) }
+
+// Label is the Ginkgo label of the need.
+func (n Need) Label() string { return NeedsLabelPrefix + string(n) }
+
+// DataPlaneLabel is the label of a spec that needs the given data plane (e.g. sidecar).
+func DataPlaneLabel(dataPlane string) string { return DataPlaneLabelPrefix + dataPlane }
+
+// SpecLabel is the label carrying a spec's short name.
+func SpecLabel(shortName string) string { return SpecLabelPrefix + shortName }
+
+// A skipped spec's message starts with one of these, so the report can tell "does not apply to this topology"
+// (listed under notApplicableSpecs, never counted against an area) from "applies but could not run on this machine"
+// (listed under skippedSpecs, without the prefix).
+const (
+	NotApplicablePrefix = "not applicable: "
+	CannotRunHerePrefix = "cannot run here: "
+)
+
+// LBVerdictEntry is the name of the Ginkgo report entry carrying a load-balancing verdict (an lb.Verdict).
+const LBVerdictEntry = "lb-verdict"
