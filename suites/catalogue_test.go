@@ -157,7 +157,7 @@ type environment struct {
 	topology   string
 	networking topology.Networking // overrides the topology's
 	dataPlane  env.DataPlane
-	images     env.ImageSource // offline | upstream
+	images     env.ImageSource    // offline | upstream
 	expose     env.IstiodExposure // istiod exposure: gateway (default) | loadbalancer
 	// gatewaysCannotRun: the east-west gateway pods cannot run (no Envoy).
 	gatewaysCannotRun bool
