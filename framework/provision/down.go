@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -85,7 +86,7 @@ func Down(ctx context.Context, stateDir string, all bool, out io.Writer) error {
 
 func union(a, b []string) []string {
 	for _, x := range b {
-		if !contains(a, x) {
+		if !slices.Contains(a, x) {
 			a = append(a, x)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/meshconform/meshconform/framework/clusters"
@@ -94,12 +95,7 @@ type run struct {
 func (p *run) logf(format string, args ...any) { p.steps.Logf(format, args...) }
 
 // dockerNetworkOf names the docker network a mesh network runs on.
-func (p *run) dockerNetworkOf(meshNetwork string) string {
-	if p.t.Spec.Networking == topology.NetworkingBridged {
-		return clusters.NamePrefix + "bridge"
-	}
-	return clusters.NamePrefix + meshNetwork
-}
+func (p *run) dockerNetworkOf(meshNetwork string) string { return DockerNetworkOf(p.t, meshNetwork) }
 
 func (p *run) images(ctx context.Context) error {
 	plan := images.Choose(ctx, p.opts.Offline)
@@ -112,12 +108,7 @@ func (p *run) images(ctx context.Context) error {
 }
 
 func (p *run) networks(ctx context.Context) error {
-	var want []string
-	for _, mn := range p.t.Networks() {
-		if n := p.dockerNetworkOf(mn); !contains(want, n) {
-			want = append(want, n)
-		}
-	}
+	want := DockerNetworks(p.t)
 	used, err := network.UsedPrefixes(ctx)
 	if err != nil {
 		return err
@@ -151,7 +142,7 @@ func (p *run) clusters(ctx context.Context) error {
 		rec.DockerNetwork = p.dockerNetworkOf(c.Network)
 		rec.PodSubnet, rec.ServiceSubnet = c.PodSubnet, c.ServiceSubnet
 		rec.Provisioned = true
-		if contains(existing, rec.KindName) {
+		if slices.Contains(existing, rec.KindName) {
 			p.logf("cluster %s exists: kept", rec.KindName)
 			continue
 		}
@@ -248,19 +239,8 @@ func (p *run) loadImages(ctx context.Context) error {
 }
 
 func (p *run) metallb(ctx context.Context) error {
-	index := map[string]int{}
-	for i := range p.st.Clusters {
-		c := &p.st.Clusters[i]
-		n, ok := p.st.Network(c.DockerNetwork)
-		if !ok {
-			return fmt.Errorf("cluster %s: network %s not recorded", c.Name, c.DockerNetwork)
-		}
-		first, last, err := network.Network(n).Pool(index[c.DockerNetwork])
-		if err != nil {
-			return err
-		}
-		index[c.DockerNetwork]++
-		c.PoolFirst, c.PoolLast = first, last
+	if err := AssignPools(p.st); err != nil {
+		return err
 	}
 	return p.parallel(ctx, func(ctx context.Context, c *env.Cluster) error {
 		kc, err := kube.New(c.Name, c.Access.Kubeconfig, "")
@@ -305,13 +285,4 @@ func (p *run) bringYourOwn(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
