@@ -1,10 +1,14 @@
 # Entry points. `sudo make run` = the main job on the default topology; `sudo make test` = every test.
 # Root is needed for debootstrap (offline images) and for docker on most machines.
 GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+GOFMT ?= $(dir $(GO))gofmt
 BIN := bin/meshconform
 E2E_TIMEOUT ?= 80m
+# staticcheck, built from the Go module proxy into bin/ at this version (its go.sum pins its dependencies).
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := bin/staticcheck
 
-.PHONY: build run test unit e2e images deps clean
+.PHONY: build run test unit verify staticcheck e2e images deps clean
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 build:
@@ -16,6 +20,27 @@ run: build deps
 unit:
 	$(GO) vet ./...
 	$(GO) test ./...
+
+# gofmt (lists the files it would change), go vet (also of the e2e specs, behind their build tag) and staticcheck
+# (configured in staticcheck.conf). sudo's PATH may lack Go's directory; staticcheck runs `go list`, so it gets it.
+verify: staticcheck
+	@echo "verify: gofmt"
+	@unformatted=$$($(GOFMT) -l $$(find . -name '*.go' -not -path './bin/*' -not -path './_out/*' -not -path './.git/*')); \
+		if [ -n "$$unformatted" ]; then echo "gofmt -l: these files are not formatted (run gofmt -w on them):"; \
+		echo "$$unformatted"; exit 1; fi
+	@echo "verify: go vet"
+	$(GO) vet ./...
+	$(GO) vet -tags e2e ./e2e/...
+	@echo "verify: staticcheck $(STATICCHECK_VERSION)"
+	PATH=$(dir $(GO)):$$PATH $(STATICCHECK) ./...
+	PATH=$(dir $(GO)):$$PATH $(STATICCHECK) -tags e2e ./e2e/...
+
+# Builds bin/staticcheck unless it is already there at STATICCHECK_VERSION (`staticcheck -version` prints
+# "staticcheck 2026.2.2 (0.8.2)"). Needs only the Go module proxy.
+staticcheck:
+	@$(STATICCHECK) -version 2>/dev/null | grep -qF '($(STATICCHECK_VERSION:v%=%))' || { \
+		echo "building staticcheck $(STATICCHECK_VERSION) into bin/"; \
+		GOBIN=$(CURDIR)/bin $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION); }
 
 # The offline image kit needs debootstrap; on Debian/Ubuntu it is installed when missing.
 deps:
@@ -32,8 +57,9 @@ images: build deps
 e2e: images
 	$(GO) test -tags e2e -p 1 -timeout $(E2E_TIMEOUT) -count=1 -v ./e2e/... -args -ginkgo.v
 
-# Images first, so the unit tests that render Istio's charts with helm find the kit's helm instead of skipping.
-test: images unit e2e
+# verify first, so formatting, vet and staticcheck findings fail fast; images before the unit tests, so the ones that
+# render Istio's charts with helm find the kit's helm instead of skipping.
+test: verify images unit e2e
 
 clean:
 	rm -rf bin

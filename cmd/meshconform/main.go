@@ -1,4 +1,19 @@
 // Command meshconform provisions kind clusters, installs Istio multicluster topologies and runs conformance specs.
+//
+// Every command lives in its own file (run.go, up.go, test.go, down.go, status.go, topologies.go, validate.go,
+// preflight.go, images.go); flags shared by several commands are in flags.go.
+//
+// # Exit codes
+//
+// The exit code is the verdict; these are all of them (README.md's commands section has the same table):
+//
+//	0    success: the command did what it was asked; for `test` and `run`, conformant (every spec that ran passed)
+//	1    a spec failed (`test`, `run`), or a command failed (provisioning, installing, down, status with no
+//	     environment file, ...); also an unknown flag or a wrong number of arguments, which cobra rejects itself
+//	2    bad input: flag values that are invalid or contradict each other, a topology that does not load or
+//	     validate, an installer whose tools or charts cannot be found, or `test` finding no environment to test
+//	3    preflight failed: this machine cannot run the topology (`preflight`, and `up`/`run` unless --skip-preflight)
+//	130  interrupted (Ctrl-C or SIGTERM); the phases cleaned up what they had started
 package main
 
 import (
@@ -36,14 +51,24 @@ func main() {
 	}()
 	root := newRootCommand()
 	if err := root.ExecuteContext(ctx); err != nil {
-		if errors.Is(err, context.Canceled) {
+		code := exitCode(err)
+		if code == exitInterrupted {
 			fmt.Fprintln(os.Stderr, "meshconform: interrupted")
-			os.Exit(130)
+		} else {
+			fmt.Fprintf(os.Stderr, "meshconform: %v\n", err)
 		}
-		fmt.Fprintf(os.Stderr, "meshconform: %v\n", err)
-		os.Exit(exitCode(err))
+		os.Exit(code)
 	}
 }
+
+// Exit codes; the package comment says when each is used.
+const (
+	exitOK          = 0
+	exitFailed      = 1
+	exitUsage       = 2
+	exitPreflight   = 3
+	exitInterrupted = 130
+)
 
 // exitError carries a specific exit code (e.g. a failed conformance verdict) through cobra.
 type exitError struct {
@@ -54,12 +79,20 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
+// exitCode maps a command's error to the process's exit code: an interrupt wins over everything (even a usage error
+// that wraps it), then an exitError's own code, then exitFailed for any other error.
 func exitCode(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	if errors.Is(err, context.Canceled) {
+		return exitInterrupted
+	}
 	var e *exitError
 	if errors.As(err, &e) {
 		return e.code
 	}
-	return 1
+	return exitFailed
 }
 
 func newRootCommand() *cobra.Command {

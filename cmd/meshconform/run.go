@@ -34,14 +34,14 @@ func newRunCommand() *cobra.Command {
 				return err
 			}
 			if err := m.validate(); err != nil {
-				return &exitError{code: 2, err: err}
+				return &exitError{code: exitUsage, err: err}
 			}
 			if m.skip {
-				return &exitError{code: 2, err: fmt.Errorf("--no-mesh: run tests the mesh; use `meshconform up --no-mesh` for clusters only")}
+				return &exitError{code: exitUsage, err: fmt.Errorf("--no-mesh: run tests the mesh; use `meshconform up --no-mesh` for clusters only")}
 			}
 			tc, err := tf.config(f.stateDir)
 			if err != nil {
-				return &exitError{code: 2, err: err}
+				return &exitError{code: exitUsage, err: err}
 			}
 			if !keep {
 				defer func() {

@@ -7,11 +7,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 )
 
@@ -27,22 +25,6 @@ func newHasher(parts ...string) *hasher {
 func (x *hasher) add(parts ...string) {
 	for _, p := range parts {
 		x.h = append(x.h, []byte(p))
-	}
-}
-
-// addFS adds every file under dir of fsys, in path order.
-func (x *hasher) addFS(fsys fs.FS, dir string) {
-	var paths []string
-	_ = fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			paths = append(paths, p)
-		}
-		return nil
-	})
-	sort.Strings(paths)
-	for _, p := range paths {
-		b, _ := fs.ReadFile(fsys, p)
-		x.add(p, string(b))
 	}
 }
 

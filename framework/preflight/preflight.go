@@ -4,6 +4,7 @@ package preflight
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -57,21 +58,36 @@ func Run(ctx context.Context, t *topology.Topology, opts Options) []Finding {
 	if t.BringYourOwn() {
 		return out
 	}
-	checkInotify(&out, len(t.Spec.Clusters))
-	checkResources(&out, t)
-	if t.Spec.Networking == topology.NetworkingIsolated {
-		if _, err := exec.LookPath("iptables"); err != nil {
-			out = append(out, Finding{"iptables", Error, "isolated networking needs the iptables command on this host",
-				"apt-get install -y iptables   (or use spec.networking: bridged)"})
-		} else if os.Geteuid() != 0 {
-			out = append(out, Finding{"privileges", Error, "isolated networking edits the host's DOCKER-USER iptables chain, which needs root",
-				"run meshconform as root (sudo), or use spec.networking: bridged"})
-		}
-	}
+	checkHost(&out, system, t)
 	if dockerOK {
 		checkLeftovers(ctx, &out, opts)
 	}
 	return out
+}
+
+// host is what the checks that need no docker read from this machine; tests give their own.
+type host struct {
+	readFile func(name string) ([]byte, error)
+	lookPath func(file string) (string, error)
+	geteuid  func() int
+	numCPU   func() int
+}
+
+var system = host{readFile: os.ReadFile, lookPath: exec.LookPath, geteuid: os.Geteuid, numCPU: runtime.NumCPU}
+
+// checkHost runs the checks of the kernel limits, memory, CPUs and (isolated networking) iptables and privileges.
+func checkHost(out *[]Finding, h host, t *topology.Topology) {
+	checkInotify(out, h, len(t.Spec.Clusters))
+	checkResources(out, h, t)
+	if t.Spec.Networking == topology.NetworkingIsolated {
+		if _, err := h.lookPath("iptables"); err != nil {
+			*out = append(*out, Finding{"iptables", Error, "isolated networking needs the iptables command on this host",
+				"apt-get install -y iptables   (or use spec.networking: bridged)"})
+		} else if h.geteuid() != 0 {
+			*out = append(*out, Finding{"privileges", Error, "isolated networking edits the host's DOCKER-USER iptables chain, which needs root",
+				"run meshconform as root (sudo), or use spec.networking: bridged"})
+		}
+	}
 }
 
 func checkDocker(ctx context.Context, out *[]Finding) bool {
@@ -91,14 +107,14 @@ func checkDocker(ctx context.Context, out *[]Finding) bool {
 	return true
 }
 
-func checkInotify(out *[]Finding, clusters int) {
+func checkInotify(out *[]Finding, h host, clusters int) {
 	// kind's known-issues figures; several clusters exhaust Debian's defaults (128 instances).
 	want := map[string]int{"max_user_watches": 524288, "max_user_instances": 512}
 	if clusters <= 1 {
 		want = map[string]int{"max_user_watches": 65536, "max_user_instances": 256}
 	}
 	for _, k := range []string{"max_user_watches", "max_user_instances"} {
-		b, err := os.ReadFile("/proc/sys/fs/inotify/" + k)
+		b, err := h.readFile("/proc/sys/fs/inotify/" + k)
 		if err != nil {
 			continue
 		}
@@ -111,12 +127,12 @@ func checkInotify(out *[]Finding, clusters int) {
 	}
 }
 
-func checkResources(out *[]Finding, t *topology.Topology) {
+func checkResources(out *[]Finding, h host, t *topology.Topology) {
 	need := uint64(0)
 	for _, c := range t.Spec.Clusters {
 		need += memPerCluster + uint64(c.Workers)*memPerWorker
 	}
-	if avail, ok := memAvailable(); ok {
+	if avail, ok := memAvailable(h); ok {
 		sev, msg := OK, fmt.Sprintf("%.1f GiB available, the topology needs about %.1f GiB", gib(avail), gib(need))
 		if avail < need {
 			sev = Error
@@ -127,7 +143,7 @@ func checkResources(out *[]Finding, t *topology.Topology) {
 		}
 		*out = append(*out, Finding{"memory", sev, msg, fix})
 	}
-	if n := runtime.NumCPU(); n < 2 {
+	if n := h.numCPU(); n < 2 {
 		*out = append(*out, Finding{"cpu", Error, fmt.Sprintf("%d CPU; kind clusters need at least 2", n), "use a machine with 2 or more CPUs"})
 	} else if n < len(t.Spec.Clusters) {
 		*out = append(*out, Finding{"cpu", Warning, fmt.Sprintf("%d CPUs for %d clusters: expect slow starts", n, len(t.Spec.Clusters)), ""})
@@ -135,23 +151,33 @@ func checkResources(out *[]Finding, t *topology.Topology) {
 }
 
 func checkLeftovers(ctx context.Context, out *[]Finding, opts Options) {
+	// A listing that fails contributes nothing: the docker check already reports an unreachable daemon.
+	cs, err := clusters.List()
+	if err != nil {
+		cs = nil
+	}
+	ns, err := network.ListOwned(ctx)
+	if err != nil {
+		ns = nil
+	}
+	leftovers(out, opts, cs, ns)
+}
+
+// leftovers reports the meshconform clusters and networks that exist but that the environment file does not own.
+func leftovers(out *[]Finding, opts Options, liveClusters, liveNetworks []string) {
 	owned := map[string]bool{}
 	for _, n := range append(opts.OwnedClusters, opts.OwnedNetworks...) {
 		owned[n] = true
 	}
 	var left []string
-	if cs, err := clusters.List(); err == nil {
-		for _, c := range cs {
-			if !owned[c] {
-				left = append(left, "cluster "+c)
-			}
+	for _, c := range liveClusters {
+		if !owned[c] {
+			left = append(left, "cluster "+c)
 		}
 	}
-	if ns, err := network.ListOwned(ctx); err == nil {
-		for _, n := range ns {
-			if !owned[n] {
-				left = append(left, "network "+n)
-			}
+	for _, n := range liveNetworks {
+		if !owned[n] {
+			left = append(left, "network "+n)
 		}
 	}
 	if len(left) > 0 {
@@ -160,13 +186,12 @@ func checkLeftovers(ctx context.Context, out *[]Finding, opts Options) {
 	}
 }
 
-func memAvailable() (uint64, bool) {
-	f, err := os.Open("/proc/meminfo")
+func memAvailable(h host) (uint64, bool) {
+	b, err := h.readFile("/proc/meminfo")
 	if err != nil {
 		return 0, false
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
 		if len(fields) >= 2 && fields[0] == "MemAvailable:" {

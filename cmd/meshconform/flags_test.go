@@ -48,7 +48,7 @@ func TestMeshFlagConflictsAreUsageErrors(t *testing.T) {
 				t.Errorf("%s %v: accepted", cmd, c.args)
 				continue
 			}
-			if code := exitCode(err); code != 2 {
+			if code := exitCode(err); code != exitUsage {
 				t.Errorf("%s %v: exit code %d, want 2 (%v)", cmd, c.args, code, err)
 			}
 			if !strings.Contains(err.Error(), c.want) {

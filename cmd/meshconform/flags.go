@@ -1,0 +1,219 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/onsi/ginkgo/v2/types"
+	"github.com/spf13/cobra"
+
+	"github.com/meshconform/meshconform/framework/env"
+	"github.com/meshconform/meshconform/framework/images"
+	"github.com/meshconform/meshconform/framework/install"
+	"github.com/meshconform/meshconform/framework/istio"
+	"github.com/meshconform/meshconform/framework/topology"
+	"github.com/meshconform/meshconform/suites"
+)
+
+// DefaultTopology is what `up` and `run` bring up when no --topology is given.
+const DefaultTopology = "multi-primary"
+
+type envFlags struct {
+	stateDir string
+	cacheDir string
+}
+
+func (f *envFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.stateDir, "state-dir", env.DefaultDir(), "where the environment file and kubeconfigs are kept ($MESHCONFORM_HOME)")
+	cmd.Flags().StringVar(&f.cacheDir, "cache-dir", images.DefaultCacheDir(), "image kit cache ($MESHCONFORM_CACHE)")
+}
+
+// meshFlags choose how the mesh is installed on top of the provisioned clusters.
+type meshFlags struct {
+	skip         bool
+	installer    string
+	istioctl     string
+	istioVersion string
+	releaseURL   string
+	helm, charts string
+	hub, tag     string
+	dataPlane    string
+	exposeIstiod string
+}
+
+func (m *meshFlags) register(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&m.skip, "no-mesh", false, "provision the infrastructure only: no Istio, no workloads")
+	cmd.Flags().StringVar(&m.installer, "installer", "istioctl", "istioctl | helm | preinstalled (verify an existing install)")
+	cmd.Flags().StringVar(&m.istioctl, "istioctl", "", "istioctl binary to install with (default: the one the image kit builds)")
+	cmd.Flags().StringVar(&m.istioVersion, "istio-version", "", "download this Istio release's istioctl (checksum verified, cached) "+
+		"and install with it and its own images")
+	cmd.Flags().StringVar(&m.releaseURL, "istio-release-url", "", "where --istio-version downloads from (default: $"+
+		istio.ReleaseURLEnv+", else "+istio.DefaultReleaseURL+")")
+	cmd.Flags().StringVar(&m.helm, "helm", "", "helm binary for --installer helm (default: helm on PATH, else built by the image kit)")
+	cmd.Flags().StringVar(&m.charts, "charts", "", "directory of Istio's base, istiod and gateway charts for --installer helm "+
+		"(default: manifests/charts of the Istio the image kit builds)")
+	cmd.Flags().StringVar(&m.hub, "hub", "", "Istio image hub (default: the image kit's offline images, or the installer's own)")
+	cmd.Flags().StringVar(&m.tag, "tag", "", "Istio image tag")
+	cmd.Flags().StringVar(&m.dataPlane, "data-plane", "proxyless", "proxyless (gRPC xDS, no Envoy) | sidecar (Envoy)")
+	cmd.Flags().StringVar(&m.exposeIstiod, "expose-istiod", "", "how remotes reach istiod: loadbalancer | gateway (default: loadbalancer for proxyless)")
+}
+
+// validate rejects flag combinations that cannot mean anything; callers make its errors usage errors (exitUsage).
+func (m meshFlags) validate() error {
+	switch {
+	case m.installer != "istioctl" && m.installer != "helm" && m.installer != "preinstalled":
+		return fmt.Errorf("--installer %q: use istioctl, helm or preinstalled", m.installer)
+	case m.dataPlane != "proxyless" && m.dataPlane != "sidecar":
+		return fmt.Errorf("--data-plane %q: use proxyless or sidecar", m.dataPlane)
+	case m.exposeIstiod != "" && m.exposeIstiod != "loadbalancer" && m.exposeIstiod != "gateway":
+		return fmt.Errorf("--expose-istiod %q: use loadbalancer or gateway", m.exposeIstiod)
+	case m.istioVersion != "" && m.istioctl != "":
+		return errors.New("--istio-version and --istioctl both choose the istioctl to install with: give one of them")
+	case m.istioVersion != "" && m.installer != "istioctl":
+		return fmt.Errorf("--istio-version fetches an istioctl, which --installer %s does not use", m.installer)
+	case m.releaseURL != "" && m.istioVersion == "":
+		return errors.New("--istio-release-url is where --istio-version downloads from: give --istio-version too")
+	case (m.helm != "" || m.charts != "") && m.installer != "helm":
+		return fmt.Errorf("--helm and --charts are for --installer helm, not --installer %s", m.installer)
+	case m.istioctl != "" && m.installer != "istioctl":
+		return fmt.Errorf("--istioctl is for --installer istioctl, not --installer %s", m.installer)
+	}
+	for flag, p := range map[string]string{"--istioctl": m.istioctl, "--helm": m.helm} {
+		if p != "" {
+			if _, err := os.Stat(p); err != nil {
+				return fmt.Errorf("%s %s: %w", flag, p, err)
+			}
+		}
+	}
+	if m.charts != "" {
+		if _, err := istio.FindHelmCharts(m.charts); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// istioOptions turns the flags into installer options, fetching a release's istioctl (--istio-version) and filling
+// the installer's defaults, so a missing tool is reported before any cluster is created.
+func (m meshFlags) istioOptions(ctx context.Context, f envFlags, kit *images.Kit) (istio.Options, error) {
+	o := istio.Options{Installer: env.Installer(m.installer), Istioctl: m.istioctl, Helm: m.helm, Charts: m.charts,
+		Hub: m.hub, Tag: m.tag, DataPlane: env.DataPlane(m.dataPlane), ExposeIstiod: env.IstiodExposure(m.exposeIstiod)}
+	if m.istioVersion != "" {
+		bin, err := istio.FetchIstioctl(ctx, istio.FetchOptions{Version: m.istioVersion, BaseURL: m.releaseURL,
+			CacheDir: filepath.Join(f.cacheDir, "istioctl"), Out: os.Stdout})
+		if err != nil {
+			return o, err
+		}
+		o.Istioctl, o.InstallerImages = bin, true
+		if m.hub == "" && m.tag == "" {
+			fmt.Printf("istioctl %s installs its own images (its default hub, tag %s): the kit's are not used\n",
+				m.istioVersion, m.istioVersion)
+		}
+	}
+	o, err := install.ResolveInstaller(ctx, kit, o, os.Stdout)
+	if err != nil {
+		return o, &exitError{code: exitUsage, err: err}
+	}
+	return o, nil
+}
+
+// resolveTopology loads a built-in or a topology file, with networking (if set) overriding the file's; a bad one is
+// a usage error (exitUsage).
+func resolveTopology(nameOrPath string, networking ...string) (*topology.Topology, error) {
+	t, err := topology.Resolve(nameOrPath)
+	if err != nil {
+		return nil, &exitError{code: exitUsage, err: err}
+	}
+	if len(networking) > 0 && networking[0] != "" {
+		n := topology.Networking(networking[0])
+		if n != topology.NetworkingBridged && n != topology.NetworkingIsolated {
+			return nil, &exitError{code: exitUsage, err: fmt.Errorf("--networking %q: use bridged or isolated", networking[0])}
+		}
+		t.Spec.Networking = n
+		if err := t.Validate(); err != nil {
+			return nil, &exitError{code: exitUsage, err: fmt.Errorf("%s with --networking %s: %w", nameOrPath, n, err)}
+		}
+	}
+	return t, nil
+}
+
+// testFlags are the flags of `test` (and of `run`, which tests after `up`).
+type testFlags struct {
+	reportDir   string
+	labelFilter string
+	focus       []string
+	verbose     bool
+	noArtifacts bool
+	timeouts    map[string]string
+	falseAlarm  float64
+}
+
+func (t *testFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&t.reportDir, "report-dir", "meshconform-report",
+		"where junit.xml, ginkgo-report.json, conformance-report.yaml, report.html and (on failure) artifacts/ go")
+	cmd.Flags().StringVar(&t.labelFilter, "label-filter", "",
+		"Ginkgo label filter, e.g. 'area:trust || area:discovery' or '!needs:envoy'")
+	cmd.Flags().StringSliceVar(&t.focus, "focus", nil, "run only specs whose text matches this regular expression")
+	cmd.Flags().BoolVarP(&t.verbose, "verbose", "v", true, "print every spec and its steps as it runs")
+	cmd.Flags().BoolVar(&t.noArtifacts, "no-artifacts", false, "do not dump every cluster's state when a spec fails")
+	cmd.Flags().StringToStringVar(&t.timeouts, "timeout", nil, "override a wait, e.g. --timeout sync=5m,warmUp=2m "+
+		"(sync, certs, discovery, gateway, probe, warmUp, docFidelity, suite)")
+	cmd.Flags().Float64Var(&t.falseAlarm, "false-alarm", 1e-6, "false-alarm rate of the load-balancing verdict (at most 1e-6)")
+}
+
+// config turns the flags into the suites' configuration; errors are usage errors.
+func (t *testFlags) config(stateDir string) (suites.Config, error) {
+	c := suites.Config{StateDir: stateDir, ReportDir: t.reportDir, LabelFilter: t.labelFilter, Focus: t.focus,
+		Verbose: t.verbose, NoArtifacts: t.noArtifacts, FalseAlarm: t.falseAlarm, Command: os.Args, Version: version,
+		Out: os.Stdout}
+	to, err := parseTimeouts(t.timeouts)
+	if err != nil {
+		return c, err
+	}
+	c.Timeouts = to
+	if _, err := c.Timeouts.WithDefaults(); err != nil {
+		return c, fmt.Errorf("--timeout: %w", err)
+	}
+	if t.labelFilter != "" {
+		if _, err := types.ParseLabelFilter(t.labelFilter); err != nil {
+			return c, fmt.Errorf("--label-filter %q: %v (labels: %s)", t.labelFilter, err, labelVocabulary())
+		}
+	}
+	if t.falseAlarm <= 0 || t.falseAlarm > 1e-6 {
+		return c, fmt.Errorf("--false-alarm %g: must be in (0, 1e-6]", t.falseAlarm)
+	}
+	return c, nil
+}
+
+// parseTimeouts reads NAME=DURATION pairs into Timeouts, by the fields' json names.
+func parseTimeouts(in map[string]string) (suites.Timeouts, error) {
+	var t suites.Timeouts
+	v := reflect.ValueOf(&t).Elem()
+	var names []string
+	for i := range v.NumField() {
+		names = append(names, v.Type().Field(i).Tag.Get("json"))
+	}
+	for k, s := range in {
+		i := -1
+		for j, n := range names {
+			if strings.EqualFold(n, k) {
+				i = j
+			}
+		}
+		if i < 0 {
+			return t, fmt.Errorf("--timeout %s: unknown wait; use one of %s", k, strings.Join(names, ", "))
+		}
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return t, fmt.Errorf("--timeout %s=%s: %w (e.g. 90s or 5m)", k, s, err)
+		}
+		v.Field(i).SetInt(int64(d))
+	}
+	return t, nil
+}

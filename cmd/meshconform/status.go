@@ -1,0 +1,74 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/meshconform/meshconform/framework/clusters"
+	"github.com/meshconform/meshconform/framework/env"
+	"github.com/meshconform/meshconform/framework/network"
+)
+
+func newStatusCommand() *cobra.Command {
+	var f envFlags
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the environment: clusters, networks, images, phases",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := env.Load(f.stateDir)
+			if err != nil {
+				return err
+			}
+			live, _ := clusters.List()
+			fmt.Printf("topology %s (%s networking), environment %s\n", st.Topology.Name, st.Topology.Networking, st.Path())
+			fmt.Printf("images: %s (%s), node image %s\n", st.Images.Source, st.Images.Reason, st.Images.NodeImage)
+			w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "CLUSTER\tROLE\tNETWORK\tDOCKER NETWORK\tNODES\tAPI (in-network)\tLB POOL\tSTATE\tKUBECONFIG")
+			for _, c := range st.Clusters {
+				state := "byo"
+				if c.Provisioned {
+					state = "missing"
+					for _, l := range live {
+						if l == c.KindName {
+							state = "running"
+						}
+					}
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%s-%s\t%s\t%s\n", c.Name, c.Role, c.Network, c.DockerNetwork,
+					len(c.Nodes), c.Access.ControlPlaneIP, c.PoolFirst, c.PoolLast, state, c.Access.Kubeconfig)
+			}
+			w.Flush()
+			if m := st.Mesh; m != nil {
+				fmt.Printf("mesh: Istio %s via %s, %s data plane, istiod exposed by %s, trust domain %s, root %s\n",
+					m.IstioVersion, m.Installer, m.DataPlane, valueOr(string(m.ExposeIstiod), "-"), m.TrustDomain, m.RootFingerprint)
+				for _, n := range m.Notes {
+					fmt.Printf("note: %s\n", n)
+				}
+			}
+			for _, n := range st.Networks {
+				fmt.Printf("network %s %s bridge %s, LB range %s\n", n.Name, n.Subnet, n.Bridge, network.Network(n).LBRange())
+			}
+			if rules := network.ListRules(cmd.Context()); len(rules) > 0 {
+				fmt.Printf("%d iptables allow rules in DOCKER-USER\n", len(rules))
+			}
+			for _, p := range st.Phases {
+				fmt.Printf("phase %-14s %s\n", p.Name, p.Duration.Round(time.Second))
+			}
+			return nil
+		},
+	}
+	f.register(cmd)
+	return cmd
+}
+
+func valueOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/meshconform/meshconform/framework/env"
+	"github.com/meshconform/meshconform/framework/images"
+	"github.com/meshconform/meshconform/framework/install"
+	"github.com/meshconform/meshconform/framework/istio"
+	"github.com/meshconform/meshconform/framework/provision"
+	"github.com/meshconform/meshconform/framework/topology"
+)
+
+func newUpCommand() *cobra.Command {
+	var topo, networking string
+	var offline, skipPreflight bool
+	var f envFlags
+	var m meshFlags
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Provision a topology (networks, kind clusters, reachability, MetalLB) and install the mesh and workloads",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			t, err := resolveTopology(topo, networking)
+			if err != nil {
+				return err
+			}
+			if err := m.validate(); err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			_, err = up(cmd.Context(), t, f, m, offline, skipPreflight)
+			return err
+		},
+	}
+	m.register(cmd)
+	cmd.Flags().StringVar(&topo, "topology", DefaultTopology, "built-in name (see `meshconform topologies`) or topology file")
+	cmd.Flags().StringVar(&networking, "networking", "", "bridged | isolated: override the topology's networking mode")
+	cmd.Flags().BoolVar(&offline, "offline", false, "use images built here even if registries are reachable")
+	cmd.Flags().BoolVar(&skipPreflight, "skip-preflight", false, "do not run the preflight checks first")
+	f.register(cmd)
+	return cmd
+}
+
+func up(ctx context.Context, t *topology.Topology, f envFlags, m meshFlags, offline, skipPreflight bool) (*env.State, error) {
+	if !skipPreflight {
+		if err := runPreflight(ctx, t, f.stateDir); err != nil {
+			return nil, err
+		}
+	}
+	kit, err := images.New(images.Options{CacheDir: f.cacheDir, Out: os.Stdout})
+	if err != nil {
+		return nil, err
+	}
+	var mesh istio.Options
+	if !m.skip {
+		if mesh, err = m.istioOptions(ctx, f, kit); err != nil {
+			return nil, err
+		}
+	}
+	st, err := provision.Up(ctx, t, provision.Options{StateDir: f.stateDir, Offline: offline, Kit: kit, Out: os.Stdout})
+	if err != nil || m.skip {
+		return st, err
+	}
+	return st, install.Install(ctx, t, st, install.Options{Kit: kit, Out: os.Stdout, Istio: mesh})
+}
