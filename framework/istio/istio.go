@@ -5,6 +5,12 @@
 // secrets written with client-go from in-network kubeconfigs, and readiness judged by istiod itself: every primary
 // reports every cluster synced in /debug/clusterz.
 //
+// Its one job is the orchestration: Install runs render.Plan's stages with framework/steps, one file per stage
+// (namespace.go, cacerts.go, controlplane.go, eastwest.go, expose.go, remote.go, remotesecret.go, webhook.go,
+// gatewaypods.go, sync.go, verify.go). What it installs is rendered by framework/istio/render, installed by the
+// installer the command resolved once (framework/istio/installer), and judged by reading istiod
+// (framework/istio/istiod).
+//
 // Every step is idempotent (re-running `up` converges) and recorded in the environment file as it completes.
 package istio
 
