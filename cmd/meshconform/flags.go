@@ -15,8 +15,8 @@ import (
 
 	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/images"
-	"github.com/meshconform/meshconform/framework/install"
 	"github.com/meshconform/meshconform/framework/istio"
+	"github.com/meshconform/meshconform/framework/istio/installer"
 	"github.com/meshconform/meshconform/framework/topology"
 	"github.com/meshconform/meshconform/suites"
 )
@@ -54,7 +54,7 @@ func (m *meshFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&m.istioVersion, "istio-version", "", "download this Istio release's istioctl (checksum verified, cached) "+
 		"and install with it and its own images")
 	cmd.Flags().StringVar(&m.releaseURL, "istio-release-url", "", "where --istio-version downloads from (default: $"+
-		istio.ReleaseURLEnv+", else "+istio.DefaultReleaseURL+")")
+		installer.ReleaseURLEnv+", else "+installer.DefaultReleaseURL+")")
 	cmd.Flags().StringVar(&m.helm, "helm", "", "helm binary for --installer helm (default: helm on PATH, else built by the image kit)")
 	cmd.Flags().StringVar(&m.charts, "charts", "", "directory of Istio's base, istiod and gateway charts for --installer helm "+
 		"(default: manifests/charts of the Istio the image kit builds)")
@@ -92,20 +92,21 @@ func (m meshFlags) validate() error {
 		}
 	}
 	if m.charts != "" {
-		if _, err := istio.FindHelmCharts(m.charts); err != nil {
+		if _, err := installer.FindHelmCharts(m.charts); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// istioOptions turns the flags into installer options, fetching a release's istioctl (--istio-version) and filling
-// the installer's defaults, so a missing tool is reported before any cluster is created.
+// istioOptions turns the flags into installer options, fetching a release's istioctl (--istio-version), and resolves
+// the installer once (installer.Resolve: defaults filled, tools checked), so a missing tool is reported before any
+// cluster is created; Istio's install uses the installer it returns.
 func (m meshFlags) istioOptions(ctx context.Context, f envFlags, kit *images.Kit) (istio.Options, error) {
-	o := istio.Options{Installer: env.Installer(m.installer), Istioctl: m.istioctl, Helm: m.helm, Charts: m.charts,
-		Hub: m.hub, Tag: m.tag, DataPlane: env.DataPlane(m.dataPlane), ExposeIstiod: env.IstiodExposure(m.exposeIstiod)}
+	o := istio.Options{Options: installer.Options{Installer: env.Installer(m.installer), Istioctl: m.istioctl, Helm: m.helm,
+		Charts: m.charts}, Hub: m.hub, Tag: m.tag, DataPlane: env.DataPlane(m.dataPlane), ExposeIstiod: env.IstiodExposure(m.exposeIstiod)}
 	if m.istioVersion != "" {
-		bin, err := istio.FetchIstioctl(ctx, istio.FetchOptions{Version: m.istioVersion, BaseURL: m.releaseURL,
+		bin, err := installer.FetchIstioctl(ctx, installer.FetchOptions{Version: m.istioVersion, BaseURL: m.releaseURL,
 			CacheDir: filepath.Join(f.cacheDir, "istioctl"), Out: os.Stdout})
 		if err != nil {
 			return o, err
@@ -116,10 +117,11 @@ func (m meshFlags) istioOptions(ctx context.Context, f envFlags, kit *images.Kit
 				m.istioVersion, m.istioVersion)
 		}
 	}
-	o, err := install.ResolveInstaller(ctx, kit, o, os.Stdout)
+	inst, resolved, err := installer.Resolve(ctx, kit, o.Options, os.Stdout)
 	if err != nil {
 		return o, &exitError{code: exitUsage, err: err}
 	}
+	o.Options, o.Resolved = resolved, inst
 	return o, nil
 }
 

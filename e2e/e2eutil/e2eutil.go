@@ -22,6 +22,7 @@ import (
 	"github.com/meshconform/meshconform/framework/images"
 	"github.com/meshconform/meshconform/framework/install"
 	"github.com/meshconform/meshconform/framework/istio"
+	"github.com/meshconform/meshconform/framework/istio/installer"
 	"github.com/meshconform/meshconform/framework/kube"
 	"github.com/meshconform/meshconform/framework/provision"
 	"github.com/meshconform/meshconform/framework/topology"
@@ -52,10 +53,11 @@ func MeshUp(ctx context.Context, name string, mesh istio.Options) *Mesh {
 	if mesh.DataPlane == "" {
 		mesh.DataPlane = env.DataPlaneProxyless
 	}
-	mesh, err = install.ResolveInstaller(ctx, kit, mesh, GinkgoWriter)
+	inst, resolved, err := installer.Resolve(ctx, kit, mesh.Options, GinkgoWriter)
 	if err != nil {
 		Fail(err.Error())
 	}
+	mesh.Options, mesh.Resolved = resolved, inst
 	m := &Mesh{Topology: t, StateDir: GinkgoT().TempDir(), Kit: kit, Istio: mesh}
 	DeferCleanup(func(ctx SpecContext) {
 		if err := provision.Down(ctx, m.StateDir, false, GinkgoWriter); err != nil {

@@ -24,6 +24,9 @@ import (
 	"github.com/meshconform/meshconform/framework/images"
 	"github.com/meshconform/meshconform/framework/install"
 	"github.com/meshconform/meshconform/framework/istio"
+	"github.com/meshconform/meshconform/framework/istio/installer"
+	"github.com/meshconform/meshconform/framework/istio/istiod"
+	"github.com/meshconform/meshconform/framework/istio/render"
 	"github.com/meshconform/meshconform/framework/kube"
 	"github.com/meshconform/meshconform/framework/topology"
 	"github.com/meshconform/meshconform/framework/workload"
@@ -49,7 +52,7 @@ type release struct {
 
 // releases lists the helm releases in istio-system, by name.
 func releases(ctx context.Context, helm string, c env.Cluster) map[string]release {
-	out, err := exec.CommandContext(ctx, helm, "list", "-n", istio.Namespace, "-o", "json", "--kubeconfig", c.Access.Kubeconfig).Output()
+	out, err := exec.CommandContext(ctx, helm, "list", "-n", render.Namespace, "-o", "json", "--kubeconfig", c.Access.Kubeconfig).Output()
 	Expect(err).NotTo(HaveOccurred(), "helm list in %s", c.Name)
 	var list []release
 	Expect(json.Unmarshal(out, &list)).To(Succeed())
@@ -72,7 +75,7 @@ func helmCase(name string) {
 
 		BeforeAll(func(ctx SpecContext) {
 			// helm from PATH or the kit's bin-helm; the charts of the kit's Istio.
-			e = e2eutil.MeshUp(ctx, name, istio.Options{Installer: env.InstallerHelm})
+			e = e2eutil.MeshUp(ctx, name, istio.Options{Options: installer.Options{Installer: env.InstallerHelm}})
 			st, kcs, opts = e.State, e.Clients, e.InstallOptions()
 		}, NodeTimeout(45*time.Minute))
 
@@ -82,11 +85,11 @@ func helmCase(name string) {
 			Expect(st.Mesh.IstioVersion).To(Equal(images.IstioVersion))
 			for _, c := range st.Clusters {
 				rels := releases(ctx, opts.Istio.Helm, c)
-				for _, r := range []string{istio.HelmReleaseBase, istio.HelmReleaseIstiod} {
+				for _, r := range []string{render.HelmReleaseBase, render.HelmReleaseIstiod} {
 					Expect(rels).To(HaveKey(r), "%s: helm releases %v", c.Name, rels)
 					Expect(rels[r].Status).To(Equal("deployed"), "%s: release %s", c.Name, r)
 				}
-				_, err := kcs[c.Name].Clientset.AppsV1().Deployments(istio.Namespace).Get(ctx, "istiod", metav1.GetOptions{})
+				_, err := kcs[c.Name].Clientset.AppsV1().Deployments(render.Namespace).Get(ctx, "istiod", metav1.GetOptions{})
 				if c.Role == topology.RolePrimary {
 					Expect(err).NotTo(HaveOccurred(), "%s: no istiod", c.Name)
 				} else {
@@ -105,9 +108,9 @@ func helmCase(name string) {
 					continue
 				}
 				Eventually(func(g Gomega) {
-					statuses, err := istio.ClusterStatuses(ctx, kcs[c.Name])
+					statuses, err := istiod.ClusterStatuses(ctx, kcs[c.Name])
 					g.Expect(err).NotTo(HaveOccurred())
-					g.Expect(istio.SyncProblems(statuses, all)).To(BeEmpty(), "%s's istiod", c.Name)
+					g.Expect(istiod.SyncProblems(statuses, all)).To(BeEmpty(), "%s's istiod", c.Name)
 				}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(2 * time.Second).Should(Succeed())
 			}
 		}, NodeTimeout(3*time.Minute))

@@ -28,6 +28,7 @@ import (
 	"github.com/meshconform/meshconform/e2e/e2eutil"
 	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/istio"
+	"github.com/meshconform/meshconform/framework/istio/render"
 	"github.com/meshconform/meshconform/framework/lb"
 	"github.com/meshconform/meshconform/framework/trust"
 	"github.com/meshconform/meshconform/framework/workload"
@@ -79,7 +80,7 @@ func fingerprintIstio(ctx context.Context, e *e2eutil.Mesh) map[string]string {
 	out := map[string]string{}
 	for name, c := range e.Clients {
 		cs := c.Clientset
-		for _, ns := range []string{istio.Namespace, "kube-system"} {
+		for _, ns := range []string{render.Namespace, "kube-system"} {
 			secrets, err := cs.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{})
 			Expect(err).NotTo(HaveOccurred())
 			for _, o := range secrets.Items {
@@ -118,7 +119,7 @@ func fingerprintIstio(ctx context.Context, e *e2eutil.Mesh) map[string]string {
 
 func restartIstiod(ctx context.Context, c *e2eutil.Mesh, cluster string) {
 	GinkgoHelper()
-	Expect(c.Clients[cluster].RolloutRestart(ctx, istio.Namespace, "istiod", 3*time.Minute)).To(Succeed())
+	Expect(c.Clients[cluster].RolloutRestart(ctx, render.Namespace, "istiod", 3*time.Minute)).To(Succeed())
 }
 
 // restartWorkloads replaces every pod in cluster's test namespace (workloads keep the certificates they started
@@ -244,7 +245,7 @@ func multiPrimaryChecks(f *fixture) {
 
 	It("fails discovery when cluster1's istiod loses cluster2's remote secret", func(ctx SpecContext) {
 		cs := f.e.Clients["cluster1"].Clientset
-		Expect(cs.CoreV1().Secrets(istio.Namespace).DeleteCollection(ctx, metav1.DeleteOptions{},
+		Expect(cs.CoreV1().Secrets(render.Namespace).DeleteCollection(ctx, metav1.DeleteOptions{},
 			metav1.ListOptions{LabelSelector: "istio/multiCluster=true"})).To(Succeed())
 		DeferCleanup(func(ctx SpecContext) { Expect(f.e.Up(ctx)).To(Succeed()) }, NodeTimeout(10*time.Minute))
 		Eventually(func(g Gomega) {
@@ -321,11 +322,11 @@ func multiNetworkChecks(f *fixture) {
 	It("fails the gateway address check when the gateway loses its LoadBalancer", func(ctx SpecContext) {
 		cs := f.e.Clients["cluster2"].Clientset
 		patch := `{"spec":{"type":"ClusterIP"}}`
-		_, err := cs.CoreV1().Services(istio.Namespace).Patch(ctx, istio.EastWestGatewayName, types.MergePatchType,
+		_, err := cs.CoreV1().Services(render.Namespace).Patch(ctx, render.EastWestGatewayName, types.MergePatchType,
 			[]byte(patch), metav1.PatchOptions{})
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(func(ctx SpecContext) {
-			_, err := cs.CoreV1().Services(istio.Namespace).Patch(ctx, istio.EastWestGatewayName, types.MergePatchType,
+			_, err := cs.CoreV1().Services(render.Namespace).Patch(ctx, render.EastWestGatewayName, types.MergePatchType,
 				[]byte(`{"spec":{"type":"LoadBalancer"}}`), metav1.PatchOptions{})
 			Expect(err).NotTo(HaveOccurred())
 			Eventually(ctx, func() error { return checks.GatewayAddress(ctx, f.m, "cluster2") }).
@@ -343,7 +344,7 @@ func multiNetworkChecks(f *fixture) {
 		pods, err := cs.CoreV1().Pods(f.m.Namespace).List(ctx, metav1.ListOptions{LabelSelector: workload.AppLabel + "=" + f.m.Service})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(pods.Items).NotTo(BeEmpty())
-		patch := fmt.Sprintf(`{"metadata":{"labels":{%q:%q}}}`, istio.NetworkLabel, f.m.Network("cluster1"))
+		patch := fmt.Sprintf(`{"metadata":{"labels":{%q:%q}}}`, render.NetworkLabel, f.m.Network("cluster1"))
 		for _, p := range pods.Items {
 			_, err := cs.CoreV1().Pods(f.m.Namespace).Patch(ctx, p.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
 			Expect(err).NotTo(HaveOccurred())
@@ -381,7 +382,7 @@ func primaryRemoteChecks(f *fixture) {
 			Skip("istiod is exposed through the gateway here; this broken state is for the LoadBalancer exposure")
 		}
 		cs := f.e.Clients["cluster1"].Clientset
-		Expect(cs.CoreV1().Services(istio.Namespace).Delete(ctx, istio.IstiodLBServiceName, metav1.DeleteOptions{})).To(Succeed())
+		Expect(cs.CoreV1().Services(render.Namespace).Delete(ctx, render.IstiodLBServiceName, metav1.DeleteOptions{})).To(Succeed())
 		DeferCleanup(func(ctx SpecContext) { Expect(f.e.Up(ctx)).To(Succeed()) }, NodeTimeout(10*time.Minute))
 		Eventually(func(g Gomega) {
 			failsWith(g, checks.IstiodAnswers(ctx, f.m, "cluster2", 3*time.Second), "gateway", "cannot connect to")

@@ -12,7 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/meshconform/meshconform/framework/env"
-	"github.com/meshconform/meshconform/framework/istio"
+	"github.com/meshconform/meshconform/framework/istio/istiod"
 	"github.com/meshconform/meshconform/framework/kube"
 	"github.com/meshconform/meshconform/framework/workload"
 	"github.com/meshconform/meshconform/suites/checks"
@@ -63,7 +63,7 @@ var _ = Describe("multi-primary-multi-network", Ordered, Label("e2e", "mesh", "p
 		// A proxyless client holds an xDS stream (and istiod its endpoints) only while it makes calls: keep one calling.
 		DeferCleanup(checks.KeepCalling(ctx, f.m, "cluster1"))
 		Eventually(func(g Gomega) {
-			eds, err := istio.ProxyEndpoints(ctx, kcs["cluster1"], pod+"."+ns)
+			eds, err := istiod.ProxyEndpoints(ctx, kcs["cluster1"], pod+"."+ns)
 			g.Expect(err).NotTo(HaveOccurred())
 			var echo []string
 			for name, eps := range eds {

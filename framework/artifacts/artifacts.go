@@ -42,6 +42,7 @@ import (
 
 	"github.com/meshconform/meshconform/framework/clusters"
 	"github.com/meshconform/meshconform/framework/env"
+	"github.com/meshconform/meshconform/framework/istio/istiod"
 	"github.com/meshconform/meshconform/framework/kube"
 	"github.com/meshconform/meshconform/framework/text"
 	"github.com/meshconform/meshconform/framework/workload"
@@ -464,7 +465,7 @@ func (d *dumper) containerLog(p *corev1.Pod, container string, previous bool) ([
 
 // istiod dumps the debug endpoints of every running istiod pod of this cluster.
 func (d *dumper) istiod(pods []corev1.Pod) {
-	for _, p := range runningIstiods(pods) {
+	for _, p := range istiod.Running(pods) {
 		base, stop, err := d.o.Forward(d.ctx, d.t.client, p.Namespace, p.Name, istiodDebugPort)
 		if err != nil {
 			d.fail(fmt.Errorf("istiod %s: %w", p.Name, err))
@@ -482,16 +483,6 @@ func (d *dumper) istiod(pods []corev1.Pod) {
 		}
 		stop()
 	}
-}
-
-func runningIstiods(pods []corev1.Pod) []corev1.Pod {
-	var out []corev1.Pod
-	for _, p := range pods {
-		if p.Namespace == IstioNamespace && p.Labels["app"] == "istiod" && p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // xds dumps, for every proxy (a pod with an istio-proxy container) in scope, the config the serving istiod holds
@@ -523,7 +514,7 @@ func (d *dumper) xds(pods []corev1.Pod) {
 	}
 	var index bytes.Buffer
 	lastErr := map[string]error{}
-	for _, ip := range runningIstiods(istiods.Items) {
+	for _, ip := range istiod.Running(istiods.Items) {
 		if len(pending) == 0 {
 			break
 		}

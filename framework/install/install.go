@@ -1,14 +1,13 @@
 // Package install puts the mesh on a provisioned environment: the images Istio and the workloads need, Istio itself
-// (framework/istio) and the test workloads (framework/workload). Like provisioning, each phase is timed and recorded
-// in the environment file, and re-running it is harmless.
+// (framework/istio, with the installer the command resolved once: Options.Istio.Resolved) and the test workloads
+// (framework/workload). Like provisioning, each phase is timed and recorded in the environment file, and re-running
+// it is harmless.
 package install
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
-	"os/exec"
 	"time"
 
 	"github.com/meshconform/meshconform/framework/clusters"
@@ -45,10 +44,6 @@ func Install(ctx context.Context, t *topology.Topology, st *env.State, opts Opti
 	}
 	if opts.Istio.Out == nil {
 		opts.Istio.Out = opts.Out
-	}
-	var err error
-	if opts.Istio, err = ResolveInstaller(ctx, opts.Kit, opts.Istio, opts.Out); err != nil {
-		return err
 	}
 	if opts.Istio.DataPlane == "" {
 		opts.Istio.DataPlane = env.DataPlaneProxyless
@@ -119,48 +114,6 @@ func Install(ctx context.Context, t *topology.Topology, st *env.State, opts Opti
 			return nil
 		})
 	})
-}
-
-// ResolveInstaller fills the installer's defaults: the kit's istioctl; for helm, helm from PATH or else the kit's
-// bin-helm build, and the charts of the istio.io/istio module the kit builds Istio from (the same Istio as its
-// images). It then checks the installer can be made, so callers can fail before provisioning anything.
-func ResolveInstaller(ctx context.Context, kit *images.Kit, o istio.Options, out io.Writer) (istio.Options, error) {
-	if out == nil {
-		out = io.Discard
-	}
-	switch o.Installer {
-	case "", env.InstallerIstioctl:
-		if o.Istioctl == "" && kit != nil {
-			o.Istioctl = kit.Istioctl()
-		}
-		// The kit's istioctl is built with its images, later: only a given binary can be checked now.
-		if kit != nil && o.Istioctl == kit.Istioctl() {
-			return o, nil
-		}
-	case env.InstallerHelm:
-		if o.Helm == "" {
-			if p, err := exec.LookPath("helm"); err == nil {
-				o.Helm = p
-			} else if kit != nil {
-				fmt.Fprintf(out, "no helm on PATH and no --helm: building helm %s with the image kit\n", images.HelmVersion)
-				if err := kit.Ensure(ctx, images.HelmArtifact); err != nil {
-					return o, fmt.Errorf("build helm (or pass --helm PATH): %w", err)
-				}
-				o.Helm = kit.Helm()
-			}
-		}
-		if o.Charts == "" && kit != nil {
-			dir, err := images.IstioCharts(ctx)
-			if err != nil {
-				return o, fmt.Errorf("charts of istio.io/istio@%s (or pass --charts DIR): %w", images.IstioModuleVersion, err)
-			}
-			o.Charts = dir
-		}
-	}
-	if _, err := istio.NewInstaller(o); err != nil {
-		return o, err
-	}
-	return o, nil
 }
 
 // forEach runs fn for every cluster in parallel (provisionedOnly: skip bring-your-own clusters).

@@ -5,6 +5,12 @@
 // secrets written with client-go from in-network kubeconfigs, and readiness judged by istiod itself: every primary
 // reports every cluster synced in /debug/clusterz.
 //
+// Its one job is the orchestration: Install runs render.Plan's stages with framework/steps, one file per stage
+// (namespace.go, cacerts.go, controlplane.go, eastwest.go, expose.go, remote.go, remotesecret.go, webhook.go,
+// gatewaypods.go, sync.go, verify.go). What it installs is rendered by framework/istio/render, installed by the
+// installer the command resolved once (framework/istio/installer), and judged by reading istiod
+// (framework/istio/istiod).
+//
 // Every step is idempotent (re-running `up` converges) and recorded in the environment file as it completes.
 package istio
 
@@ -17,24 +23,24 @@ import (
 	"sync"
 	"time"
 
-	istioclient "istio.io/client-go/pkg/clientset/versioned"
-
 	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/images"
+	"github.com/meshconform/meshconform/framework/istio/installer"
+	"github.com/meshconform/meshconform/framework/istio/istiod"
+	"github.com/meshconform/meshconform/framework/istio/render"
 	"github.com/meshconform/meshconform/framework/kube"
 	"github.com/meshconform/meshconform/framework/steps"
 	"github.com/meshconform/meshconform/framework/topology"
 	"github.com/meshconform/meshconform/framework/trust"
+	istioclient "istio.io/client-go/pkg/clientset/versioned"
 )
 
 // NoteGatewayCannotRun is the note recorded when east-west gateway pods cannot run.
 const NoteGatewayCannotRun = "east-west gateway pods cannot run: the proxyv2 image has no Envoy; multi-network traffic specs will be skipped"
 
-// Timeouts bound every wait of the installation. Zero fields take DefaultTimeouts; values above MaxTimeouts are
+// Timeouts bound every wait of the installation but the installer's own (installer.Options.Timeout). Zero fields take DefaultTimeouts; values above MaxTimeouts are
 // rejected (a wait that long hides a broken environment rather than a slow one).
 type Timeouts struct {
-	// Install: one `istioctl install` run, which waits for its own resources (--readiness-timeout). Max 10m.
-	Install time.Duration
 	// IstiodReady: the istiod Deployment Available. Max 10m.
 	IstiodReady time.Duration
 	// GatewayAddress: a LoadBalancer Service (east-west gateway, istiod-remote-lb) gets its IP. Max 5m.
@@ -49,7 +55,6 @@ type Timeouts struct {
 
 // DefaultTimeouts suit 2-core machines running several kind clusters.
 var DefaultTimeouts = Timeouts{
-	Install:        5 * time.Minute,
 	IstiodReady:    3 * time.Minute,
 	GatewayAddress: 2 * time.Minute,
 	GatewayPods:    90 * time.Second,
@@ -59,7 +64,6 @@ var DefaultTimeouts = Timeouts{
 
 // MaxTimeouts are the largest accepted values.
 var MaxTimeouts = Timeouts{
-	Install:        10 * time.Minute,
 	IstiodReady:    10 * time.Minute,
 	GatewayAddress: 5 * time.Minute,
 	GatewayPods:    5 * time.Minute,
@@ -74,7 +78,6 @@ func (t Timeouts) WithDefaults() (Timeouts, error) {
 		v        *time.Duration
 		def, max time.Duration
 	}{
-		{"Install", &t.Install, DefaultTimeouts.Install, MaxTimeouts.Install},
 		{"IstiodReady", &t.IstiodReady, DefaultTimeouts.IstiodReady, MaxTimeouts.IstiodReady},
 		{"GatewayAddress", &t.GatewayAddress, DefaultTimeouts.GatewayAddress, MaxTimeouts.GatewayAddress},
 		{"GatewayPods", &t.GatewayPods, DefaultTimeouts.GatewayPods, MaxTimeouts.GatewayPods},
@@ -97,12 +100,11 @@ func (t Timeouts) WithDefaults() (Timeouts, error) {
 
 // Options configure Install.
 type Options struct {
-	// Installer is istioctl (default), helm or preinstalled.
-	Installer env.Installer
-	// Istioctl is the istioctl binary (istioctl installer).
-	Istioctl string
-	// Helm is the helm binary and Charts the directory of Istio's base, istiod and gateway charts (helm installer).
-	Helm, Charts string
+	// Options name the installer and its tools (Installer, Istioctl, Helm, Charts): installer.Resolve's resolved
+	// options, a record of what Resolved was made from.
+	installer.Options
+	// Resolved is the installer installer.Resolve made, once per command; Install uses it and makes none.
+	Resolved installer.Installer
 	// InstallerImages: Hub and Tag stay as given, empty meaning the installer's own defaults (a released istioctl's
 	// images), never the kit's: a release's istioctl must not install another build's istiod.
 	InstallerImages bool
@@ -164,15 +166,19 @@ func Install(ctx context.Context, t *topology.Topology, st *env.State, opts Opti
 	if st.Topology.Name != t.Metadata.Name {
 		return fmt.Errorf("install istio: the environment is of topology %q, not %q", st.Topology.Name, t.Metadata.Name)
 	}
+	if opts.Resolved == nil {
+		return errors.New("install istio: no installer: resolve it first (installer.Resolve)")
+	}
 	opts, err := opts.withDefaults(st)
 	if err != nil {
 		return err
 	}
-	inst, err := NewInstaller(opts)
-	if err != nil {
+	// Resolve left the image kit's istioctl unchecked: the kit builds it after Resolve.
+	inst := opts.Resolved
+	if err := inst.Check(); err != nil {
 		return err
 	}
-	r := &run{st: st, t: t, opts: opts, inst: inst, start: time.Now(), fetch: portForwardClusterz,
+	r := &run{st: st, t: t, opts: opts, inst: inst, start: time.Now(), fetch: istiod.Clusterz,
 		clients: map[string]*kube.Client{}, envs: map[string]*env.Cluster{}, tokens: map[string][]byte{}}
 	r.steps = steps.New("istio", opts.Out, steps.WithSave(r.saveLocked))
 	return r.install(ctx)
@@ -182,7 +188,7 @@ type run struct {
 	st    *env.State
 	t     *topology.Topology
 	opts  Options
-	inst  Installer
+	inst  installer.Installer
 	ca    *trust.CA
 	start time.Time
 	fetch clusterzFetcher
@@ -223,7 +229,7 @@ func (r *run) install(ctx context.Context) error {
 	if err := r.save(); err != nil {
 		return err
 	}
-	stages := Plan(r.t, PlanOptions{ExposeIstiod: r.opts.ExposeIstiod, Preinstalled: r.inst.Name() == env.InstallerPreinstalled})
+	stages := render.Plan(r.t, render.PlanOptions{ExposeIstiod: r.opts.ExposeIstiod, Preinstalled: r.inst.Name() == env.InstallerPreinstalled})
 	for _, stage := range stages {
 		if err := r.runStage(ctx, stage); err != nil {
 			return err
@@ -271,13 +277,13 @@ func (r *run) connect() error {
 	return nil
 }
 
-func (r *run) target(name string) Target {
+func (r *run) target(name string) installer.Target {
 	ec := r.envs[name]
-	return Target{Name: name, Kubeconfig: ec.Access.Kubeconfig, Context: ec.Access.Context, Client: r.clients[name]}
+	return installer.Target{Name: name, Kubeconfig: ec.Access.Kubeconfig, Context: ec.Access.Context, Client: r.clients[name]}
 }
 
 // runStage runs a stage's steps in parallel, saving the environment after each.
-func (r *run) runStage(ctx context.Context, stage []Step) error {
+func (r *run) runStage(ctx context.Context, stage []render.Step) error {
 	var ss []steps.Step
 	for _, s := range stage {
 		ss = append(ss, steps.Step{Name: s.String(), Run: func(ctx context.Context) error { return r.step(ctx, s) }})
@@ -285,29 +291,29 @@ func (r *run) runStage(ctx context.Context, stage []Step) error {
 	return r.steps.Parallel(ctx, ss...)
 }
 
-func (r *run) step(ctx context.Context, s Step) error {
+func (r *run) step(ctx context.Context, s render.Step) error {
 	switch s.Kind {
-	case StepNamespace:
+	case render.StepNamespace:
 		return r.namespace(ctx, s.Cluster)
-	case StepCACerts:
+	case render.StepCACerts:
 		return r.cacerts(ctx, s.Cluster)
-	case StepControlPlane:
+	case render.StepControlPlane:
 		return r.controlPlane(ctx, s.Cluster)
-	case StepEastWestGateway:
+	case render.StepEastWestGateway:
 		return r.eastWest(ctx, s.Cluster)
-	case StepExposeIstiod:
+	case render.StepExposeIstiod:
 		return r.exposeIstiod(ctx, s.Cluster)
-	case StepRemote:
+	case render.StepRemote:
 		return r.remote(ctx, s.Cluster)
-	case StepRemoteSecret:
+	case render.StepRemoteSecret:
 		return r.remoteSecret(ctx, s.Cluster, s.Peer)
-	case StepRemoteWebhook:
+	case render.StepRemoteWebhook:
 		return r.remoteWebhook(ctx, s.Cluster)
-	case StepGatewayPods:
+	case render.StepGatewayPods:
 		return r.gatewayPods(ctx, s.Cluster)
-	case StepSync:
+	case render.StepSync:
 		return r.sync(ctx, s.Cluster)
-	case StepVerify:
+	case render.StepVerify:
 		return r.verify(ctx, s.Cluster)
 	}
 	return fmt.Errorf("unknown step %s", s)
@@ -344,4 +350,16 @@ func (r *run) meshCluster(cluster string) env.MeshCluster {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.st.Mesh.Clusters[cluster]
+}
+
+// note records a note once.
+func (r *run) note(n string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, have := range r.st.Mesh.Notes {
+		if have == n {
+			return
+		}
+	}
+	r.st.Mesh.Notes = append(r.st.Mesh.Notes, n)
 }

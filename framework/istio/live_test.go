@@ -10,6 +10,7 @@ import (
 	"github.com/meshconform/meshconform/framework/clusters"
 	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/images"
+	"github.com/meshconform/meshconform/framework/istio/installer"
 	"github.com/meshconform/meshconform/framework/topology"
 )
 
@@ -56,7 +57,12 @@ func TestInstallOnLiveEnvironment(t *testing.T) {
 			}
 		}
 	}
-	opts := Options{Istioctl: istioctl, Out: testWriter{t}, Installer: env.Installer(os.Getenv("MESHCONFORM_ISTIO_INSTALLER")),
+	inst, resolved, err := installer.Resolve(context.Background(), nil,
+		installer.Options{Istioctl: istioctl, Installer: env.Installer(os.Getenv("MESHCONFORM_ISTIO_INSTALLER"))}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{Options: resolved, Resolved: inst, Out: testWriter{t},
 		ExposeIstiod: env.IstiodExposure(os.Getenv("MESHCONFORM_ISTIO_EXPOSE"))}
 	for run := 1; run <= 2; run++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)

@@ -11,13 +11,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meshconform/meshconform/framework/istio/render"
+	"github.com/meshconform/meshconform/framework/kube"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
-
-	"github.com/meshconform/meshconform/framework/kube"
 )
 
 const (
@@ -123,8 +123,8 @@ func RemoteSecret(cluster string, kubeconfig []byte) *corev1.Secret {
 	return &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:        RemoteSecretPrefix + cluster,
-			Namespace:   Namespace,
-			Labels:      map[string]string{MultiClusterLabel: "true", managedByLabel: managedByValue},
+			Namespace:   render.Namespace,
+			Labels:      map[string]string{MultiClusterLabel: "true", render.ManagedByLabel: render.ManagedByValue},
 			Annotations: map[string]string{ClusterAnnotation: cluster},
 		},
 		Type: corev1.SecretTypeOpaque,
@@ -137,10 +137,10 @@ func RemoteSecret(cluster string, kubeconfig []byte) *corev1.Secret {
 func ReaderToken(ctx context.Context, c *kube.Client, timeout time.Duration) ([]byte, error) {
 	cs := c.Clientset
 	var sa *corev1.ServiceAccount
-	err := kube.Poll(ctx, c.Name+": ServiceAccount "+Namespace+"/"+ReaderServiceAccount, time.Second, timeout,
+	err := kube.Poll(ctx, c.Name+": ServiceAccount "+render.Namespace+"/"+ReaderServiceAccount, time.Second, timeout,
 		func(ctx context.Context) (bool, string, error) {
 			var err error
-			sa, err = cs.CoreV1().ServiceAccounts(Namespace).Get(ctx, ReaderServiceAccount, metav1.GetOptions{})
+			sa, err = cs.CoreV1().ServiceAccounts(render.Namespace).Get(ctx, ReaderServiceAccount, metav1.GetOptions{})
 			if err != nil {
 				return false, err.Error() + " (Istio's base chart creates it)", nil
 			}
@@ -149,19 +149,19 @@ func ReaderToken(ctx context.Context, c *kube.Client, timeout time.Duration) ([]
 	if err != nil {
 		return nil, err
 	}
-	secrets := cs.CoreV1().Secrets(Namespace)
+	secrets := cs.CoreV1().Secrets(render.Namespace)
 	want := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
-			Name: ReaderTokenSecret, Namespace: Namespace, Labels: managedLabels(),
+			Name: ReaderTokenSecret, Namespace: render.Namespace, Labels: render.ManagedLabels(),
 			Annotations: map[string]string{corev1.ServiceAccountNameKey: ReaderServiceAccount},
 		},
 		Type: corev1.SecretTypeServiceAccountToken,
 	}
 	if _, err := secrets.Create(ctx, want, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return nil, fmt.Errorf("%s: create token secret %s/%s: %w", c.Name, Namespace, ReaderTokenSecret, err)
+		return nil, fmt.Errorf("%s: create token secret %s/%s: %w", c.Name, render.Namespace, ReaderTokenSecret, err)
 	}
 	var token []byte
-	err = kube.Poll(ctx, c.Name+": token of "+Namespace+"/"+ReaderTokenSecret, time.Second, timeout,
+	err = kube.Poll(ctx, c.Name+": token of "+render.Namespace+"/"+ReaderTokenSecret, time.Second, timeout,
 		func(ctx context.Context) (bool, string, error) {
 			s, err := secrets.Get(ctx, ReaderTokenSecret, metav1.GetOptions{})
 			if err != nil {
@@ -258,4 +258,59 @@ func serverHost(server string) string {
 		return net.JoinHostPort(u.Hostname(), "443")
 	}
 	return u.Host
+}
+
+// readerToken returns the peer's reader token, creating it once per run.
+func (r *run) readerToken(ctx context.Context, peer string) ([]byte, error) {
+	r.mu.Lock()
+	tok, ok := r.tokens[peer]
+	r.mu.Unlock()
+	if ok {
+		return tok, nil
+	}
+	tok, err := ReaderToken(ctx, r.clients[peer], r.opts.Timeouts.ReaderToken)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	r.tokens[peer] = tok
+	r.mu.Unlock()
+	return tok, nil
+}
+
+// apiEndpoint is how other clusters reach peer's API server: the in-network kubeconfig of a kind cluster, the
+// user's kubeconfig (and context) of a bring-your-own cluster.
+func (r *run) apiEndpoint(peer string) (APIEndpoint, error) {
+	ec := r.envs[peer]
+	if ec.Access.InternalKubeconfig != "" {
+		return LoadAPIEndpoint(peer, ec.Access.InternalKubeconfig, ec.Access.Context)
+	}
+	return LoadAPIEndpoint(peer, ec.Access.Kubeconfig, ec.Access.Context)
+}
+
+// remoteSecret writes, in primary, the secret that lets its istiod read peer.
+func (r *run) remoteSecret(ctx context.Context, primary, peer string) error {
+	began := time.Now()
+	ep, err := r.apiEndpoint(peer)
+	if err != nil {
+		return err
+	}
+	tok, err := r.readerToken(ctx, peer)
+	if err != nil {
+		return err
+	}
+	kc, err := RemoteKubeconfig(peer, ep, tok)
+	if err != nil {
+		return err
+	}
+	wrote, err := ApplyRemoteSecret(ctx, r.clients[primary], RemoteSecret(peer, kc))
+	if err != nil {
+		return err
+	}
+	what := "unchanged"
+	if wrote {
+		what = "written"
+	}
+	r.logf(primary, began, "remote secret %s%s %s (server %s)", RemoteSecretPrefix, peer, what, ep.Server)
+	return nil
 }

@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshconform/meshconform/framework/istio/render"
+	"github.com/meshconform/meshconform/framework/kube"
+	"github.com/meshconform/meshconform/framework/steps"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -16,9 +19,6 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
-
-	"github.com/meshconform/meshconform/framework/kube"
-	"github.com/meshconform/meshconform/framework/steps"
 )
 
 var testCA = []byte("-----BEGIN CERTIFICATE-----\nTUVTSENPTkZPUk0=\n-----END CERTIFICATE-----\n")
@@ -191,7 +191,7 @@ func TestApplyRemoteSecretIsIdempotent(t *testing.T) {
 	if err != nil || !wrote {
 		t.Fatalf("new content: wrote=%v err=%v", wrote, err)
 	}
-	s, err := p.Clientset.CoreV1().Secrets(Namespace).Get(ctx, "istio-remote-secret-cluster2", metav1.GetOptions{})
+	s, err := p.Clientset.CoreV1().Secrets(render.Namespace).Get(ctx, "istio-remote-secret-cluster2", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ func TestApplyRemoteSecretIsIdempotent(t *testing.T) {
 }
 
 func readerSA(uid string) *corev1.ServiceAccount {
-	return &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: ReaderServiceAccount, Namespace: Namespace, UID: types.UID("sa-" + uid)}}
+	return &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: ReaderServiceAccount, Namespace: render.Namespace, UID: types.UID("sa-" + uid)}}
 }
 
 func TestReaderTokenCreatesTheTokenSecret(t *testing.T) {
@@ -212,7 +212,7 @@ func TestReaderTokenCreatesTheTokenSecret(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "token") {
 		t.Fatalf("err = %v", err)
 	}
-	s, gerr := c.Clientset.CoreV1().Secrets(Namespace).Get(ctx, ReaderTokenSecret, metav1.GetOptions{})
+	s, gerr := c.Clientset.CoreV1().Secrets(render.Namespace).Get(ctx, ReaderTokenSecret, metav1.GetOptions{})
 	if gerr != nil {
 		t.Fatalf("the token secret was not created: %v", gerr)
 	}
@@ -224,7 +224,7 @@ func TestReaderTokenCreatesTheTokenSecret(t *testing.T) {
 func TestReaderTokenReturnsFilledToken(t *testing.T) {
 	ctx := context.Background()
 	filled := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: ReaderTokenSecret, Namespace: Namespace,
+		ObjectMeta: metav1.ObjectMeta{Name: ReaderTokenSecret, Namespace: render.Namespace,
 			Annotations: map[string]string{corev1.ServiceAccountNameKey: ReaderServiceAccount, corev1.ServiceAccountUIDKey: "sa-1"}},
 		Type: corev1.SecretTypeServiceAccountToken,
 		Data: map[string][]byte{corev1.ServiceAccountTokenKey: []byte("the-token")},
@@ -239,7 +239,7 @@ func TestReaderTokenReturnsFilledToken(t *testing.T) {
 	if _, err := ReaderToken(ctx, c, 1500*time.Millisecond); err == nil {
 		t.Fatal("returned a token of another service account")
 	}
-	s, err := c.Clientset.CoreV1().Secrets(Namespace).Get(ctx, ReaderTokenSecret, metav1.GetOptions{})
+	s, err := c.Clientset.CoreV1().Secrets(render.Namespace).Get(ctx, ReaderTokenSecret, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +274,7 @@ func TestRemoteSecretStepUsesTheInNetworkServer(t *testing.T) {
 	r.envs["cluster2"].Access.InternalKubeconfig = kc("https://172.18.0.3:6443")
 	r.envs["cluster2"].Access.Context = "kind-meshconform-cluster2"
 	token := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: ReaderTokenSecret, Namespace: Namespace,
+		ObjectMeta: metav1.ObjectMeta{Name: ReaderTokenSecret, Namespace: render.Namespace,
 			Annotations: map[string]string{corev1.ServiceAccountNameKey: ReaderServiceAccount}},
 		Type: corev1.SecretTypeServiceAccountToken,
 		Data: map[string][]byte{corev1.ServiceAccountTokenKey: []byte("s3cr3t-token")},
@@ -284,7 +284,7 @@ func TestRemoteSecretStepUsesTheInNetworkServer(t *testing.T) {
 	if err := r.remoteSecret(ctx, "cluster1", "cluster2"); err != nil {
 		t.Fatal(err)
 	}
-	s, err := r.clients["cluster1"].Clientset.CoreV1().Secrets(Namespace).Get(ctx, "istio-remote-secret-cluster2", metav1.GetOptions{})
+	s, err := r.clients["cluster1"].Clientset.CoreV1().Secrets(render.Namespace).Get(ctx, "istio-remote-secret-cluster2", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/meshconform/meshconform/framework/istio"
+	"github.com/meshconform/meshconform/framework/istio/istiod"
+	"github.com/meshconform/meshconform/framework/istio/render"
 	"github.com/meshconform/meshconform/framework/report/apis/v1alpha1"
 	"github.com/meshconform/meshconform/framework/topology"
 	"github.com/meshconform/meshconform/framework/workload"
@@ -22,7 +23,7 @@ func Synced(ctx context.Context, m *Mesh) error {
 		if c.Role != topology.RolePrimary {
 			continue
 		}
-		statuses, err := istio.ClusterStatuses(ctx, m.Clients[c.Name])
+		statuses, err := istiod.ClusterStatuses(ctx, m.Clients[c.Name])
 		if err != nil {
 			return fmt.Errorf("%s: istiod cluster status: %w", c.Name, err)
 		}
@@ -31,7 +32,7 @@ func Synced(ctx context.Context, m *Mesh) error {
 			ids = append(ids, m.IstioID(n))
 			names[m.IstioID(n)] = n
 		}
-		if problems := istio.SyncProblems(statuses, ids); len(problems) > 0 {
+		if problems := istiod.SyncProblems(statuses, ids); len(problems) > 0 {
 			var ps []string
 			for _, p := range problems {
 				s := p.String()
@@ -80,10 +81,10 @@ func Endpoints(ctx context.Context, m *Mesh, src string, dsts []string) error {
 	if err != nil {
 		return err
 	}
-	istiod := m.Istiod(src)
-	eds, err := istio.ProxyEndpoints(ctx, m.Clients[istiod], pod+"."+m.Namespace)
+	server := m.Istiod(src)
+	eds, err := istiod.ProxyEndpoints(ctx, m.Clients[server], pod+"."+m.Namespace)
 	if err != nil {
-		return fmt.Errorf("%s's view from istiod in %s: %w", src, istiod, err)
+		return fmt.Errorf("%s's view from istiod in %s: %w", src, server, err)
 	}
 	var seen []string
 	for name, eps := range eds {
@@ -92,8 +93,8 @@ func Endpoints(ctx context.Context, m *Mesh, src string, dsts []string) error {
 		}
 	}
 	slices.Sort(seen)
-	inspect := append(inspectIstiod(istiod),
-		fmt.Sprintf("curl istiod:15014/debug/edsz?proxyID=%s.%s (port-forward to istiod in %s)", pod, m.Namespace, istiod))
+	inspect := append(inspectIstiod(server),
+		fmt.Sprintf("curl istiod:15014/debug/edsz?proxyID=%s.%s (port-forward to istiod in %s)", pod, m.Namespace, server))
 	// Addresses of pods on src's own network: with overlapping pod CIDRs (brought clusters often share 10.244/16) a
 	// remote pod can have the address of a local one, which is not a leak.
 	local := map[string]bool{}
@@ -134,10 +135,10 @@ func Endpoints(ctx context.Context, m *Mesh, src string, dsts []string) error {
 					m.Network(src), dst, p, m.Network(dst))
 			}
 		}
-		gw := m.GatewayAddress(dst, istio.PortTLS)
+		gw := m.GatewayAddress(dst, render.PortTLS)
 		if m.State.Mesh.Clusters[dst].EastWestGateway == "" || !slices.Contains(seen, gw) {
 			return fail(v1alpha1.AreaDiscovery, causeNoGatewayEndpoint, append(inspect,
-				fmt.Sprintf("kubectl --context %s -n istio-system get svc %s --show-labels", dst, istio.EastWestGatewayName)),
+				fmt.Sprintf("kubectl --context %s -n istio-system get svc %s --show-labels", dst, render.EastWestGatewayName)),
 				"the client in %s has no endpoint %s (%s's east-west gateway) for %s (it has %v)", src, gw, dst,
 				m.Host(), seen)
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/istio"
+	"github.com/meshconform/meshconform/framework/istio/render"
 	"github.com/meshconform/meshconform/framework/report/apis/v1alpha1"
 	"github.com/meshconform/meshconform/framework/workload"
 )
@@ -21,11 +22,11 @@ import (
 // to the one the environment recorded and, for clusters meshconform provisioned, inside the cluster's MetalLB pool.
 func GatewayAddress(ctx context.Context, m *Mesh, name string) error {
 	c := m.Clients[name]
-	svc, err := c.Clientset.CoreV1().Services(istio.Namespace).Get(ctx, istio.EastWestGatewayName, metav1.GetOptions{})
+	svc, err := c.Clientset.CoreV1().Services(render.Namespace).Get(ctx, render.EastWestGatewayName, metav1.GetOptions{})
 	if err != nil {
-		return fmt.Errorf("%s: east-west gateway Service %s/%s: %w", name, istio.Namespace, istio.EastWestGatewayName, err)
+		return fmt.Errorf("%s: east-west gateway Service %s/%s: %w", name, render.Namespace, render.EastWestGatewayName, err)
 	}
-	inspect := []string{fmt.Sprintf("kubectl --context %s -n istio-system describe svc %s", name, istio.EastWestGatewayName),
+	inspect := []string{fmt.Sprintf("kubectl --context %s -n istio-system describe svc %s", name, render.EastWestGatewayName),
 		fmt.Sprintf("kubectl --context %s -n metallb-system get ipaddresspools,l2advertisements,pods", name)}
 	ip, ok, err := istio.LoadBalancerIP(svc)
 	if err != nil {
@@ -51,9 +52,9 @@ func GatewayAddress(ctx context.Context, m *Mesh, name string) error {
 // GatewayPorts are the east-west gateway ports other networks need on a cluster: 15443 for services, and 15012
 // (xDS) and 15017 (webhooks) when it is a primary whose remotes reach istiod through the gateway.
 func GatewayPorts(m *Mesh, name string) []int {
-	ports := []int{istio.PortTLS}
+	ports := []int{render.PortTLS}
 	if m.ExposeIstiod() == env.ExposeGateway && len(m.State.RemotesOf(name)) > 0 {
-		ports = append(ports, istio.PortIstiodXDS, istio.PortIstiodHook)
+		ports = append(ports, render.PortIstiodXDS, render.PortIstiodHook)
 	}
 	return ports
 }
@@ -78,7 +79,7 @@ func IstiodAnswers(ctx context.Context, m *Mesh, remote string, timeout time.Dur
 	}
 	primary := m.Istiod(remote)
 	viaLB := m.ExposeIstiod() == env.ExposeLoadBalancer
-	for _, port := range []int{istio.PortIstiodXDS, istio.PortIstiodHook} {
+	for _, port := range []int{render.PortIstiodXDS, render.PortIstiodHook} {
 		if err := answers(ctx, m, v1alpha1.AreaGateway, remote, primary, net.JoinHostPort(addr, strconv.Itoa(port)), timeout, viaLB); err != nil {
 			return err
 		}
@@ -98,7 +99,7 @@ func answers(ctx context.Context, m *Mesh, area v1alpha1.Area, src, dst, addr st
 		fmt.Sprintf("kubectl --context %s -n istio-system get gateway,virtualservice", dst)}
 	cause := causeGatewayClosed
 	if istiod {
-		inspect = []string{fmt.Sprintf("kubectl --context %s -n istio-system get svc %s -o wide", dst, istio.IstiodLBServiceName),
+		inspect = []string{fmt.Sprintf("kubectl --context %s -n istio-system get svc %s -o wide", dst, render.IstiodLBServiceName),
 			fmt.Sprintf("kubectl --context %s -n istio-system get pods -l app=istiod", dst)}
 		cause = causeIstiodClosed
 	}
@@ -111,7 +112,7 @@ func answers(ctx context.Context, m *Mesh, area v1alpha1.Area, src, dst, addr st
 		inspect = append(inspect, fmt.Sprintf("kubectl --context %s -n metallb-system get ipaddresspools,l2advertisements,pods", dst))
 	case istiod:
 	default:
-		if pods, err := m.Clients[dst].Clientset.CoreV1().Pods(istio.Namespace).List(ctx,
+		if pods, err := m.Clients[dst].Clientset.CoreV1().Pods(render.Namespace).List(ctx,
 			metav1.ListOptions{LabelSelector: "istio=eastwestgateway"}); err == nil {
 			if down := podsDown(pods.Items); down != "" {
 				cause += " (not Ready: " + down + ")"

@@ -1,11 +1,10 @@
-package istio
+package render
 
 import (
 	"fmt"
 
-	"sigs.k8s.io/yaml"
-
 	"github.com/meshconform/meshconform/framework/topology"
+	"sigs.k8s.io/yaml"
 )
 
 // IstioOperator is the subset of Istio's install.istio.io/v1alpha1 IstioOperator that meshconform writes: our own
@@ -169,7 +168,10 @@ const (
 	operatorKind                 = "IstioOperator"
 	eastWestInjectionTemplate    = "gateway"
 	profileMinimal, profileEmpty = "minimal", "empty"
-	profileRemote                = "remote"
+	// ProfileRemote is the profile of a remote's IstioOperator.
+	ProfileRemote = "remote"
+	// InjectorWebhook is the MutatingWebhookConfiguration of the sidecar injector (the remote profile installs it).
+	InjectorWebhook = "istio-sidecar-injector"
 )
 
 // Ports of the east-west gateway (the install guide's gen-eastwest-gateway) and of istiod.
@@ -221,7 +223,7 @@ func ControlPlaneOperator(in RenderInput) (*IstioOperator, error) {
 		if in.RemotePilotAddress == "" {
 			return nil, fmt.Errorf("remote %s: no address of its primary's istiod to point at", c.Name)
 		}
-		op.Spec.Profile = profileRemote
+		op.Spec.Profile = ProfileRemote
 		global.RemotePilotAddress = in.RemotePilotAddress
 		op.Spec.Values = &OperatorValues{Global: global,
 			IstiodRemote: &IstiodRemoteValues{InjectionPath: InjectionPath(c.Name, c.Network)}}

@@ -1,4 +1,4 @@
-package istio
+package istiod
 
 import (
 	"context"
@@ -6,9 +6,9 @@ import (
 	"net/url"
 	"strings"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
+	"github.com/meshconform/meshconform/framework/istio/render"
 	"github.com/meshconform/meshconform/framework/kube"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // ClusterID is the cluster ID Istio knows a cluster by, which istiod's /debug/clusterz and workloads' metadata use.
@@ -18,7 +18,7 @@ import (
 func ClusterID(ctx context.Context, c *kube.Client, primary bool) (string, error) {
 	cs := c.Clientset
 	if primary {
-		d, err := cs.AppsV1().Deployments(Namespace).Get(ctx, "istiod", metav1.GetOptions{})
+		d, err := cs.AppsV1().Deployments(render.Namespace).Get(ctx, "istiod", metav1.GetOptions{})
 		if err != nil {
 			return "", fmt.Errorf("%s: get istiod: %w", c.Name, err)
 		}
@@ -31,9 +31,9 @@ func ClusterID(ctx context.Context, c *kube.Client, primary bool) (string, error
 		}
 		return "", nil
 	}
-	wh, err := cs.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, injectorWebhook, metav1.GetOptions{})
+	wh, err := cs.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, render.InjectorWebhook, metav1.GetOptions{})
 	if err != nil {
-		return "", fmt.Errorf("%s: get MutatingWebhookConfiguration %s: %w", c.Name, injectorWebhook, err)
+		return "", fmt.Errorf("%s: get MutatingWebhookConfiguration %s: %w", c.Name, render.InjectorWebhook, err)
 	}
 	for _, w := range wh.Webhooks {
 		var path string

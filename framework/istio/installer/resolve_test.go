@@ -1,4 +1,4 @@
-package install
+package installer
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/meshconform/meshconform/framework/env"
-	"github.com/meshconform/meshconform/framework/istio"
 )
 
 func charts(t *testing.T) string {
@@ -20,45 +19,45 @@ func charts(t *testing.T) string {
 	return dir
 }
 
-func TestResolveInstallerHelm(t *testing.T) {
+func TestResolveHelm(t *testing.T) {
 	ctx := context.Background()
 	bin := filepath.Join(t.TempDir(), "helm")
 	os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755)
 	dir := charts(t)
 
-	o, err := ResolveInstaller(ctx, nil, istio.Options{Installer: env.InstallerHelm, Helm: bin, Charts: dir}, nil)
-	if err != nil || o.Helm != bin || o.Charts != dir {
-		t.Errorf("given helm and charts: %+v, %v", o, err)
+	inst, o, err := Resolve(ctx, nil, Options{Installer: env.InstallerHelm, Helm: bin, Charts: dir}, nil)
+	if err != nil || o.Helm != bin || o.Charts != dir || inst.Name() != env.InstallerHelm {
+		t.Errorf("given helm and charts: %v, %+v, %v", inst, o, err)
 	}
 
 	// helm found on PATH when --helm is not given.
 	t.Setenv("PATH", filepath.Dir(bin))
-	if o, err := ResolveInstaller(ctx, nil, istio.Options{Installer: env.InstallerHelm, Charts: dir}, nil); err != nil || o.Helm != bin {
+	if _, o, err := Resolve(ctx, nil, Options{Installer: env.InstallerHelm, Charts: dir}, nil); err != nil || o.Helm != bin {
 		t.Errorf("helm on PATH: %+v, %v", o, err)
 	}
 
 	// Neither --helm, nor PATH, nor a kit: the error names the flag.
 	t.Setenv("PATH", t.TempDir())
-	_, err = ResolveInstaller(ctx, nil, istio.Options{Installer: env.InstallerHelm, Charts: dir}, nil)
+	_, _, err = Resolve(ctx, nil, Options{Installer: env.InstallerHelm, Charts: dir}, nil)
 	if err == nil || !strings.Contains(err.Error(), "--helm PATH") {
 		t.Errorf("no helm anywhere: %v", err)
 	}
-	_, err = ResolveInstaller(ctx, nil, istio.Options{Installer: env.InstallerHelm, Helm: bin}, nil)
+	_, _, err = Resolve(ctx, nil, Options{Installer: env.InstallerHelm, Helm: bin}, nil)
 	if err == nil || !strings.Contains(err.Error(), "--charts DIR") {
 		t.Errorf("no charts and no kit: %v", err)
 	}
 }
 
-func TestResolveInstallerIstioctl(t *testing.T) {
+func TestResolveIstioctl(t *testing.T) {
 	ctx := context.Background()
-	if _, err := ResolveInstaller(ctx, nil, istio.Options{Installer: env.InstallerIstioctl}, nil); err == nil ||
+	if _, _, err := Resolve(ctx, nil, Options{Installer: env.InstallerIstioctl}, nil); err == nil ||
 		!strings.Contains(err.Error(), "--istioctl PATH") {
 		t.Errorf("no istioctl and no kit: %v", err)
 	}
-	if _, err := ResolveInstaller(ctx, nil, istio.Options{Istioctl: "/nonexistent/istioctl"}, nil); err == nil {
+	if _, _, err := Resolve(ctx, nil, Options{Istioctl: "/nonexistent/istioctl"}, nil); err == nil {
 		t.Error("a missing istioctl accepted")
 	}
-	if _, err := ResolveInstaller(ctx, nil, istio.Options{Installer: env.InstallerPreinstalled}, nil); err != nil {
-		t.Errorf("preinstalled: %v", err)
+	if inst, _, err := Resolve(ctx, nil, Options{Installer: env.InstallerPreinstalled}, nil); err != nil || inst.Name() != env.InstallerPreinstalled {
+		t.Errorf("preinstalled: %v, %v", inst, err)
 	}
 }

@@ -1,4 +1,4 @@
-package istio
+package render
 
 import (
 	"bytes"
@@ -8,10 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"sigs.k8s.io/yaml"
-
 	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/topology"
+	"sigs.k8s.io/yaml"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -102,7 +101,7 @@ func matchGoldenDir(t *testing.T, dir string, got map[string][]byte) {
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		t.Fatalf("%v (run `go test ./framework/istio/ -run Golden -update` to create the golden files)", err)
+		t.Fatalf("%v (run `go test ./framework/istio/render/ -run Golden -update` to create the golden files)", err)
 	}
 	if len(entries) != len(got) {
 		var names []string

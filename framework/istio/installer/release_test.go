@@ -1,4 +1,4 @@
-package istio
+package installer
 
 import (
 	"archive/tar"

@@ -1,27 +1,27 @@
-package istio
+package istiod
 
 import (
 	"context"
 	"testing"
 
+	"github.com/meshconform/meshconform/framework/istio/render"
+	"github.com/meshconform/meshconform/framework/kube"
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
-
-	"github.com/meshconform/meshconform/framework/kube"
 )
 
 func TestInjectionPathCluster(t *testing.T) {
 	for path, want := range map[string]string{
-		InjectionPath("east-1", "network2"): "east-1",
-		"/inject/cluster/c2/net/n2/":        "c2",
-		"/inject":                           "",
-		"/inject/cluster/":                  "",
-		"/other/cluster/c2/net/n2":          "",
-		"":                                  "",
+		render.InjectionPath("east-1", "network2"): "east-1",
+		"/inject/cluster/c2/net/n2/":               "c2",
+		"/inject":                                  "",
+		"/inject/cluster/":                         "",
+		"/other/cluster/c2/net/n2":                 "",
+		"":                                         "",
 	} {
 		if got := injectionPathCluster(path); got != want {
 			t.Errorf("injectionPathCluster(%q) = %q, want %q", path, got, want)
@@ -32,17 +32,17 @@ func TestInjectionPathCluster(t *testing.T) {
 // The IDs a preinstalled mesh may use differ from the kubeconfig names; they are read where Istio keeps them.
 func TestClusterIDReadsIstiodAndTheRemoteWebhook(t *testing.T) {
 	ctx := context.Background()
-	istiod := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "istiod", Namespace: Namespace},
+	istiod := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "istiod", Namespace: render.Namespace},
 		Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{
 			Name: "discovery", Env: []corev1.EnvVar{{Name: "REVISION", Value: "default"}, {Name: "CLUSTER_ID", Value: "prod-east"}}}}}}}}
-	path := InjectionPath("prod-west", "net-west")
+	path := render.InjectionPath("prod-west", "net-west")
 	url := "https://10.0.0.1:15017" + path
-	remote := &admissionv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: injectorWebhook},
+	remote := &admissionv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: render.InjectorWebhook},
 		Webhooks: []admissionv1.MutatingWebhook{{Name: "rev.namespace.sidecar-injector.istio.io",
 			ClientConfig: admissionv1.WebhookClientConfig{URL: &url}}}}
 	svcRemote := remote.DeepCopy()
 	svcRemote.Webhooks[0].ClientConfig = admissionv1.WebhookClientConfig{Service: &admissionv1.ServiceReference{
-		Namespace: Namespace, Name: "istiod", Path: &path}}
+		Namespace: render.Namespace, Name: "istiod", Path: &path}}
 
 	for _, tc := range []struct {
 		name    string

@@ -1,4 +1,4 @@
-package istio
+package render_test
 
 import (
 	"bytes"
@@ -10,17 +10,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshconform/meshconform/framework/env"
+	"github.com/meshconform/meshconform/framework/images"
+	"github.com/meshconform/meshconform/framework/istio"
+	"github.com/meshconform/meshconform/framework/istio/installer"
+	"github.com/meshconform/meshconform/framework/istio/render"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
-
-	"github.com/meshconform/meshconform/framework/env"
-	"github.com/meshconform/meshconform/framework/images"
 )
 
 // helmForTest finds a helm binary ($MESHCONFORM_HELM, PATH, the image kit's bin-helm) and Istio's charts
 // ($MESHCONFORM_CHARTS, the kit's istio.io/istio module in the Go module cache); it skips, naming what is missing.
-func helmForTest(t *testing.T) (string, HelmCharts) {
+func helmForTest(t *testing.T) (string, installer.HelmCharts) {
 	t.Helper()
 	var missing []string
 	bin := os.Getenv("MESHCONFORM_HELM")
@@ -38,13 +40,13 @@ func helmForTest(t *testing.T) (string, HelmCharts) {
 	if dir == "" {
 		dir = images.CachedIstioCharts()
 	}
-	var charts HelmCharts
+	var charts installer.HelmCharts
 	if dir == "" {
 		missing = append(missing, "Istio's charts (set MESHCONFORM_CHARTS, or `go mod download istio.io/istio@"+
 			images.IstioModuleVersion+"`, which the image kit's istio build does)")
 	} else {
 		var err error
-		if charts, err = FindHelmCharts(dir); err != nil {
+		if charts, err = installer.FindHelmCharts(dir); err != nil {
 			t.Fatalf("MESHCONFORM_CHARTS: %v", err)
 		}
 	}
@@ -69,12 +71,12 @@ type renderedObject struct {
 	raw []byte
 }
 
-func helmTemplate(t *testing.T, bin string, charts HelmCharts, r HelmRelease, valuesFile string) map[string]renderedObject {
+func helmTemplate(t *testing.T, bin string, charts installer.HelmCharts, r render.HelmRelease, valuesFile string) map[string]renderedObject {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, bin, "template", r.Name, charts.Dir(r.Chart), "--namespace", Namespace, "-f", valuesFile)
+	cmd := exec.CommandContext(ctx, bin, "template", r.Name, charts.Dir(r.Chart), "--namespace", render.Namespace, "-f", valuesFile)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("helm template %s %s -f %s: %v\n%s", r.Name, charts.Dir(r.Chart), valuesFile, err, stderr.String())
@@ -123,25 +125,25 @@ func envOf(c corev1.Container) map[string]string {
 // topology and checks the objects the multicluster guides rely on.
 func TestHelmTemplateRendersEveryRole(t *testing.T) {
 	bin, charts := helmForTest(t)
-	for _, name := range builtinNames(t) {
-		top := mustBuiltin(t, name)
+	for _, name := range render.BuiltinNames(t) {
+		top := render.MustBuiltin(t, name)
 		t.Run(name, func(t *testing.T) {
 			work := t.TempDir()
 			for _, c := range top.Spec.Clusters {
-				in := RenderInput{Topology: top, Cluster: c.Name, Hub: testHub, Tag: testTag}
+				in := render.RenderInput{Topology: top, Cluster: c.Name, Hub: render.TestHub, Tag: render.TestTag}
 				if c.IsRemote() {
-					in.RemotePilotAddress = testRemotePilot
+					in.RemotePilotAddress = render.TestRemotePilot
 				}
-				op, err := ControlPlaneOperator(in)
+				op, err := render.ControlPlaneOperator(in)
 				if err != nil {
 					t.Fatal(err)
 				}
-				ops := map[string]*IstioOperator{c.Name: op}
-				if NeedsEastWestGateway(top, c.Name, env.ExposeGateway) {
-					ops[c.Name+"-eastwest"] = EastWestOperator(c.Network, testHub, testTag)
+				ops := map[string]*render.IstioOperator{c.Name: op}
+				if render.NeedsEastWestGateway(top, c.Name, env.ExposeGateway) {
+					ops[c.Name+"-eastwest"] = render.EastWestOperator(c.Network, render.TestHub, render.TestTag)
 				}
 				for prefix, op := range ops {
-					rels, err := HelmReleases(op)
+					rels, err := render.HelmReleases(op)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -150,22 +152,22 @@ func TestHelmTemplateRendersEveryRole(t *testing.T) {
 						if err != nil {
 							t.Fatal(err)
 						}
-						vf := HelmValuesFile(filepath.Join(work, prefix+".yaml"), r)
+						vf := render.HelmValuesFile(filepath.Join(work, prefix+".yaml"), r)
 						if err := os.WriteFile(vf, b, 0o644); err != nil {
 							t.Fatal(err)
 						}
 						objs := helmTemplate(t, bin, charts, r, vf)
 						where := c.Name + "/" + r.Name
 						switch r.Chart {
-						case ChartBase:
+						case render.ChartBase:
 							checkBase(t, where, objs)
-						case ChartIstiod:
+						case render.ChartIstiod:
 							if c.IsRemote() {
-								checkRemoteIstiod(t, where, objs, InjectionPath(c.Name, c.Network))
+								checkRemoteIstiod(t, where, objs, render.InjectionPath(c.Name, c.Network))
 							} else {
 								checkPrimaryIstiod(t, where, objs, c.Name, top.Spec.Mesh.ID, len(top.RemotesOf(c.Name)) > 0)
 							}
-						case ChartGateway:
+						case render.ChartGateway:
 							checkGateway(t, where, objs, c.Network)
 						}
 					}
@@ -186,8 +188,8 @@ func checkBase(t *testing.T, where string, objs map[string]renderedObject) {
 		t.Errorf("%s: base chart rendered no CRDs", where)
 	}
 	// The reader service account whose token the remote secrets carry.
-	if _, ok := objs["ServiceAccount/"+ReaderServiceAccount]; !ok {
-		t.Errorf("%s: no ServiceAccount %s", where, ReaderServiceAccount)
+	if _, ok := objs["ServiceAccount/"+istio.ReaderServiceAccount]; !ok {
+		t.Errorf("%s: no ServiceAccount %s", where, istio.ReaderServiceAccount)
 	}
 }
 
@@ -202,12 +204,12 @@ func checkPrimaryIstiod(t *testing.T, where string, objs map[string]renderedObje
 	if discovery == nil {
 		t.Fatalf("%s: istiod has no discovery container", where)
 	}
-	if want := testHub + "/pilot:" + testTag; discovery.Image != want {
+	if want := render.TestHub + "/pilot:" + render.TestTag; discovery.Image != want {
 		t.Errorf("%s: istiod image %s, want %s", where, discovery.Image, want)
 	}
 	// Room for a rolling restart on a small node; the chart's memory request stays.
-	if cpu, mem := discovery.Resources.Requests.Cpu().String(), discovery.Resources.Requests.Memory().String(); cpu != istiodCPURequest || mem != "2Gi" {
-		t.Errorf("%s: istiod requests cpu %s memory %s, want cpu %s and the chart's 2Gi", where, cpu, mem, istiodCPURequest)
+	if cpu, mem := discovery.Resources.Requests.Cpu().String(), discovery.Resources.Requests.Memory().String(); cpu != render.IstiodCPURequest || mem != "2Gi" {
+		t.Errorf("%s: istiod requests cpu %s memory %s, want cpu %s and the chart's 2Gi", where, cpu, mem, render.IstiodCPURequest)
 	}
 	env := envOf(*discovery)
 	if env["CLUSTER_ID"] != cluster {
@@ -222,7 +224,7 @@ func checkPrimaryIstiod(t *testing.T, where string, objs map[string]renderedObje
 			t.Errorf("%s: mesh config lacks %q:\n%s", where, want, mesh)
 		}
 	}
-	if _, ok := objs["MutatingWebhookConfiguration/"+injectorWebhook]; !ok {
+	if _, ok := objs["MutatingWebhookConfiguration/"+render.InjectorWebhook]; !ok {
 		t.Errorf("%s: no injection webhook", where)
 	}
 }
@@ -234,18 +236,18 @@ func checkRemoteIstiod(t *testing.T, where string, objs map[string]renderedObjec
 	if _, ok := objs["Service/istiod"]; !ok {
 		t.Errorf("%s: no Service istiod leading to remotePilotAddress", where)
 	}
-	if o, ok := objs["EndpointSlice/istiod"]; !ok || !strings.Contains(string(o.raw), testRemotePilot) {
-		t.Errorf("%s: no EndpointSlice istiod holding %s", where, testRemotePilot)
+	if o, ok := objs["EndpointSlice/istiod"]; !ok || !strings.Contains(string(o.raw), render.TestRemotePilot) {
+		t.Errorf("%s: no EndpointSlice istiod holding %s", where, render.TestRemotePilot)
 	}
-	wh, ok := objs["MutatingWebhookConfiguration/"+injectorWebhook]
+	wh, ok := objs["MutatingWebhookConfiguration/"+render.InjectorWebhook]
 	if !ok || !strings.Contains(string(wh.raw), "path: \""+injectionPath+"\"") && !strings.Contains(string(wh.raw), "path: "+injectionPath) {
 		t.Errorf("%s: injection webhook missing or not calling %s", where, injectionPath)
 	}
 }
 
 func checkGateway(t *testing.T, where string, objs map[string]renderedObject, network string) {
-	d := decodeObject[appsv1.Deployment](t, objs, "Deployment/"+EastWestGatewayName)
-	for k, v := range EastWestGatewayLabels(network) {
+	d := decodeObject[appsv1.Deployment](t, objs, "Deployment/"+render.EastWestGatewayName)
+	for k, v := range render.EastWestGatewayLabels(network) {
 		if got := d.Spec.Template.Labels[k]; got != v {
 			t.Errorf("%s: pod label %s=%q, want %q", where, k, got, v)
 		}
@@ -254,21 +256,21 @@ func checkGateway(t *testing.T, where string, objs map[string]renderedObject, ne
 		t.Fatalf("%s: gateway has no container", where)
 	}
 	proxy := d.Spec.Template.Spec.Containers[0]
-	if got := envOf(proxy)[RequestedNetworkViewEnv]; got != network {
-		t.Errorf("%s: %s=%q, want %q", where, RequestedNetworkViewEnv, got, network)
+	if got := envOf(proxy)[render.RequestedNetworkViewEnv]; got != network {
+		t.Errorf("%s: %s=%q, want %q", where, render.RequestedNetworkViewEnv, got, network)
 	}
 	if proxy.ImagePullPolicy != corev1.PullIfNotPresent {
 		t.Errorf("%s: gateway imagePullPolicy %q, want IfNotPresent", where, proxy.ImagePullPolicy)
 	}
-	if got := d.Spec.Template.Annotations["inject.istio.io/templates"]; got != eastWestInjectionTemplate {
-		t.Errorf("%s: injection template %q, want %q", where, got, eastWestInjectionTemplate)
+	if got := d.Spec.Template.Annotations["inject.istio.io/templates"]; got != render.EastWestInjectionTemplate {
+		t.Errorf("%s: injection template %q, want %q", where, got, render.EastWestInjectionTemplate)
 	}
-	svc := decodeObject[corev1.Service](t, objs, "Service/"+EastWestGatewayName)
+	svc := decodeObject[corev1.Service](t, objs, "Service/"+render.EastWestGatewayName)
 	if svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
 		t.Errorf("%s: gateway Service type %s", where, svc.Spec.Type)
 	}
-	if svc.Labels[NetworkLabel] != network {
-		t.Errorf("%s: gateway Service label %s=%q, want %q", where, NetworkLabel, svc.Labels[NetworkLabel], network)
+	if svc.Labels[render.NetworkLabel] != network {
+		t.Errorf("%s: gateway Service label %s=%q, want %q", where, render.NetworkLabel, svc.Labels[render.NetworkLabel], network)
 	}
 	ports := map[string]int32{}
 	for _, p := range svc.Spec.Ports {
@@ -277,10 +279,10 @@ func checkGateway(t *testing.T, where string, objs map[string]renderedObject, ne
 			t.Errorf("%s: port %s targets %s", where, p.Name, p.TargetPort.String())
 		}
 	}
-	if len(ports) != len(networkGatewayPorts) {
-		t.Errorf("%s: gateway ports %v, want %v", where, ports, networkGatewayPorts)
+	if len(ports) != len(render.NetworkGatewayPorts) {
+		t.Errorf("%s: gateway ports %v, want %v", where, ports, render.NetworkGatewayPorts)
 	}
-	for n, p := range networkGatewayPorts {
+	for n, p := range render.NetworkGatewayPorts {
 		if ports[n] != p {
 			t.Errorf("%s: port %s = %d, want %d", where, n, ports[n], p)
 		}

@@ -1,4 +1,4 @@
-package istio
+package installer
 
 import (
 	"bytes"
@@ -11,11 +11,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meshconform/meshconform/framework/env"
+	"github.com/meshconform/meshconform/framework/istio/istiod"
+	"github.com/meshconform/meshconform/framework/istio/render"
+	"github.com/meshconform/meshconform/framework/kube"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/meshconform/meshconform/framework/env"
-	"github.com/meshconform/meshconform/framework/kube"
 )
 
 // Target is one cluster an installer works on.
@@ -32,39 +33,81 @@ type Target struct {
 type Installer interface {
 	// Name is istioctl, helm or preinstalled.
 	Name() env.Installer
+	// Check verifies the installer's tools are there. New checks them; Resolve leaves only the image kit's istioctl
+	// unchecked (the kit builds it later, with its images), so Install checks again before it starts.
+	Check() error
 	// Version is the Istio version the installer installs ("" when it installs nothing).
 	Version(ctx context.Context) (string, error)
 	// Install installs the control plane described by op (a primary's istiod, or a remote's profile) and returns when
 	// the installer considers it done.
-	Install(ctx context.Context, t Target, op *IstioOperator, file string) error
+	Install(ctx context.Context, t Target, op *render.IstioOperator, file string) error
 	// InstallGateway installs the gateway described by op without waiting for its pods (they may never run where
 	// no Envoy image exists; the caller judges them).
-	InstallGateway(ctx context.Context, t Target, op *IstioOperator, file string) error
+	InstallGateway(ctx context.Context, t Target, op *render.IstioOperator, file string) error
 	// Verify checks the control plane the cluster runs and returns istiod's version (primaries) or "" (remotes).
 	Verify(ctx context.Context, t Target, primary bool) (string, error)
 }
 
-// NewInstaller returns the named installer.
-func NewInstaller(opts Options) (Installer, error) {
+// Options name the installer and its tools, as the user gave them; Resolve fills the defaults.
+type Options struct {
+	// Installer is istioctl (default), helm or preinstalled.
+	Installer env.Installer
+	// Istioctl is the istioctl binary (istioctl installer).
+	Istioctl string
+	// Helm is the helm binary and Charts the directory of Istio's base, istiod and gateway charts (helm installer).
+	Helm, Charts string
+	// Timeout bounds one `istioctl install` run, which waits for its own resources (--readiness-timeout), and one
+	// `helm upgrade --install --wait`. Zero: DefaultTimeout; above MaxTimeout it is rejected.
+	Timeout time.Duration
+}
+
+// DefaultTimeout and MaxTimeout bound Options.Timeout.
+const (
+	DefaultTimeout = 5 * time.Minute
+	MaxTimeout     = 10 * time.Minute
+)
+
+// timeout is o.Timeout with its default, checked against MaxTimeout.
+func (o Options) timeout() (time.Duration, error) {
+	switch {
+	case o.Timeout == 0:
+		return DefaultTimeout, nil
+	case o.Timeout < 0:
+		return 0, fmt.Errorf("istio timeout Install: %s is negative", o.Timeout)
+	case o.Timeout > MaxTimeout:
+		return 0, fmt.Errorf("istio timeout Install: %s exceeds the maximum %s", o.Timeout, MaxTimeout)
+	}
+	return o.Timeout, nil
+}
+
+// New returns the named installer, its tools checked.
+func New(opts Options) (Installer, error) {
+	inst, err := build(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := inst.Check(); err != nil {
+		return nil, err
+	}
+	return inst, nil
+}
+
+// build makes the named installer; only the kit's istioctl, built later, is left unchecked (Check checks it).
+func build(opts Options) (Installer, error) {
+	timeout, err := opts.timeout()
+	if err != nil {
+		return nil, err
+	}
 	switch opts.Installer {
 	case "", env.InstallerIstioctl:
 		if opts.Istioctl == "" {
 			return nil, errors.New("istioctl installer: no istioctl binary given (--istioctl PATH)")
 		}
-		if _, err := os.Stat(opts.Istioctl); err != nil {
-			if _, lerr := exec.LookPath(opts.Istioctl); lerr != nil {
-				return nil, fmt.Errorf("istioctl installer: %w", err)
-			}
-		}
-		timeout := opts.Timeouts.Install
-		if timeout == 0 {
-			timeout = DefaultTimeouts.Install
-		}
 		return &istioctl{bin: opts.Istioctl, timeout: timeout}, nil
 	case env.InstallerPreinstalled:
 		return preinstalled{}, nil
 	case env.InstallerHelm:
-		return newHelm(opts)
+		return newHelm(opts, timeout)
 	}
 	return nil, fmt.Errorf("unknown installer %q: use istioctl, helm or preinstalled", opts.Installer)
 }
@@ -76,6 +119,16 @@ type istioctl struct {
 }
 
 func (i *istioctl) Name() env.Installer { return env.InstallerIstioctl }
+
+// Check finds the binary, as a path or on PATH.
+func (i *istioctl) Check() error {
+	if _, err := os.Stat(i.bin); err != nil {
+		if _, lerr := exec.LookPath(i.bin); lerr != nil {
+			return fmt.Errorf("istioctl installer: %w", err)
+		}
+	}
+	return nil
+}
 
 // Version asks the binary itself (--remote=false: no cluster needed).
 func (i *istioctl) Version(ctx context.Context) (string, error) {
@@ -109,7 +162,7 @@ func parseIstioctlVersion(out []byte) (string, error) {
 	return v.ClientVersion.Version, nil
 }
 
-func (i *istioctl) Install(ctx context.Context, t Target, _ *IstioOperator, file string) error {
+func (i *istioctl) Install(ctx context.Context, t Target, _ *render.IstioOperator, file string) error {
 	args := []string{"install", "-y", "-f", file, "--readiness-timeout", i.timeout.String()}
 	_, err := i.run(ctx, append(args, kubeArgs(t)...)...)
 	if err != nil {
@@ -120,12 +173,12 @@ func (i *istioctl) Install(ctx context.Context, t Target, _ *IstioOperator, file
 
 // InstallGateway renders the gateway with `istioctl manifest generate` (the install guide's way) and applies it with
 // server-side apply: `istioctl install` would block until its readiness timeout on pods that cannot run here.
-func (i *istioctl) InstallGateway(ctx context.Context, t Target, _ *IstioOperator, file string) error {
+func (i *istioctl) InstallGateway(ctx context.Context, t Target, _ *render.IstioOperator, file string) error {
 	out, err := i.run(ctx, "manifest", "generate", "-f", file)
 	if err != nil {
 		return fmt.Errorf("%s: istioctl manifest generate -f %s: %w", t.Name, file, err)
 	}
-	if err := t.Client.ApplyManifest(ctx, out, Namespace); err != nil {
+	if err := t.Client.ApplyManifest(ctx, out, render.Namespace); err != nil {
 		return fmt.Errorf("%s: apply the gateway rendered from %s: %w", t.Name, file, err)
 	}
 	return nil
@@ -169,12 +222,15 @@ func tail(s string, n int) string {
 type preinstalled struct{}
 
 func (preinstalled) Name() env.Installer                     { return env.InstallerPreinstalled }
+func (preinstalled) Check() error                            { return nil }
 func (preinstalled) Version(context.Context) (string, error) { return "", nil }
-func (preinstalled) Install(ctx context.Context, t Target, op *IstioOperator, _ string) error {
-	_, err := verifyControlPlane(ctx, t.Client, op != nil && op.Spec.Profile != profileRemote)
+func (preinstalled) Install(ctx context.Context, t Target, op *render.IstioOperator, _ string) error {
+	_, err := verifyControlPlane(ctx, t.Client, op != nil && op.Spec.Profile != render.ProfileRemote)
 	return err
 }
-func (preinstalled) InstallGateway(context.Context, Target, *IstioOperator, string) error { return nil }
+func (preinstalled) InstallGateway(context.Context, Target, *render.IstioOperator, string) error {
+	return nil
+}
 func (preinstalled) Verify(ctx context.Context, t Target, primary bool) (string, error) {
 	return verifyControlPlane(ctx, t.Client, primary)
 }
@@ -184,18 +240,18 @@ func (preinstalled) Verify(ctx context.Context, t Target, primary bool) (string,
 func verifyControlPlane(ctx context.Context, c *kube.Client, primary bool) (string, error) {
 	cs := c.Clientset
 	if !primary {
-		if _, err := cs.CoreV1().Namespaces().Get(ctx, Namespace, metav1.GetOptions{}); err != nil {
-			return "", fmt.Errorf("%s: remote has no %s namespace: install the remote profile first: %w", c.Name, Namespace, err)
+		if _, err := cs.CoreV1().Namespaces().Get(ctx, render.Namespace, metav1.GetOptions{}); err != nil {
+			return "", fmt.Errorf("%s: remote has no %s namespace: install the remote profile first: %w", c.Name, render.Namespace, err)
 		}
-		_, err := cs.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, injectorWebhook, metav1.GetOptions{})
+		_, err := cs.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, render.InjectorWebhook, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
-			return "", fmt.Errorf("%s: remote has no MutatingWebhookConfiguration %s: the remote profile is not installed", c.Name, injectorWebhook)
+			return "", fmt.Errorf("%s: remote has no MutatingWebhookConfiguration %s: the remote profile is not installed", c.Name, render.InjectorWebhook)
 		}
 		return "", err
 	}
-	d, err := cs.AppsV1().Deployments(Namespace).Get(ctx, "istiod", metav1.GetOptions{})
+	d, err := cs.AppsV1().Deployments(render.Namespace).Get(ctx, "istiod", metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return "", fmt.Errorf("%s: no istiod Deployment in %s: Istio's control plane is not installed (use --installer istioctl to install it)", c.Name, Namespace)
+		return "", fmt.Errorf("%s: no istiod Deployment in %s: Istio's control plane is not installed (use --installer istioctl to install it)", c.Name, render.Namespace)
 	}
 	if err != nil {
 		return "", fmt.Errorf("%s: get istiod: %w", c.Name, err)
@@ -221,11 +277,11 @@ func runningIstiodVersion(ctx context.Context, c *kube.Client) string {
 	if c.Config == nil {
 		return ""
 	}
-	pods, err := runningIstiods(ctx, c)
+	pods, err := istiod.RunningPods(ctx, c)
 	if err != nil || len(pods) == 0 {
 		return ""
 	}
-	b, err := c.PortForwardGet(ctx, Namespace, pods[0].Name, PortMonitoring, "version")
+	b, err := c.PortForwardGet(ctx, render.Namespace, pods[0].Name, render.PortMonitoring, "version")
 	if err != nil {
 		return ""
 	}
@@ -246,8 +302,6 @@ func parseIstiodVersion(s string) string {
 	}
 	return strings.Join(parts[:len(parts)-2], "-")
 }
-
-const injectorWebhook = "istio-sidecar-injector"
 
 // imageTag is the tag of an image reference ("" when it has none or is pinned by digest only).
 func imageTag(ref string) string {

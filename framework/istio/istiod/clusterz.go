@@ -1,4 +1,4 @@
-package istio
+package istiod
 
 import (
 	"context"
@@ -10,11 +10,11 @@ import (
 	"strconv"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
+	"github.com/meshconform/meshconform/framework/istio/render"
 	"github.com/meshconform/meshconform/framework/kube"
 	"github.com/meshconform/meshconform/framework/text"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // Sync statuses istiod reports in /debug/clusterz (pkg/kube/multicluster).
@@ -85,37 +85,42 @@ func AllSynced(statuses []ClusterStatus, want []string) bool {
 	return len(SyncProblems(statuses, want)) == 0
 }
 
-// clusterzFetcher returns one istiod pod's /debug/clusterz.
-type clusterzFetcher func(ctx context.Context, c *kube.Client, pod string) ([]byte, error)
-
-// portForwardClusterz fetches /debug/clusterz through a port forward to istiod's monitoring port, as istioctl does.
-// The API server's pod proxy does not do: istiod serves debug endpoints unauthenticated only to localhost, and a
+// Clusterz fetches one istiod pod's /debug/clusterz through a port forward to istiod's monitoring port, as istioctl
+// does. The API server's pod proxy does not do: istiod serves debug endpoints unauthenticated only to localhost, and a
 // proxied request arrives from the API server without credentials istiod accepts (401).
-func portForwardClusterz(ctx context.Context, c *kube.Client, pod string) ([]byte, error) {
-	return c.PortForwardGet(ctx, Namespace, pod, PortMonitoring, "debug/clusterz")
+func Clusterz(ctx context.Context, c *kube.Client, pod string) ([]byte, error) {
+	return c.PortForwardGet(ctx, render.Namespace, pod, render.PortMonitoring, "debug/clusterz")
 }
 
-// runningIstiods lists the running istiod pods of a primary.
-func runningIstiods(ctx context.Context, c *kube.Client) ([]corev1.Pod, error) {
-	pods, err := c.Clientset.CoreV1().Pods(Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app=istiod",
+// RunningPods lists the running istiod pods of a primary, by name.
+func RunningPods(ctx context.Context, c *kube.Client) ([]corev1.Pod, error) {
+	pods, err := c.Clientset.CoreV1().Pods(render.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app=istiod",
 		FieldSelector: "status.phase=Running"})
 	if err != nil {
 		return nil, err
 	}
-	var out []corev1.Pod
-	for _, p := range pods.Items {
-		if p.DeletionTimestamp == nil {
-			out = append(out, p)
-		}
-	}
+	out := Running(pods.Items)
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
 
-// lastIstiodError is the last line of istiod's log that mentions cluster together with an error, for diagnosis.
-func lastIstiodError(ctx context.Context, c *kube.Client, pod, cluster string) string {
+// Running keeps, in order, the pods that are running istiods: in istio-system, labelled app=istiod, phase Running
+// and not being deleted.
+func Running(pods []corev1.Pod) []corev1.Pod {
+	var out []corev1.Pod
+	for _, p := range pods {
+		if p.Namespace == render.Namespace && p.Labels["app"] == "istiod" && p.Status.Phase == corev1.PodRunning &&
+			p.DeletionTimestamp == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// LastError is the last line of istiod's log that mentions cluster together with an error, for diagnosis.
+func LastError(ctx context.Context, c *kube.Client, pod, cluster string) string {
 	lines := int64(3000)
-	rc, err := c.Clientset.CoreV1().Pods(Namespace).GetLogs(pod, &corev1.PodLogOptions{Container: "discovery", TailLines: &lines}).Stream(ctx)
+	rc, err := c.Clientset.CoreV1().Pods(render.Namespace).GetLogs(pod, &corev1.PodLogOptions{Container: "discovery", TailLines: &lines}).Stream(ctx)
 	if err != nil {
 		return ""
 	}
@@ -148,14 +153,14 @@ func lastErrorLine(log, cluster string) string {
 // ClusterStatuses asks a primary's istiod which clusters it knows and their sync status (what
 // `istioctl remote-clusters` shows).
 func ClusterStatuses(ctx context.Context, c *kube.Client) ([]ClusterStatus, error) {
-	pods, err := runningIstiods(ctx, c)
+	pods, err := RunningPods(ctx, c)
 	if err != nil {
 		return nil, fmt.Errorf("%s: list istiod pods: %w", c.Name, err)
 	}
 	if len(pods) == 0 {
-		return nil, fmt.Errorf("%s: no running istiod pod in %s", c.Name, Namespace)
+		return nil, fmt.Errorf("%s: no running istiod pod in %s", c.Name, render.Namespace)
 	}
-	b, err := portForwardClusterz(ctx, c, pods[0].Name)
+	b, err := Clusterz(ctx, c, pods[0].Name)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", c.Name, err)
 	}
@@ -167,13 +172,13 @@ func ClusterStatuses(ctx context.Context, c *kube.Client) ([]ClusterStatus, erro
 // "<pod>.<namespace>". It reads istiod's /debug/edsz, i.e. what istiod computed for that proxy, including the
 // translation of another network's endpoints into that network's gateway address.
 func ProxyEndpoints(ctx context.Context, c *kube.Client, proxyID string) (map[string][]string, error) {
-	pods, err := runningIstiods(ctx, c)
+	pods, err := RunningPods(ctx, c)
 	if err != nil {
 		return nil, fmt.Errorf("%s: list istiod pods: %w", c.Name, err)
 	}
 	var lastErr error
 	for _, p := range pods {
-		b, err := c.PortForwardGet(ctx, Namespace, p.Name, PortMonitoring, "debug/edsz?proxyID="+proxyID)
+		b, err := c.PortForwardGet(ctx, render.Namespace, p.Name, render.PortMonitoring, "debug/edsz?proxyID="+proxyID)
 		if err != nil {
 			lastErr = err // the proxy may be connected to another istiod replica
 			continue

@@ -1,0 +1,46 @@
+package istio
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/meshconform/meshconform/framework/istio/render"
+	"github.com/meshconform/meshconform/framework/kube"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// remoteWebhook waits until the primary's istiod has patched the remote's injection webhook with its CA bundle,
+// which it does only as the remote's control plane (externalIstiod plus the controlPlaneClusters annotation) once it
+// reads the remote through its secret.
+func (r *run) remoteWebhook(ctx context.Context, name string) error {
+	began := time.Now()
+	tc, _ := r.t.Cluster(name)
+	c := r.clients[name]
+	err := kube.Poll(ctx, name+": caBundle of MutatingWebhookConfiguration "+render.InjectorWebhook, 2*time.Second, r.opts.Timeouts.RemoteSync,
+		func(ctx context.Context) (bool, string, error) {
+			wh, err := c.Clientset.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, render.InjectorWebhook, metav1.GetOptions{})
+			if err != nil {
+				return false, err.Error(), nil
+			}
+			if len(wh.Webhooks) == 0 {
+				return false, "no webhooks", nil
+			}
+			for _, w := range wh.Webhooks {
+				if len(w.ClientConfig.CABundle) == 0 {
+					return false, "webhook " + w.Name + " has no caBundle yet", nil
+				}
+			}
+			return true, "", nil
+		})
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%w: istiod in %s patches it only when it runs with EXTERNAL_ISTIOD=true (values.global.externalIstiod), "+
+			"%s's namespace %s carries %s=%s, and its remote secret for %s is loaded (istio#42327); until then every "+
+			"pod the webhook selects is refused", err, tc.Primary, name, render.Namespace, render.ControlPlaneClustersAnnot, tc.Primary, name)
+	}
+	r.logf(name, began, "injection webhook patched by %s's istiod", tc.Primary)
+	return nil
+}
