@@ -43,17 +43,17 @@ import (
 	"github.com/meshconform/meshconform/framework/clusters"
 	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/istio/istiod"
+	"github.com/meshconform/meshconform/framework/istio/render"
 	"github.com/meshconform/meshconform/framework/kube"
 	"github.com/meshconform/meshconform/framework/text"
 	"github.com/meshconform/meshconform/framework/workload"
 )
 
-// Istio facts, kept here rather than imported from framework/istio: a dump must build and run even while the
-// installer is broken, and it only needs these few names.
+// Istio facts the dump needs, from the packages that define them.
 const (
-	IstioNamespace   = "istio-system"
+	IstioNamespace   = render.Namespace
 	istiodSelector   = "app=istiod"
-	istiodDebugPort  = 15014
+	istiodDebugPort  = render.PortMonitoring
 	proxyContainer   = workload.ProxyContainer
 	defaultTimeout   = 5 * time.Minute
 	defaultTailLines = 20000
