@@ -27,6 +27,9 @@ func newStatusCommand() *cobra.Command {
 			live, _ := clusters.List()
 			fmt.Printf("topology %s (%s networking), environment %s\n", st.Topology.Name, st.Topology.Networking, st.Path())
 			fmt.Printf("images: %s (%s), node image %s\n", st.Images.Source, st.Images.Reason, st.Images.NodeImage)
+			if e := st.Engine; e != nil {
+				fmt.Printf("engine: docker %s (%s)\n", e.Version, valueOr(e.Host, "default socket or context"))
+			}
 			w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "CLUSTER\tROLE\tNETWORK\tDOCKER NETWORK\tNODES\tAPI (in-network)\tLB POOL\tSTATE\tKUBECONFIG")
 			for _, c := range st.Clusters {

@@ -98,6 +98,16 @@ func (p *run) logf(format string, args ...any) { p.steps.Logf(format, args...) }
 func (p *run) dockerNetworkOf(meshNetwork string) string { return DockerNetworkOf(p.t, meshNetwork) }
 
 func (p *run) images(ctx context.Context) error {
+	e, err := engine(ctx)
+	if err != nil {
+		return err
+	}
+	p.st.Engine = e
+	where := "the default socket or context"
+	if e.Host != "" {
+		where = e.Host
+	}
+	p.logf("engine: docker %s (%s)", e.Version, where)
 	plan := images.Choose(ctx, p.opts.Offline)
 	p.st.Images = env.Images{Source: plan.Source, Reason: plan.Reason, NodeImage: plan.NodeImage, Loaded: plan.Load}
 	p.logf("images: %s (%s)", plan.Source, plan.Reason)
