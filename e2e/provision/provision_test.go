@@ -77,6 +77,25 @@ func topologyCase(name string, isolated bool) {
 			}
 		}, NodeTimeout(45*time.Minute))
 
+		It("is left alone by a `down` that has no environment file (another environment's down)", func(ctx SpecContext) {
+			before, err := clusters.List()
+			Expect(err).NotTo(HaveOccurred())
+			var out strings.Builder
+			Expect(provision.Down(ctx, GinkgoT().TempDir(), false, &out)).To(Succeed())
+			Expect(out.String()).To(ContainSubstring("nothing removed"), "down must say it removed nothing")
+			after, err := clusters.List()
+			Expect(err).NotTo(HaveOccurred())
+			Expect(after).To(Equal(before), "a down without an environment file deleted clusters")
+			for _, c := range st.Clusters {
+				Expect(after).To(ContainElement(c.KindName))
+			}
+			for _, n := range st.Networks {
+				_, ok, err := network.Inspect(ctx, n.Name)
+				Expect(err).NotTo(HaveOccurred())
+				Expect(ok).To(BeTrue(), "network %s was removed", n.Name)
+			}
+		}, NodeTimeout(2*time.Minute))
+
 		It("has every node Ready", func(ctx SpecContext) {
 			for _, c := range st.Clusters {
 				Expect(kcs[c.Name].WaitNodesReady(ctx, len(c.Nodes), 2*time.Minute)).To(Succeed())

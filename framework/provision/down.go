@@ -19,38 +19,35 @@ import (
 )
 
 // Down removes what the environment file records and, with all, every meshconform cluster, network and rule on
-// this machine (found by name prefix, label and rule comment), including leftovers of interrupted runs.
+// this machine (found by name prefix, label and rule comment), including leftovers of interrupted runs. Without an
+// environment file and without all it removes nothing: what it would find by prefix may belong to another
+// environment (another state directory, another CI job on the same machine); it lists it and says how to remove it.
 func Down(ctx context.Context, stateDir string, all bool, out io.Writer) error {
 	st, err := env.Load(stateDir)
 	if err != nil && !errors.Is(err, env.ErrNoEnvironment) {
 		return err
 	}
-	var kindNames, networks []string
-	topo := ""
-	if st != nil {
-		topo = st.Topology.Name
-		for _, c := range st.Clusters {
-			if c.Provisioned && c.KindName != "" {
-				kindNames = append(kindNames, c.KindName)
-			}
-		}
-		for _, n := range st.Networks {
-			networks = append(networks, n.Name)
-		}
-	}
+	var found, owned []string
 	if all || st == nil {
-		found, err := clusters.List()
-		if err != nil {
+		if found, err = clusters.List(); err != nil {
 			return err
 		}
-		kindNames = union(kindNames, found)
-		owned, err := network.ListOwned(ctx)
-		if err != nil {
+		if owned, err = network.ListOwned(ctx); err != nil {
 			return err
 		}
-		networks = union(networks, owned)
-		topo = "" // every meshconform rule
 	}
+	plan := planDown(st, all, found, owned)
+	if plan.nothing {
+		if len(found)+len(owned) == 0 {
+			fmt.Fprintf(out, "no environment in %s: nothing to remove\n", stateDir)
+			return nil
+		}
+		fmt.Fprintf(out, "no environment in %s: nothing removed. This machine has meshconform clusters %v and networks %v "+
+			"of other environments (another --state-dir or $MESHCONFORM_HOME); remove them from their own state "+
+			"directory, or all of them with `meshconform down --all`\n", stateDir, found, owned)
+		return nil
+	}
+	kindNames, networks, topo := plan.clusters, plan.networks, plan.ruleOwner
 	var errs []error
 	if st != nil {
 		errs = append(errs, removeBroughtWorkloads(ctx, st, out)...)
@@ -82,6 +79,41 @@ func Down(ctx context.Context, stateDir string, all bool, out io.Writer) error {
 		fmt.Fprintln(out, "nothing to remove")
 	}
 	return errors.Join(errs...)
+}
+
+// removal is what Down removes: kind clusters, docker networks, and the iptables rules of ruleOwner (every
+// meshconform rule when ""); nothing means none of them, rules included.
+type removal struct {
+	clusters, networks []string
+	ruleOwner          string
+	nothing            bool
+}
+
+// planDown decides what Down removes: what the environment records and, with all, every meshconform cluster and
+// network found on the machine (found, owned) and every meshconform rule. Without an environment and without all:
+// nothing.
+func planDown(st *env.State, all bool, found, owned []string) removal {
+	var r removal
+	if st == nil && !all {
+		return removal{nothing: true}
+	}
+	if st != nil {
+		r.ruleOwner = st.Topology.Name
+		for _, c := range st.Clusters {
+			if c.Provisioned && c.KindName != "" {
+				r.clusters = append(r.clusters, c.KindName)
+			}
+		}
+		for _, n := range st.Networks {
+			r.networks = append(r.networks, n.Name)
+		}
+	}
+	if all {
+		r.clusters = union(r.clusters, found)
+		r.networks = union(r.networks, owned)
+		r.ruleOwner = "" // every meshconform rule
+	}
+	return r
 }
 
 func union(a, b []string) []string {
