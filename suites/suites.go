@@ -116,12 +116,16 @@ type Result struct {
 // Run runs the suites against the environment in c.StateDir and returns the result, which the caller writes
 // (report.Write into c.ReportDir). It can be called once per process (a Ginkgo rule).
 func Run(c Config) (*Result, error) {
-	c, err := Prepare(c)
+	c, err := c.withDefaults()
 	if err != nil {
 		return nil, err
 	}
+	// Before the report directory is cleared: a mistyped state directory must not cost the last run's reports.
 	if _, err := env.Load(c.StateDir); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoEnvironment, err)
+	}
+	if c, err = Prepare(c); err != nil {
+		return nil, err
 	}
 	suiteConfig, reporterConfig := GinkgoConfiguration()
 	suiteConfig.LabelFilter = c.LabelFilter

@@ -80,3 +80,21 @@ func TestCommandsExitCodes(t *testing.T) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestTestKeepsTheLastReportsWithoutAnEnvironment: a mistyped --state-dir must not cost the previous run's reports.
+func TestTestKeepsTheLastReportsWithoutAnEnvironment(t *testing.T) {
+	reports := t.TempDir()
+	junit := filepath.Join(reports, "junit.xml")
+	if err := os.WriteFile(junit, []byte("<testsuites/>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root := newRootCommand()
+	root.SetArgs([]string{"test", "--report-dir", reports, "--state-dir", t.TempDir()})
+	root.SetOut(new(discard))
+	if got := exitCode(root.Execute()); got != exitUsage {
+		t.Errorf("exit code %d, want %d (no environment)", got, exitUsage)
+	}
+	if _, err := os.Stat(junit); err != nil {
+		t.Errorf("the previous junit.xml is gone: %v", err)
+	}
+}
