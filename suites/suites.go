@@ -63,7 +63,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.FalseAlarm == 0 {
 		c.FalseAlarm = 1e-6
 	}
-	if c.FalseAlarm < 0 || c.FalseAlarm > 1e-6 {
+	if !(c.FalseAlarm > 0 && c.FalseAlarm <= 1e-6) { // also refuses NaN
 		return c, fmt.Errorf("false-alarm rate %g: must be in (0, 1e-6]", c.FalseAlarm)
 	}
 	if c.Out == nil {

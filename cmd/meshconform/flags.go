@@ -187,7 +187,7 @@ func (t *testFlags) config(stateDir string) (suites.Config, error) {
 			return c, fmt.Errorf("--label-filter %q: %v (labels: %s)", t.labelFilter, err, labelVocabulary())
 		}
 	}
-	if t.falseAlarm <= 0 || t.falseAlarm > 1e-6 {
+	if !(t.falseAlarm > 0 && t.falseAlarm <= 1e-6) { // also refuses NaN
 		return c, fmt.Errorf("--false-alarm %g: must be in (0, 1e-6]", t.falseAlarm)
 	}
 	return c, nil

@@ -9,9 +9,10 @@
 //
 //	0    success: the command did what it was asked; for `test` and `run`, conformant (every spec that ran passed)
 //	1    a spec failed (`test`, `run`), or a command failed (provisioning, installing, down, status with no
-//	     environment file, ...); also an unknown flag or a wrong number of arguments, which cobra rejects itself
-//	2    bad input: flag values that are invalid or contradict each other, a topology that does not load or
-//	     validate, an installer whose tools or charts cannot be found, or `test` finding no environment to test
+//	     environment file, ...)
+//	2    bad input: an unknown or malformed flag, a wrong number of arguments, flag values that are invalid or
+//	     contradict each other, a topology that does not load or validate, an installer whose tools or charts
+//	     cannot be found, or `test` finding no environment to test
 //	3    preflight failed: this machine cannot run the topology (`preflight`, and `up`/`run` unless --skip-preflight)
 //	130  interrupted (Ctrl-C or SIGTERM); the phases cleaned up what they had started
 package main
@@ -105,7 +106,25 @@ func newRootCommand() *cobra.Command {
 	}
 	root.AddCommand(newRunCommand(), newUpCommand(), newTestCommand(), newDownCommand(), newStatusCommand(), newTopologiesCommand(),
 		newValidateCommand(), newPreflightCommand(), newImagesCommand())
+	usageErrors(root)
 	return root
+}
+
+// usageErrors makes the errors cobra raises itself (an unknown or malformed flag, the wrong number of arguments)
+// usage errors, exiting exitUsage like every other bad input.
+func usageErrors(c *cobra.Command) {
+	c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{code: exitUsage, err: err} })
+	if args := c.Args; args != nil {
+		c.Args = func(cmd *cobra.Command, a []string) error {
+			if err := args(cmd, a); err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		usageErrors(sub)
+	}
 }
 
 // buildVersion is set by the Makefile (-ldflags -X main.buildVersion=...), from `git describe`.

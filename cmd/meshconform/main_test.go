@@ -62,9 +62,12 @@ func TestCommandsExitCodes(t *testing.T) {
 		{[]string{"test", "--false-alarm", "0.5", "--state-dir", t.TempDir()}, 2},
 		{[]string{"test", "--report-dir", "", "--state-dir", t.TempDir()}, 2}, // no environment to test
 		{[]string{"status", "--state-dir", t.TempDir()}, 1},                   // no environment file: a failed command
-		// Errors cobra itself raises (unknown flag, wrong number of arguments) are not exitErrors: they exit 1 today.
-		{[]string{"validate", "--no-such-flag", "multi-primary"}, 1},
-		{[]string{"validate"}, 1},
+		// Errors cobra itself raises (unknown flag, wrong number of arguments) are usage errors too.
+		{[]string{"validate", "--no-such-flag", "multi-primary"}, 2},
+		{[]string{"validate"}, 2},
+		{[]string{"down", "extra-argument", "--state-dir", t.TempDir()}, 2},
+		{[]string{"test", "--false-alarm", "NaN", "--state-dir", t.TempDir()}, 2},
+		{[]string{"test", "--false-alarm", "+Inf", "--state-dir", t.TempDir()}, 2},
 	}
 	for _, c := range cases {
 		root := newRootCommand()
