@@ -23,7 +23,7 @@ var docFidelityHelloworld = Spec{
 		switch {
 		case m.DataPlane != env.DataPlaneSidecar:
 			return CannotRunHere("the guide's procedure needs the sidecar data plane (Envoy); this run uses " + string(m.DataPlane))
-		case m.State.Images.Source == "offline":
+		case m.State.Images.Source == env.SourceOffline:
 			return CannotRunHere("the guide's images (" + checks.HelloImages["v1"] + ", " + checks.HelloImages["sleep"] +
 				") cannot be pulled: no registry is reachable")
 		case len(m.Names()) < 2:

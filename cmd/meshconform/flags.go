@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,19 +38,19 @@ func (f *envFlags) register(cmd *cobra.Command) {
 // meshFlags choose how the mesh is installed on top of the provisioned clusters.
 type meshFlags struct {
 	skip         bool
-	installer    string
+	installer    env.Installer
 	istioctl     string
 	istioVersion string
 	releaseURL   string
 	helm, charts string
 	hub, tag     string
-	dataPlane    string
-	exposeIstiod string
+	dataPlane    env.DataPlane
+	exposeIstiod env.IstiodExposure
 }
 
 func (m *meshFlags) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&m.skip, "no-mesh", false, "provision the infrastructure only: no Istio, no workloads")
-	cmd.Flags().StringVar(&m.installer, "installer", "istioctl", "istioctl | helm | preinstalled (verify an existing install)")
+	cmd.Flags().StringVar((*string)(&m.installer), "installer", string(env.InstallerIstioctl), choices(env.Installers)+" (preinstalled: verify an existing install)")
 	cmd.Flags().StringVar(&m.istioctl, "istioctl", "", "istioctl binary to install with (default: the one the image kit builds)")
 	cmd.Flags().StringVar(&m.istioVersion, "istio-version", "", "download this Istio release's istioctl (checksum verified, cached) "+
 		"and install with it and its own images")
@@ -60,28 +61,28 @@ func (m *meshFlags) register(cmd *cobra.Command) {
 		"(default: manifests/charts of the Istio the image kit builds)")
 	cmd.Flags().StringVar(&m.hub, "hub", "", "Istio image hub (default: the image kit's offline images, or the installer's own)")
 	cmd.Flags().StringVar(&m.tag, "tag", "", "Istio image tag")
-	cmd.Flags().StringVar(&m.dataPlane, "data-plane", "proxyless", "proxyless (gRPC xDS, no Envoy) | sidecar (Envoy)")
-	cmd.Flags().StringVar(&m.exposeIstiod, "expose-istiod", "", "how remotes reach istiod: loadbalancer | gateway (default: loadbalancer for proxyless)")
+	cmd.Flags().StringVar((*string)(&m.dataPlane), "data-plane", string(env.DataPlaneProxyless), string(env.DataPlaneProxyless)+" (gRPC xDS, no Envoy) | "+string(env.DataPlaneSidecar)+" (Envoy)")
+	cmd.Flags().StringVar((*string)(&m.exposeIstiod), "expose-istiod", "", "how remotes reach istiod: "+choices(env.IstiodExposures)+" (default: loadbalancer for proxyless)")
 }
 
 // validate rejects flag combinations that cannot mean anything; callers make its errors usage errors (exitUsage).
 func (m meshFlags) validate() error {
 	switch {
-	case m.installer != "istioctl" && m.installer != "helm" && m.installer != "preinstalled":
+	case !slices.Contains(env.Installers, m.installer):
 		return fmt.Errorf("--installer %q: use istioctl, helm or preinstalled", m.installer)
-	case m.dataPlane != "proxyless" && m.dataPlane != "sidecar":
+	case !slices.Contains(env.DataPlanes, m.dataPlane):
 		return fmt.Errorf("--data-plane %q: use proxyless or sidecar", m.dataPlane)
-	case m.exposeIstiod != "" && m.exposeIstiod != "loadbalancer" && m.exposeIstiod != "gateway":
+	case m.exposeIstiod != "" && !slices.Contains(env.IstiodExposures, m.exposeIstiod):
 		return fmt.Errorf("--expose-istiod %q: use loadbalancer or gateway", m.exposeIstiod)
 	case m.istioVersion != "" && m.istioctl != "":
 		return errors.New("--istio-version and --istioctl both choose the istioctl to install with: give one of them")
-	case m.istioVersion != "" && m.installer != "istioctl":
+	case m.istioVersion != "" && m.installer != env.InstallerIstioctl:
 		return fmt.Errorf("--istio-version fetches an istioctl, which --installer %s does not use", m.installer)
 	case m.releaseURL != "" && m.istioVersion == "":
 		return errors.New("--istio-release-url is where --istio-version downloads from: give --istio-version too")
-	case (m.helm != "" || m.charts != "") && m.installer != "helm":
+	case (m.helm != "" || m.charts != "") && m.installer != env.InstallerHelm:
 		return fmt.Errorf("--helm and --charts are for --installer helm, not --installer %s", m.installer)
-	case m.istioctl != "" && m.installer != "istioctl":
+	case m.istioctl != "" && m.installer != env.InstallerIstioctl:
 		return fmt.Errorf("--istioctl is for --installer istioctl, not --installer %s", m.installer)
 	}
 	for flag, p := range map[string]string{"--istioctl": m.istioctl, "--helm": m.helm} {
@@ -103,8 +104,8 @@ func (m meshFlags) validate() error {
 // the installer once (installer.Resolve: defaults filled, tools checked), so a missing tool is reported before any
 // cluster is created; Istio's install uses the installer it returns.
 func (m meshFlags) istioOptions(ctx context.Context, f envFlags, kit *images.Kit) (istio.Options, error) {
-	o := istio.Options{Options: installer.Options{Installer: env.Installer(m.installer), Istioctl: m.istioctl, Helm: m.helm,
-		Charts: m.charts}, Hub: m.hub, Tag: m.tag, DataPlane: env.DataPlane(m.dataPlane), ExposeIstiod: env.IstiodExposure(m.exposeIstiod)}
+	o := istio.Options{Options: installer.Options{Installer: m.installer, Istioctl: m.istioctl, Helm: m.helm,
+		Charts: m.charts}, Hub: m.hub, Tag: m.tag, DataPlane: m.dataPlane, ExposeIstiod: m.exposeIstiod}
 	if m.istioVersion != "" {
 		bin, err := installer.FetchIstioctl(ctx, installer.FetchOptions{Version: m.istioVersion, BaseURL: m.releaseURL,
 			CacheDir: filepath.Join(f.cacheDir, "istioctl"), Out: os.Stdout})
@@ -218,4 +219,13 @@ func parseTimeouts(in map[string]string) (suites.Timeouts, error) {
 		v.Field(i).SetInt(int64(d))
 	}
 	return t, nil
+}
+
+// choices lists a flag's values as its help says them, from the one vocabulary.
+func choices[T ~string](vs []T) string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = string(v)
+	}
+	return strings.Join(out, " | ")
 }
