@@ -17,8 +17,9 @@
 //	                                           proxies are served by its primary's istiod)
 //	<cluster>/kind/                            kind's node logs (provisioned clusters only)
 //
-// Secrets are never read. Private keys that show up in text anyway (a PEM block in a log or a debug dump) are
-// replaced by a marker.
+// Secrets are never read. Private keys that show up in text anyway (a PEM block in a log or a debug dump, plain,
+// truncated or base64-encoded) are replaced by a marker (redact.go). Every file is 0600 and every directory 0700,
+// kind's node logs included (files.go).
 package artifacts
 
 import (
@@ -27,10 +28,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
-	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -137,7 +137,7 @@ func Collect(ctx context.Context, st *env.State, dir string, o Options) error {
 	o.defaults()
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := mkdirPrivate(dir); err != nil {
 		return fmt.Errorf("artifacts: %w", err)
 	}
 	started := time.Now()
@@ -165,6 +165,10 @@ func Collect(ctx context.Context, st *env.State, dir string, o Options) error {
 		}()
 	}
 	wg.Wait()
+	// Whatever an earlier collection into the same directory left, with whatever modes.
+	if err := privatize(dir, false); err != nil {
+		errs = append(errs, fmt.Errorf("artifacts: modes: %w", err))
+	}
 	err := errors.Join(errs...)
 	out.printf("artifacts: %d cluster(s) dumped into %s in %s", len(targets), dir, time.Since(started).Round(time.Second))
 	if err != nil {
@@ -247,11 +251,11 @@ func (d *dumper) count(what string, n int) {
 // write stores one file under the cluster's directory, scrubbing private keys; a failure is recorded, not returned.
 func (d *dumper) write(rel string, b []byte) {
 	p := filepath.Join(d.dir, rel)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	if err := mkdirPrivate(filepath.Dir(p)); err != nil {
 		d.fail(fmt.Errorf("%s: %w", rel, err))
 		return
 	}
-	if err := os.WriteFile(p, RedactPrivateKeys(b), 0o644); err != nil {
+	if err := writePrivate(p, RedactPrivateKeys(b)); err != nil {
 		d.fail(fmt.Errorf("%s: %w", rel, err))
 	}
 }
@@ -267,7 +271,7 @@ func (d *dumper) writeYAML(rel string, obj any) {
 
 func (d *dumper) run() error {
 	d.out.printf("artifacts: %s: collecting", d.name())
-	if err := os.MkdirAll(d.dir, 0o755); err != nil {
+	if err := mkdirPrivate(d.dir); err != nil {
 		return fmt.Errorf("%s: %w", d.name(), err)
 	}
 	if reason := d.unreachable(); reason != nil {
@@ -559,7 +563,16 @@ func (d *dumper) kindLogs() {
 		return
 	}
 	done := make(chan error, 1)
-	go func() { done <- d.o.KindLogs(c.KindName, filepath.Join(d.dir, "kind")) }()
+	dir := filepath.Join(d.dir, "kind")
+	go func() {
+		err := d.o.KindLogs(c.KindName, dir)
+		// kind writes with its own modes and its node logs are the nodes' journals: make them private and
+		// redacted here, also when the collection's timeout has passed and this finishes in the background.
+		if perr := privatize(dir, true); perr != nil && !errors.Is(perr, fs.ErrNotExist) {
+			err = errors.Join(err, fmt.Errorf("modes and redaction: %w", perr))
+		}
+		done <- err
+	}()
 	select {
 	case err := <-done:
 		if err != nil {
@@ -590,7 +603,7 @@ func (d *dumper) finish() error {
 			b.WriteString(e.Error() + "\n")
 		}
 		// Written directly: the errors list must not itself be subject to a recorded failure loop.
-		_ = os.WriteFile(filepath.Join(d.dir, "errors.txt"), RedactPrivateKeys([]byte(b.String())), 0o644)
+		_ = writePrivate(filepath.Join(d.dir, "errors.txt"), RedactPrivateKeys([]byte(b.String())))
 		parts = append(parts, fmt.Sprintf("%d error(s), see %s", len(errs), filepath.Join(d.dir, "errors.txt")))
 	}
 	d.out.printf("artifacts: %s: %s", d.name(), strings.Join(parts, ", "))
@@ -623,17 +636,6 @@ func httpGet(ctx context.Context, url string) ([]byte, error) {
 		return nil, fmt.Errorf("GET %s: %s: %s", req.URL.Path, resp.Status, text.Truncate(strings.TrimSpace(string(b)), 200))
 	}
 	return b, nil
-}
-
-var privateKeyRE = regexp.MustCompile(`(?s)-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----.*?-----END ([A-Z0-9 ]*)PRIVATE KEY-----`)
-
-// RedactPrivateKeys replaces PEM private key blocks (also inside JSON strings) with a marker. Secrets are never
-// dumped; this catches a key that a program printed or a debug endpoint embedded.
-func RedactPrivateKeys(b []byte) []byte {
-	if !bytes.Contains(b, []byte("PRIVATE KEY-----")) {
-		return b
-	}
-	return privateKeyRE.ReplaceAll(b, []byte("[private key redacted by meshconform]"))
 }
 
 // safeName keeps a cluster name usable as a directory name.

@@ -215,6 +215,13 @@ func newFixture(t *testing.T) *fixture {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return err
 			}
+			// kind writes with its own modes; a node's journal may hold whatever a program printed.
+			if err := os.MkdirAll(filepath.Join(dir, name+"-control-plane"), 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(dir, name+"-control-plane", "journal.log"), []byte("kubelet: "+pemKey+"\n"), 0o644); err != nil {
+				return err
+			}
 			return os.WriteFile(filepath.Join(dir, "docker-info.txt"), []byte("kind logs of "+name), 0o644)
 		},
 	}
@@ -411,5 +418,71 @@ func TestRedactPrivateKeys(t *testing.T) {
 	}
 	if !strings.Contains(out, "MIIC") {
 		t.Error("a certificate (public) was redacted")
+	}
+}
+
+// Every file and directory the collector writes, kind's export included, is private; an earlier collection's files
+// in the same directory are made private too; a symbolic link's target outside the tree is left alone.
+func TestModes(t *testing.T) {
+	f := newFixture(t)
+	outside := filepath.Join(t.TempDir(), "outside.txt")
+	if err := os.WriteFile(outside, []byte("not ours"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	kind := f.opts.KindLogs
+	f.opts.KindLogs = func(name, dir string) error {
+		if err := kind(name, dir); err != nil {
+			return err
+		}
+		return os.Symlink(outside, filepath.Join(dir, "link"))
+	}
+	dir := filepath.Join(t.TempDir(), "artifacts")
+	stale := filepath.Join(dir, "cluster1", "old", "stale.txt")
+	if err := os.MkdirAll(filepath.Dir(stale), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(stale, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_ = Collect(context.Background(), f.st, dir, f.opts)
+	files, dirs := 0, 0
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		switch {
+		case info.Mode()&os.ModeSymlink != 0:
+		case info.IsDir():
+			dirs++
+			if m := info.Mode().Perm(); m != 0o700 {
+				t.Errorf("directory %s is %04o, want 0700", p, m)
+			}
+		default:
+			files++
+			if m := info.Mode().Perm(); m != 0o600 {
+				t.Errorf("file %s is %04o, want 0600", p, m)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files < 20 || dirs < 10 {
+		t.Errorf("only %d files and %d directories walked", files, dirs)
+	}
+	if info, err := os.Stat(outside); err != nil || info.Mode().Perm() != 0o644 {
+		t.Errorf("a symbolic link's target outside the artifacts was changed: %v %v", info.Mode(), err)
+	}
+	journal := read(t, filepath.Join(dir, "cluster1", "kind", "meshconform-cluster1-control-plane", "journal.log"))
+	if strings.Contains(journal, "secretbits") || !strings.Contains(journal, redactedMarker) {
+		t.Errorf("kind's node logs not redacted:\n%s", journal)
 	}
 }
