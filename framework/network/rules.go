@@ -2,6 +2,8 @@ package network
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"os/exec"
@@ -11,7 +13,8 @@ import (
 // Docker isolates its bridge networks from each other (DOCKER-ISOLATION chains). In isolated mode meshconform opens
 // exactly what a multi-network mesh needs, in DOCKER-USER (which docker evaluates first and never rewrites): from each
 // network to every other network's LoadBalancer range (east-west gateways, exposed istiod) and API servers (remote
-// secrets). Every rule carries a comment naming the topology, so `down` finds them even after an interrupted `up`.
+// secrets). Every rule carries its owner's tag as its comment
+// (RuleTag), so `down` finds exactly its own rules even after an interrupted `up`.
 
 // Allow is one permitted flow from one bridge to another.
 type Allow struct {
@@ -22,7 +25,129 @@ type Allow struct {
 	Port int
 }
 
-func ruleComment(topology string) string { return "meshconform:" + topology }
+// RulePrefix starts the comment of every rule meshconform creates.
+const RulePrefix = "meshconform:"
+
+// maxTagLen keeps a tag within iptables' 256-byte comment limit.
+const maxTagLen = 200
+
+// RuleTag is the comment of the rules an owner (a topology) creates: "meshconform:<owner>", one space-free token
+// of [a-z0-9-] after the prefix, matched exactly (OwnsRule). A valid topology name (a DNS label) is used as it is,
+// so the tag is the one earlier versions wrote; any other byte is escaped as "-xHH" (upper case letters too), and an
+// owner too long for a comment is cut and given a hash of the whole.
+func RuleTag(owner string) string {
+	var b strings.Builder
+	for i := 0; i < len(owner); i++ {
+		c := owner[i]
+		if c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "-x%02x", c)
+		}
+	}
+	t := b.String()
+	if len(t) > maxTagLen {
+		sum := sha256.Sum256([]byte(owner))
+		t = t[:maxTagLen-17] + "-" + hex.EncodeToString(sum[:8])
+	}
+	return RulePrefix + t
+}
+
+func ruleComment(topology string) string { return RuleTag(topology) }
+
+// Rule is one rule of an `iptables -S` / `iptables-save` listing.
+type Rule struct {
+	// Chain is the chain an -A line appends to.
+	Chain string
+	// Spec is the rule after "-A <chain>", one argument per element, unquoted: what -D takes to delete it.
+	Spec []string
+	// Comments are the values of its comment matches.
+	Comments []string
+}
+
+// ParseRule parses one line of `iptables -S` or `iptables-save` output. Only rule lines ("-A <chain> ...") parse;
+// ok is false for anything else (policies, chain declarations, comments, a line with an unterminated quote).
+// iptables quotes a value holding anything but [A-Za-z0-9_-] in double quotes, escaping '"', '\' and '\'' with a
+// backslash (libxtables' xtables_save_string); such a value is one argument, whatever spaces it holds.
+func ParseRule(line string) (r Rule, ok bool) {
+	args, ok := splitArgs(line)
+	if !ok || len(args) < 2 || args[0] != "-A" {
+		return Rule{}, false
+	}
+	r = Rule{Chain: args[1], Spec: args[2:]}
+	for i := 0; i+1 < len(r.Spec); i++ {
+		if r.Spec[i] == "--comment" {
+			r.Comments = append(r.Comments, r.Spec[i+1])
+		}
+	}
+	return r, true
+}
+
+// splitArgs splits a line into arguments the way iptables-save quotes them; false for an unterminated quote.
+func splitArgs(line string) ([]string, bool) {
+	var args []string
+	var cur strings.Builder
+	inArg, quoted := false, false
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case quoted && c == '\\' && i+1 < len(line):
+			i++
+			cur.WriteByte(line[i])
+		case quoted && c == '"':
+			quoted = false
+		case quoted:
+			cur.WriteByte(c)
+		case c == '"':
+			quoted, inArg = true, true
+		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
+			if inArg {
+				args = append(args, cur.String())
+				cur.Reset()
+				inArg = false
+			}
+		default:
+			cur.WriteByte(c)
+			inArg = true
+		}
+	}
+	if quoted {
+		return nil, false
+	}
+	if inArg {
+		args = append(args, cur.String())
+	}
+	return args, true
+}
+
+// OwnsRule reports whether a rule is the owner's: one of its comments is exactly the owner's tag, or, for rules
+// written before tags were escaped, exactly "meshconform:" + owner. An empty owner owns every meshconform rule (a
+// comment starting with the prefix), for `down --all`.
+func OwnsRule(r Rule, owner string) bool {
+	for _, c := range r.Comments {
+		switch {
+		case owner == "":
+			if strings.HasPrefix(c, RulePrefix) {
+				return true
+			}
+		case c == RuleTag(owner), c == RulePrefix+owner:
+			return true
+		}
+	}
+	return false
+}
+
+// OwnedRules returns the rules of chain in an `iptables -S` listing that the owner owns ("" = every meshconform rule).
+func OwnedRules(listing, chain, owner string) []Rule {
+	var out []Rule
+	for _, line := range strings.Split(listing, "\n") {
+		r, ok := ParseRule(line)
+		if ok && r.Chain == chain && OwnsRule(r, owner) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
 
 func (a Allow) args(topology string) []string {
 	args := []string{"-i", a.FromBridge, "-o", a.ToBridge, "-d", a.Dest.String()}
@@ -107,6 +232,9 @@ func IsolationDrops(clusters []ClusterAddrs) []Drop {
 
 // Apply inserts the rules (idempotently) at the top of DOCKER-USER.
 func Apply(ctx context.Context, topology string, allows []Allow, drops []Drop) error {
+	if topology == "" {
+		return fmt.Errorf("iptables rules need an owner: the empty tag would make them everyone's")
+	}
 	if err := iptables(ctx, "-L", "DOCKER-USER", "-n"); err != nil {
 		return fmt.Errorf("docker's DOCKER-USER chain is missing (is dockerd running with iptables enabled?): %w", err)
 	}
@@ -138,15 +266,8 @@ func RemoveRules(ctx context.Context, topology string) (int, error) {
 		return 0, nil // no docker chain, no rules of ours
 	}
 	removed := 0
-	for _, line := range strings.Split(string(out), "\n") {
-		if !strings.HasPrefix(line, "-A DOCKER-USER ") || !strings.Contains(line, "meshconform:"+topology) {
-			continue
-		}
-		spec := strings.Fields(strings.TrimPrefix(line, "-A DOCKER-USER "))
-		for i := range spec {
-			spec[i] = strings.Trim(spec[i], `"`)
-		}
-		if err := iptables(ctx, append([]string{"-D", "DOCKER-USER"}, spec...)...); err != nil {
+	for _, r := range OwnedRules(string(out), "DOCKER-USER", topology) {
+		if err := iptables(ctx, append([]string{"-D", "DOCKER-USER"}, r.Spec...)...); err != nil {
 			return removed, err
 		}
 		removed++
@@ -162,7 +283,7 @@ func ListRules(ctx context.Context) []string {
 	}
 	var rules []string
 	for _, line := range strings.Split(string(out), "\n") {
-		if strings.Contains(line, "meshconform:") {
+		if r, ok := ParseRule(line); ok && r.Chain == "DOCKER-USER" && OwnsRule(r, "") {
 			rules = append(rules, line)
 		}
 	}

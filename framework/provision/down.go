@@ -58,11 +58,15 @@ func Down(ctx context.Context, stateDir string, all bool, out io.Writer) error {
 			errs = append(errs, err)
 		}
 	}
-	removed, err := network.RemoveRules(ctx, topo)
-	if err != nil {
-		errs = append(errs, err)
-	} else if removed > 0 {
-		fmt.Fprintf(out, "removed %d iptables rules\n", removed)
+	removed := 0
+	if plan.rules {
+		n, err := network.RemoveRules(ctx, topo)
+		if err != nil {
+			errs = append(errs, err)
+		} else if n > 0 {
+			fmt.Fprintf(out, "removed %d iptables rules\n", n)
+		}
+		removed = n
 	}
 	for _, n := range networks {
 		fmt.Fprintf(out, "removing network %s\n", n)
@@ -81,11 +85,13 @@ func Down(ctx context.Context, stateDir string, all bool, out io.Writer) error {
 	return errors.Join(errs...)
 }
 
-// removal is what Down removes: kind clusters, docker networks, and the iptables rules of ruleOwner (every
-// meshconform rule when ""); nothing means none of them, rules included.
+// removal is what Down removes: kind clusters, docker networks, and, when rules is set, the iptables rules of
+// ruleOwner (every meshconform rule when ""); nothing means none of them, rules included. An environment whose
+// state names no topology has no owner tag: its rules cannot be told apart, so none is removed (not all of them).
 type removal struct {
 	clusters, networks []string
 	ruleOwner          string
+	rules              bool
 	nothing            bool
 }
 
@@ -98,7 +104,9 @@ func planDown(st *env.State, all bool, found, owned []string) removal {
 		return removal{nothing: true}
 	}
 	if st != nil {
-		r.ruleOwner = st.Topology.Name
+		if st.Topology.Name != "" {
+			r.ruleOwner, r.rules = st.Topology.Name, true
+		}
 		for _, c := range st.Clusters {
 			if c.Provisioned && c.KindName != "" {
 				r.clusters = append(r.clusters, c.KindName)
@@ -111,7 +119,7 @@ func planDown(st *env.State, all bool, found, owned []string) removal {
 	if all {
 		r.clusters = union(r.clusters, found)
 		r.networks = union(r.networks, owned)
-		r.ruleOwner = "" // every meshconform rule
+		r.ruleOwner, r.rules = "", true // every meshconform rule
 	}
 	return r
 }

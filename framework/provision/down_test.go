@@ -14,7 +14,7 @@ func TestDownWithoutAnEnvironmentRemovesNothing(t *testing.T) {
 		t.Errorf("no state file, no --all: %+v, want nothing removed (the clusters may be another environment's)", r)
 	}
 	r := planDown(nil, true, others, nets)
-	if r.nothing || !slices.Equal(r.clusters, others) || !slices.Equal(r.networks, nets) || r.ruleOwner != "" {
+	if r.nothing || !slices.Equal(r.clusters, others) || !slices.Equal(r.networks, nets) || r.ruleOwner != "" || !r.rules {
 		t.Errorf("--all: %+v, want every meshconform cluster, network and rule", r)
 	}
 }
@@ -29,7 +29,16 @@ func TestDownRemovesWhatTheEnvironmentRecords(t *testing.T) {
 	}
 	r := planDown(st, false, []string{"meshconform-other"}, []string{"meshconform-network9"})
 	if r.nothing || !slices.Equal(r.clusters, []string{"meshconform-cluster1"}) ||
-		!slices.Equal(r.networks, []string{"meshconform-bridge"}) || r.ruleOwner != "multi-primary" {
+		!slices.Equal(r.networks, []string{"meshconform-bridge"}) || r.ruleOwner != "multi-primary" || !r.rules {
 		t.Errorf("%+v: want only the recorded kind cluster, network and the topology's rules", r)
+	}
+}
+
+// A state without a topology name has no owner tag; the empty owner means "every meshconform rule", so its down
+// must remove no rule at all rather than everyone's.
+func TestDownWithoutATopologyNameRemovesNoRule(t *testing.T) {
+	st := env.New(t.TempDir(), env.Topology{})
+	if r := planDown(st, false, nil, nil); r.rules {
+		t.Errorf("%+v: a state with no topology name would remove every meshconform rule", r)
 	}
 }
