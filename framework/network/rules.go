@@ -67,7 +67,7 @@ type Rule struct {
 
 // ParseRule parses one line of `iptables -S` or `iptables-save` output. Only rule lines ("-A <chain> ...") parse;
 // ok is false for anything else (policies, chain declarations, comments, a line with an unterminated quote).
-// iptables quotes a value holding anything but [A-Za-z0-9_-] in double quotes, escaping '"', '\' and '\” with a
+// iptables quotes a value holding anything but [A-Za-z0-9_-] in double quotes, escaping double quote, backslash and single quote with a
 // backslash (libxtables' xtables_save_string); such a value is one argument, whatever spaces it holds.
 func ParseRule(line string) (r Rule, ok bool) {
 	args, ok := splitArgs(line)
