@@ -8,7 +8,7 @@ E2E_TIMEOUT ?= 80m
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := bin/staticcheck
 
-.PHONY: build run test unit verify staticcheck e2e images deps clean
+.PHONY: build run test unit verify staticcheck e2e images deps fuzz clean
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 build:
@@ -56,6 +56,16 @@ images: build deps
 # packages create clusters with the same names and share 2 cores.
 e2e: images
 	$(GO) test -tags e2e -p 1 -timeout $(E2E_TIMEOUT) -count=1 -v ./e2e/... -args -ginkgo.v
+
+# Each fuzz target for FUZZTIME (go test runs one -fuzz target at a time). A crasher is written to the package's
+# testdata/fuzz/<Target>/ and fails the run: commit it with the fix, and every `go test` replays it from then on.
+FUZZTIME ?= 30s
+FUZZ_TARGETS := ./framework/topology:FuzzParse ./framework/topology:FuzzLoad ./framework/env:FuzzParse
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; echo "fuzz: $$fn in $$pkg for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg; done
 
 # verify first, so formatting, vet and staticcheck findings fail fast; images before the unit tests, so the ones that
 # render Istio's charts with helm find the kit's helm instead of skipping.

@@ -153,7 +153,46 @@ func TestQueries(t *testing.T) {
 	}
 }
 
-// FuzzParse: whatever a file holds, Parse never panics, and what it accepts every query can read without panicking.
+// TestLoadReadsTheFixtures: testdata holds real environment files (each built-in topology's new environment and a
+// fully provisioned mix-3-cluster), which Load accepts and FuzzParse starts from.
+func TestLoadReadsTheFixtures(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
+	if len(files) < 2 {
+		t.Fatalf("want the fixtures in testdata, found %v", files)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, fileName), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Load(dir); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	st, err := Parse(mustRead(t, filepath.Join("testdata", "environment.json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Clusters) != 3 || len(st.Networks) != 2 || st.Mesh == nil || !st.Clusters[0].Provisioned || !st.MultiNetwork() {
+		t.Errorf("environment.json is not the provisioned mix-3-cluster: %+v", st)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// FuzzParse: whatever a file holds, Parse never panics, and what it accepts validates clean, survives a save and
+// parse unchanged, and every query can read without panicking.
 func FuzzParse(f *testing.F) {
 	st := New("", Topology{Name: "mix", Networking: NetworkingIsolated})
 	st.Clusters = []Cluster{{Name: "a", Role: RolePrimary, Network: "n1"}, {Name: "b", Role: RoleRemote, Primary: "a", Network: "n1"}}
@@ -161,17 +200,55 @@ func FuzzParse(f *testing.F) {
 	f.Add(b)
 	f.Add([]byte(`{"apiVersion":"meshconform.io/v1alpha1","kind":"Environment","formatVersion":2}`))
 	f.Add([]byte(`{"apiVersion":"meshconform.io/v1alpha1","kind":"Environment","formatVersion":2,"networks":[{"name":"x","subnet":"::/0"}]}`))
+	// Real environment files: each built-in's new environment and a provisioned one.
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := Parse(data)
 		if err != nil {
+			if s != nil {
+				t.Fatal("Parse returned a state with an error")
+			}
 			return
 		}
+		if err := s.Validate(); err != nil {
+			t.Fatalf("accepted state does not validate: %v", err)
+		}
+		out, err := json.Marshal(s)
+		if err != nil {
+			t.Fatalf("marshal accepted state: %v", err)
+		}
+		back, err := Parse(out)
+		if err != nil {
+			t.Fatalf("accepted state, saved, is refused: %v\n%s", err, out)
+		}
+		if out2, _ := json.Marshal(back); string(out2) != string(out) {
+			t.Fatalf("save and parse changed the state:\n%s\nvs\n%s", out, out2)
+		}
 		for _, n := range s.Names() {
+			if s.Cluster(n) == nil {
+				t.Fatalf("Names lists %q, Cluster does not find it", n)
+			}
 			s.PrimaryOf(n)
 			s.RemotesOf(n)
 			s.GatewayCannotRun(n)
 			s.MeshCluster(n)
+			for _, m := range s.Names() {
+				s.SameNetwork(n, m)
+			}
 		}
+		for _, c := range s.Clusters {
+			s.Network(c.DockerNetwork)
+		}
+		s.Primaries()
+		s.Remotes()
+		s.MeshNetworks()
 		s.MultiNetwork()
 		for _, n := range s.Networks {
 			_ = n.Subnet.Addr().As4() // validated IPv4

@@ -42,30 +42,30 @@ func (t *Topology) Default() {
 			}
 		}
 	}
-	for i := range t.Spec.Clusters {
-		c := &t.Spec.Clusters[i]
-		if c.IsRemote() && c.Primary == "" {
-			c.Primary = t.defaultPrimary(c.Network)
-		}
-	}
-}
-
-// defaultPrimary is the first primary on network, else the first primary in
-// the file, else "".
-func (t *Topology) defaultPrimary(network string) string {
-	first := ""
+	// A remote's default primary: the first primary on its network, else the first primary in the file (one pass
+	// to find them, so defaulting stays linear in the number of clusters).
+	first, onNetwork := "", map[string]string{}
 	for _, c := range t.Spec.Clusters {
 		if !c.IsPrimary() {
 			continue
 		}
-		if c.Network == network {
-			return c.Name
-		}
 		if first == "" {
 			first = c.Name
 		}
+		if _, ok := onNetwork[c.Network]; !ok {
+			onNetwork[c.Network] = c.Name
+		}
 	}
-	return first
+	for i := range t.Spec.Clusters {
+		c := &t.Spec.Clusters[i]
+		if c.IsRemote() && c.Primary == "" {
+			if p, ok := onNetwork[c.Network]; ok {
+				c.Primary = p
+			} else {
+				c.Primary = first
+			}
+		}
+	}
 }
 
 // DefaultPodSubnet is the pod CIDR derived for the cluster at 0-based index i:

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"syscall"
 
 	yamlv2 "go.yaml.in/yaml/v2"
 	k8sjson "sigs.k8s.io/json"
@@ -20,12 +21,80 @@ import (
 // Load reads, strictly decodes, defaults and validates the topology file at
 // path. Relative kubeconfig paths in it are made relative to the file's
 // directory. Problems come back as one *ValidationError naming the file.
+//
+// The file must be a regular file of at most MaxFileSize bytes: a directory,
+// a named pipe, a device (/dev/zero) or an oversized file is refused before
+// anything is read from it, so Load never blocks or reads without end.
 func Load(path string) (*Topology, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return parse(data, path, filepath.Dir(path))
+}
+
+// MaxFileSize is the largest topology file Load reads (1 MiB; a topology is a
+// few KiB).
+const MaxFileSize = 1 << 20
+
+// readFile reads the regular file at path, refusing anything else and
+// anything larger than MaxFileSize, each with an error naming the path and the fix.
+func readFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("read topology: %w", err)
 	}
-	return parse(data, path, filepath.Dir(path))
+	if err := checkFileInfo(path, fi); err != nil {
+		return nil, err
+	}
+	// O_NONBLOCK: should the path be swapped for a FIFO after the check, opening it does not wait for a writer
+	// (the Stat of the open file below refuses it).
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("read topology: %w", err)
+	}
+	defer f.Close()
+	if fi, err = f.Stat(); err != nil {
+		return nil, fmt.Errorf("read topology: %w", err)
+	}
+	if err := checkFileInfo(path, fi); err != nil {
+		return nil, err
+	}
+	// The size may grow after the check: never read more than one byte past the limit.
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read topology: %w", err)
+	}
+	if len(data) > MaxFileSize {
+		return nil, tooLarge(path, int64(len(data)))
+	}
+	return data, nil
+}
+
+// checkFileInfo refuses what is not a regular file of at most MaxFileSize bytes.
+func checkFileInfo(path string, fi os.FileInfo) error {
+	const fix = "write the topology to a regular YAML file and pass its path, or pass a built-in's name (meshconform topologies)"
+	switch m := fi.Mode(); {
+	case m.IsDir():
+		return fmt.Errorf("read topology %s: is a directory, not a topology file: pass the path of the YAML file in it, or a built-in's name (meshconform topologies)", path)
+	case m&os.ModeNamedPipe != 0:
+		return fmt.Errorf("read topology %s: is a named pipe (FIFO), not a regular file: %s", path, fix)
+	case m&os.ModeCharDevice != 0:
+		return fmt.Errorf("read topology %s: is a character device, not a regular file: %s", path, fix)
+	case m&os.ModeDevice != 0:
+		return fmt.Errorf("read topology %s: is a device, not a regular file: %s", path, fix)
+	case m&os.ModeSocket != 0:
+		return fmt.Errorf("read topology %s: is a socket, not a regular file: %s", path, fix)
+	case !m.IsRegular():
+		return fmt.Errorf("read topology %s: is not a regular file (mode %s): %s", path, m, fix)
+	case fi.Size() > MaxFileSize:
+		return tooLarge(path, fi.Size())
+	}
+	return nil
+}
+
+func tooLarge(path string, size int64) error {
+	return fmt.Errorf("read topology %s: %d bytes, more than the %d-byte (1 MiB) limit: a topology is a few KiB: check that this is the topology file you meant", path, size, MaxFileSize)
 }
 
 // Parse strictly decodes, defaults and validates a topology document.

@@ -2,10 +2,13 @@ package topology
 
 import (
 	"fmt"
+	"math"
 	"math/bits"
 	"net/netip"
 	"regexp"
 	"strings"
+
+	"github.com/meshconform/meshconform/framework/network"
 )
 
 // FieldError is one problem in a topology: the field's path (as in the YAML,
@@ -245,6 +248,55 @@ func (t *Topology) validateClusters(ps *problems) {
 
 	t.validatePrimaries(ps, firstIndex)
 	t.validateSubnets(ps)
+	t.validateClustersPerDockerNetwork(ps)
+}
+
+// MaxClustersPerDockerNetwork is how many clusters meshconform can create on one docker network: each takes a
+// MetalLB pool from the network's high half (package network's address plan, where the limit is defined).
+const MaxClustersPerDockerNetwork = network.MaxClustersPerNetwork
+
+// validateClustersPerDockerNetwork caps the kind clusters on each docker network: bridged networking puts every
+// cluster on one docker network, isolated networking gives each mesh network its own (as package provision lays
+// them out). Without it, a topology with too many clusters on one network fails only after every cluster was created.
+func (t *Topology) validateClustersPerDockerNetwork(ps *problems) {
+	if t.BringYourOwn() {
+		return // meshconform creates no network for existing clusters
+	}
+	switch t.Spec.Networking {
+	case NetworkingBridged:
+		n := 0
+		for _, c := range t.Spec.Clusters {
+			if !c.wantsBringYourOwn() {
+				n++
+			}
+		}
+		if n > MaxClustersPerDockerNetwork {
+			ps.add("spec.clusters", fmt.Sprintf("%d clusters, but spec.networking: bridged puts every cluster on one docker network, which holds at most %d (each cluster takes a MetalLB pool of %d addresses from it)",
+				n, MaxClustersPerDockerNetwork, network.PoolSize),
+				fmt.Sprintf("use at most %d clusters, or set spec.networking: isolated and spread the clusters over several mesh networks (spec.clusters[].network), at most %d on each",
+					MaxClustersPerDockerNetwork, MaxClustersPerDockerNetwork))
+		}
+	case NetworkingIsolated:
+		count := map[string]int{}
+		var order []string
+		for _, c := range t.Spec.Clusters {
+			if c.wantsBringYourOwn() {
+				continue
+			}
+			n := networkOf(c)
+			if count[n] == 0 {
+				order = append(order, n)
+			}
+			count[n]++
+		}
+		for _, n := range order {
+			if count[n] > MaxClustersPerDockerNetwork {
+				ps.add("spec.clusters", fmt.Sprintf("%d clusters on mesh network %q, but spec.networking: isolated gives each mesh network one docker network, which holds at most %d (each cluster takes a MetalLB pool of %d addresses from it)",
+					count[n], n, MaxClustersPerDockerNetwork, network.PoolSize),
+					fmt.Sprintf("move clusters to other mesh networks (spec.clusters[].network), at most %d on each, or use fewer clusters", MaxClustersPerDockerNetwork))
+			}
+		}
+	}
 }
 
 func clusterLabel(i int, c Cluster) string {
@@ -345,14 +397,75 @@ func (t *Topology) validateSubnets(ps *problems) {
 			ps.add(clusterField(i, "serviceSubnet"), fmt.Sprintf("%s and podSubnet %s are of different IP families", svc, pod), "use IPv4 for both or IPv6 for both")
 		}
 	}
-	for j := range all {
-		for i := range j {
-			if all[i].prefix.Overlaps(all[j].prefix) {
-				ps.add(all[j].field, fmt.Sprintf("%s overlaps %s %s", all[j].prefix, all[i].field, all[i].prefix),
-					"choose a range no other pod or service subnet in the topology uses, or leave both subnets of every cluster empty to derive non-overlapping ones")
-			}
+	// Each subnet is reported against the first subnet before it that it overlaps (two prefixes overlap when one
+	// contains the other), found in a binary trie of the prefixes so that this stays linear in the number of
+	// clusters: at most 128 steps per subnet instead of a comparison with every other one.
+	tr := &subnetTrie{}
+	for i, s := range all {
+		tr.insert(s.prefix, i)
+	}
+	for j, s := range all {
+		if i := tr.firstOverlap(s.prefix); i < j {
+			ps.add(s.field, fmt.Sprintf("%s overlaps %s %s", s.prefix, all[i].field, all[i].prefix),
+				"choose a range no other pod or service subnet in the topology uses, or leave both subnets of every cluster empty to derive non-overlapping ones")
 		}
 	}
+}
+
+// subnetTrie is a binary trie of prefixes, one root per IP family, each node knowing the smallest index of a
+// prefix stored at it (own) and in its subtree (sub).
+type subnetTrie struct{ v4, v6 *trieNode }
+
+type trieNode struct {
+	child    [2]*trieNode
+	own, sub int
+}
+
+func newTrieNode() *trieNode { return &trieNode{own: math.MaxInt, sub: math.MaxInt} }
+
+func (tr *subnetTrie) root(p netip.Prefix, create bool) *trieNode {
+	r := &tr.v6
+	if p.Addr().Is4() {
+		r = &tr.v4
+	}
+	if *r == nil && create {
+		*r = newTrieNode()
+	}
+	return *r
+}
+
+func bitAt(a netip.Addr, i int) int {
+	b := a.AsSlice()
+	return int(b[i/8]>>(7-i%8)) & 1
+}
+
+func (tr *subnetTrie) insert(p netip.Prefix, index int) {
+	n := tr.root(p, true)
+	n.sub = min(n.sub, index)
+	for i := range p.Bits() {
+		b := bitAt(p.Addr(), i)
+		if n.child[b] == nil {
+			n.child[b] = newTrieNode()
+		}
+		n = n.child[b]
+		n.sub = min(n.sub, index)
+	}
+	n.own = min(n.own, index)
+}
+
+// firstOverlap is the smallest index of a stored prefix that contains p or that p contains (p itself included
+// when stored), math.MaxInt when none.
+func (tr *subnetTrie) firstOverlap(p netip.Prefix) int {
+	n := tr.root(p, false)
+	best := math.MaxInt
+	for i := 0; n != nil; i++ {
+		if i == p.Bits() {
+			return min(best, n.sub) // everything p contains, p included
+		}
+		best = min(best, n.own) // a prefix containing p
+		n = n.child[bitAt(p.Addr(), i)]
+	}
+	return best
 }
 
 func parseSubnet(ps *problems, field, s string, i int) (netip.Prefix, bool) {

@@ -275,12 +275,12 @@ func TestTooManyClustersToDerive(t *testing.T) {
 		var b strings.Builder
 		b.WriteString("  clusters:\n")
 		for i := range MaxDerivedClusters {
-			fmt.Fprintf(&b, "  - {name: c%d, role: primary}\n", i)
+			fmt.Fprintf(&b, "  - {name: c%d, role: primary, network: n%d}\n", i, i) // one per docker network (isolated)
 		}
 		b.WriteString(last)
 		return b.String()
 	}
-	_, err := Parse([]byte(doc(clusters("  - {name: c25, role: primary}\n"))))
+	_, err := Parse([]byte(doc(clusters("  - {name: c25, role: primary, network: n25}\n"))))
 	if err == nil {
 		t.Fatalf("Parse accepted %d clusters without subnets", MaxDerivedClusters+1)
 	}
@@ -294,7 +294,7 @@ func TestTooManyClustersToDerive(t *testing.T) {
 		t.Errorf("want exactly the two subnet problems (the 25 derived ranges must not overlap), got:\n%v", err)
 	}
 	// Giving the 26th cluster its own subnets makes the topology valid.
-	top, err := Parse([]byte(doc(clusters("  - {name: c25, role: primary, podSubnet: 192.168.0.0/16, serviceSubnet: 172.31.0.0/24}\n"))))
+	top, err := Parse([]byte(doc(clusters("  - {name: c25, role: primary, network: n25, podSubnet: 192.168.0.0/16, serviceSubnet: 172.31.0.0/24}\n"))))
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
