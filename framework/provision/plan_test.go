@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -76,5 +77,33 @@ func TestPoolsRefuseMoreClustersThanANetworkHolds(t *testing.T) {
 	st.Cluster("ca").DockerNetwork = "meshconform-gone"
 	if err := AssignPools(st); err == nil || !strings.Contains(err.Error(), "not recorded") {
 		t.Errorf("err = %v, want the unrecorded network named", err)
+	}
+}
+
+// The topology's validation and provisioning's plan must agree on how many clusters fit on a docker network: a
+// topology that validates must get a pool for every cluster, and one that does not fit must be refused before
+// anything is created.
+func TestValidationAndPoolsAgreeOnClustersPerNetwork(t *testing.T) {
+	for _, networking := range []topology.Networking{topology.NetworkingBridged, topology.NetworkingIsolated} {
+		for n := 1; n <= network.MaxClustersPerNetwork+1; n++ {
+			top := &topology.Topology{APIVersion: topology.APIVersion, Kind: topology.Kind,
+				Metadata: topology.Metadata{Name: "many"}, Spec: topology.Spec{Networking: networking}}
+			for i := range n {
+				top.Spec.Clusters = append(top.Spec.Clusters, topology.Cluster{Name: fmt.Sprintf("c%d", i), Role: topology.RolePrimary})
+			}
+			top.Default()
+			valid := top.Validate() == nil
+			st := top.NewState(t.TempDir())
+			for i, name := range DockerNetworks(top) {
+				st.Networks = append(st.Networks, env.Network{Name: name, Subnet: netip.PrefixFrom(netip.AddrFrom4([4]byte{172, 30, byte(i + 1), 0}), 24)})
+			}
+			for _, c := range top.Spec.Clusters {
+				st.Cluster(c.Name).DockerNetwork = DockerNetworkOf(top, c.Network)
+			}
+			pooled := AssignPools(st) == nil
+			if valid != pooled {
+				t.Errorf("%s, %d clusters on one mesh network: validates=%v but pools assigned=%v", networking, n, valid, pooled)
+			}
+		}
 	}
 }
