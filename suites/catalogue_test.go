@@ -176,7 +176,7 @@ func (e environment) mesh(t *testing.T) *checks.Mesh {
 	if e.networking != "" {
 		topo.Spec.Networking = e.networking
 	}
-	st := topo.NewState(t.TempDir())
+	st := topo.NewState(t.TempDir(), "test")
 	st.Images.Source = e.images
 	st.Mesh = &env.Mesh{DataPlane: e.dataPlane, ExposeIstiod: e.expose, Clusters: map[string]env.MeshCluster{}}
 	var gateways []string

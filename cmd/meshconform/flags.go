@@ -28,11 +28,33 @@ const DefaultTopology = "multi-primary"
 type envFlags struct {
 	stateDir string
 	cacheDir string
+	env      string
 }
 
 func (f *envFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.stateDir, "state-dir", env.DefaultDir(), "where the environment file and kubeconfigs are kept ($MESHCONFORM_HOME)")
 	cmd.Flags().StringVar(&f.cacheDir, "cache-dir", images.DefaultCacheDir(), "image kit cache ($MESHCONFORM_CACHE)")
+	cmd.Flags().StringVar(&f.env, "env", "", "the environment's name, carried by everything it creates (1-12 lower-case letters and digits; "+
+		"$"+env.NameEnv+"; default: the one its file records, else derived from --state-dir)")
+}
+
+// envName resolves the environment's name from --env, $MESHCONFORM_ENV, the state directory's file and the
+// directory itself (env.ResolveName); a bad or contradicting name is a usage error.
+func (f envFlags) envName() (string, error) {
+	recorded := ""
+	if st, err := env.Load(f.stateDir); err == nil {
+		recorded = st.Name
+	}
+	name, err := env.ResolveName(f.env, f.stateDir, recorded)
+	if err != nil {
+		return "", &exitError{code: exitUsage, err: err}
+	}
+	return name, nil
+}
+
+// lock takes the state directory's lock for the rest of the command, saying so if another command holds it.
+func (f envFlags) lock(ctx context.Context) (func(), error) {
+	return env.LockDir(ctx, f.stateDir, func(msg string) { fmt.Println(msg) })
 }
 
 // meshFlags choose how the mesh is installed on top of the provisioned clusters.

@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/preflight"
 	"github.com/meshconform/meshconform/framework/topology"
 )
@@ -25,7 +24,11 @@ func newPreflightCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return runPreflight(cmd.Context(), t, f.stateDir)
+			name, err := f.envName()
+			if err != nil {
+				return err
+			}
+			return runPreflight(cmd.Context(), t, name)
 		},
 	}
 	cmd.Flags().StringVar(&topo, "topology", DefaultTopology, "built-in name or topology file")
@@ -33,18 +36,9 @@ func newPreflightCommand() *cobra.Command {
 	return cmd
 }
 
-func runPreflight(ctx context.Context, t *topology.Topology, stateDir string) error {
-	var opts preflight.Options
-	if st, err := env.Load(stateDir); err == nil {
-		for _, c := range st.Clusters {
-			opts.OwnedClusters = append(opts.OwnedClusters, c.KindName)
-		}
-		for _, n := range st.Networks {
-			opts.OwnedNetworks = append(opts.OwnedNetworks, n.Name)
-		}
-	}
-	fmt.Printf("preflight for %s:\n", t.Metadata.Name)
-	if preflight.Print(os.Stdout, preflight.Run(ctx, t, opts)) {
+func runPreflight(ctx context.Context, t *topology.Topology, envName string) error {
+	fmt.Printf("preflight for %s (environment %s):\n", t.Metadata.Name, envName)
+	if preflight.Print(os.Stdout, preflight.Run(ctx, t, preflight.Options{Env: envName})) {
 		return &exitError{code: exitPreflight, err: errors.New("preflight failed: fix the errors above")}
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/meshconform/meshconform/framework/artifacts"
+	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/provision"
 	"github.com/meshconform/meshconform/framework/report"
 )
@@ -43,10 +44,20 @@ func newRunCommand() *cobra.Command {
 			if err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
-			if !keep {
+			release, err := f.lock(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer release()
+			// The cleanup removes what this run creates, never an environment that was up before it.
+			_, loadErr := env.Load(f.stateDir)
+			switch {
+			case loadErr == nil && !keep:
+				defer fmt.Printf("the environment in %s was up before this run: kept (`meshconform down` removes it)\n", f.stateDir)
+			case !keep:
 				defer func() {
 					fmt.Println("removing the environment (use --keep to keep it)")
-					derr := provision.Down(context.WithoutCancel(cmd.Context()), f.stateDir, false, os.Stdout)
+					derr := provision.Down(context.WithoutCancel(cmd.Context()), provision.DownOptions{StateDir: f.stateDir, Out: os.Stdout})
 					if err == nil {
 						err = derr
 					}

@@ -25,7 +25,7 @@ func newStatusCommand() *cobra.Command {
 				return err
 			}
 			live, _ := clusters.List()
-			fmt.Printf("topology %s (%s networking), environment %s\n", st.Topology.Name, st.Topology.Networking, st.Path())
+			fmt.Printf("environment %s: topology %s (%s networking), file %s\n", st.Name, st.Topology.Name, st.Topology.Networking, st.Path())
 			fmt.Printf("images: %s (%s), node image %s\n", st.Images.Source, st.Images.Reason, st.Images.NodeImage)
 			if e := st.Engine; e != nil {
 				fmt.Printf("engine: docker %s (%s)\n", e.Version, valueOr(e.Host, "default socket or context"))
@@ -56,8 +56,8 @@ func newStatusCommand() *cobra.Command {
 			for _, n := range st.Networks {
 				fmt.Printf("network %s %s bridge %s, LB range %s\n", n.Name, n.Subnet, n.Bridge, network.Network(n).LBRange())
 			}
-			if rules := network.ListRules(cmd.Context()); len(rules) > 0 {
-				fmt.Printf("%d iptables allow rules in DOCKER-USER\n", len(rules))
+			if rules := network.ListRules(cmd.Context(), network.EnvRuleTag(st.Name)); len(rules) > 0 {
+				fmt.Printf("%d iptables rules of this environment in DOCKER-USER\n", len(rules))
 			}
 			for _, p := range st.Phases {
 				fmt.Printf("phase %-14s %s\n", p.Name, p.Duration.Round(time.Second))

@@ -99,6 +99,14 @@ func newTestCommand() *cobra.Command {
 			if err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
+			if _, err := f.envName(); err != nil {
+				return err
+			}
+			release, err := f.lock(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer release()
 			return runSuites(cmd.Context(), c)
 		},
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -31,6 +32,11 @@ func newUpCommand() *cobra.Command {
 			if err := m.validate(); err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
+			release, err := f.lock(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer release()
 			_, err = up(cmd.Context(), t, f, m, offline, skipPreflight)
 			return err
 		},
@@ -44,9 +50,17 @@ func newUpCommand() *cobra.Command {
 	return cmd
 }
 
+// up brings the environment up; the caller holds the state directory's lock.
 func up(ctx context.Context, t *topology.Topology, f envFlags, m meshFlags, offline, skipPreflight bool) (*env.State, error) {
+	name, err := f.envName()
+	if err != nil {
+		return nil, err
+	}
+	if errs := env.CheckKindNames(name, topologyClusterNames(t)); !t.BringYourOwn() && len(errs) > 0 {
+		return nil, &exitError{code: exitUsage, err: errors.Join(errs...)}
+	}
 	if !skipPreflight {
-		if err := runPreflight(ctx, t, f.stateDir); err != nil {
+		if err := runPreflight(ctx, t, name); err != nil {
 			return nil, err
 		}
 	}
@@ -60,9 +74,17 @@ func up(ctx context.Context, t *topology.Topology, f envFlags, m meshFlags, offl
 			return nil, err
 		}
 	}
-	st, err := provision.Up(ctx, t, provision.Options{StateDir: f.stateDir, Offline: offline, Kit: kit, Out: os.Stdout})
+	st, err := provision.Up(ctx, t, provision.Options{StateDir: f.stateDir, Env: name, Offline: offline, Kit: kit, Out: os.Stdout})
 	if err != nil || m.skip {
 		return st, err
 	}
 	return st, install.Install(ctx, t, st, install.Options{Kit: kit, Out: os.Stdout, Istio: mesh})
+}
+
+func topologyClusterNames(t *topology.Topology) []string {
+	var names []string
+	for _, c := range t.Spec.Clusters {
+		names = append(names, c.Name)
+	}
+	return names
 }

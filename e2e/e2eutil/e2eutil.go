@@ -60,7 +60,7 @@ func MeshUp(ctx context.Context, name string, mesh istio.Options) *Mesh {
 	mesh.Options, mesh.Resolved = resolved, inst
 	m := &Mesh{Topology: t, StateDir: GinkgoT().TempDir(), Kit: kit, Istio: mesh}
 	DeferCleanup(func(ctx SpecContext) {
-		if err := provision.Down(ctx, m.StateDir, false, GinkgoWriter); err != nil {
+		if err := provision.Down(ctx, provision.DownOptions{StateDir: m.StateDir, Out: GinkgoWriter}); err != nil {
 			Fail("down: " + err.Error())
 		}
 	}, NodeTimeout(3*time.Minute))

@@ -20,6 +20,7 @@ import (
 
 	"github.com/meshconform/meshconform/e2e/e2eutil"
 	"github.com/meshconform/meshconform/framework/clusters"
+	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/images"
 	"github.com/meshconform/meshconform/framework/kube"
 	"github.com/meshconform/meshconform/framework/network"
@@ -35,10 +36,15 @@ func TestNodeImage(t *testing.T) {
 	RunSpecs(t, "offline node image")
 }
 
+// The test's cluster and network belong to an environment of their own, "e2enode".
 const (
-	name    = clusters.NamePrefix + "e2e-node"
-	netName = clusters.NamePrefix + "e2e-node-net"
+	envName = "e2enode"
 	ns      = "e2e"
+)
+
+var (
+	name    = env.KindClusterName(envName, "node")
+	netName = env.DockerNetworkName(envName, "net")
 )
 
 var _ = Describe("offline kind node image", Ordered, Label("e2e", "images"), func() {
@@ -58,7 +64,7 @@ var _ = Describe("offline kind node image", Ordered, Label("e2e", "images"), fun
 		Expect(err).NotTo(HaveOccurred())
 		free, err := network.PickSubnets(1, used)
 		Expect(err).NotTo(HaveOccurred())
-		_, err = network.Ensure(ctx, netName, "e2e-node", free[0])
+		_, err = network.Ensure(ctx, netName, network.Owner{Env: envName, Topology: "e2e-node"}, free[0])
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(func(ctx SpecContext) {
 			Expect(clusters.Delete(name)).To(Succeed())

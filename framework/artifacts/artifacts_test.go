@@ -150,16 +150,16 @@ func newFixture(t *testing.T) *fixture {
 			{Name: "cluster3", Role: topology.RolePrimary, Network: "network2"},
 			{Name: "cluster4", Role: topology.RolePrimary, Network: "network2"},
 		}},
-	}).NewState(t.TempDir())
+	}).NewState(t.TempDir(), "test")
 	f.st.Mesh = &env.Mesh{Workloads: &env.Workloads{Namespace: "echo"}}
 	c1 := f.st.Cluster("cluster1")
-	c1.Role, c1.KindName, c1.Provisioned = topology.RolePrimary, clusters.NamePrefix+"cluster1", true
+	c1.Role, c1.KindName, c1.Provisioned = topology.RolePrimary, "meshconform-cluster1", true
 	c1.Access = clusters.Access{Kubeconfig: "cluster1.kubeconfig"} // the fake clientset stands in for it
 	c2 := f.st.Cluster("cluster2")
 	c2.Role = topology.RoleRemote // bring-your-own: no kind logs
 	c2.Access = clusters.Access{Kubeconfig: "brought.kubeconfig", Context: "brought"}
 	c3 := f.st.Cluster("cluster3")
-	c3.Role, c3.KindName, c3.Provisioned = topology.RolePrimary, clusters.NamePrefix+"cluster3", true
+	c3.Role, c3.KindName, c3.Provisioned = topology.RolePrimary, "meshconform-cluster3", true
 	c3.Access = clusters.Access{Kubeconfig: unreachableKubeconfig(t), Context: "down"}
 	// cluster4 is recorded but `up` never got to create it: no kubeconfig.
 

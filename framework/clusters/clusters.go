@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -22,12 +23,9 @@ import (
 	"sigs.k8s.io/kind/pkg/cluster"
 )
 
-// NamePrefix starts the name of every kind cluster meshconform creates, so they can be found and removed.
-const NamePrefix = "meshconform-"
-
 // Spec is one kind cluster to create.
 type Spec struct {
-	// Name is the kind cluster name (NamePrefix + the topology's cluster name).
+	// Name is the kind cluster name (env.KindClusterName: the environment's and the topology cluster's names).
 	Name          string `json:"name"`
 	NodeImage     string `json:"nodeImage"`
 	Workers       int    `json:"workers"`
@@ -185,19 +183,46 @@ func Delete(names ...string) error {
 	return errors.Join(errs...)
 }
 
-// List returns the kind clusters whose names start with NamePrefix.
+// List returns every kind cluster on the engine (meshconform's and anyone else's: callers decide what is theirs).
 func List() ([]string, error) {
 	all, err := NewProvider(io.Discard).List()
 	if err != nil {
 		return nil, fmt.Errorf("list kind clusters: %w", err)
 	}
-	var ours []string
-	for _, n := range all {
-		if strings.HasPrefix(n, NamePrefix) {
-			ours = append(ours, n)
+	return all, nil
+}
+
+// Attachments returns, for every kind cluster on the engine, the docker networks its node containers are attached
+// to: what tells a cluster of a meshconform environment (on that environment's labelled network) from a look-alike.
+func Attachments(ctx context.Context) (map[string][]string, error) {
+	out, err := exec.CommandContext(ctx, "docker", "ps", "-a", "--filter", "label="+kindClusterLabel,
+		"--format", fmt.Sprintf(`{{.Label %q}}\t{{.Networks}}`, kindClusterLabel)).Output()
+	if err != nil {
+		return nil, fmt.Errorf("list kind node containers: %w", err)
+	}
+	return parseAttachments(string(out)), nil
+}
+
+// kindClusterLabel is the label kind puts on every node container, valued with the cluster's name.
+const kindClusterLabel = "io.x-k8s.kind.cluster"
+
+func parseAttachments(listing string) map[string][]string {
+	att := map[string][]string{}
+	for _, line := range strings.Split(listing, "\n") {
+		name, nets, ok := strings.Cut(strings.TrimSpace(line), "\t")
+		if !ok || name == "" {
+			continue
+		}
+		for _, n := range strings.Split(nets, ",") {
+			if n = strings.TrimSpace(n); n != "" && !slices.Contains(att[name], n) {
+				att[name] = append(att[name], n)
+			}
+		}
+		if _, seen := att[name]; !seen {
+			att[name] = nil
 		}
 	}
-	return ours, nil
+	return att
 }
 
 type lockedWriter struct {

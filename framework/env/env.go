@@ -20,24 +20,26 @@ const (
 	Kind       = "Environment"
 	// FormatVersion is the layout of the file. It changes whenever a field is added with a meaning older readers
 	// would get wrong, or a field changes meaning; Load refuses any other version instead of guessing.
-	FormatVersion = 2
+	FormatVersion = 3
 	fileName      = "environment.json"
 )
 
 // State is the environment file.
 type State struct {
-	APIVersion    string    `json:"apiVersion"`
-	Kind          string    `json:"kind"`
-	FormatVersion int       `json:"formatVersion"`
-	Topology      Topology  `json:"topology"`
-	Engine        *Engine   `json:"engine,omitempty"`
-	Images        Images    `json:"images"`
-	Networks      []Network `json:"networks,omitempty"`
-	Clusters      []Cluster `json:"clusters"`
-	Mesh          *Mesh     `json:"mesh,omitempty"`
-	Phases        []Phase   `json:"phases,omitempty"`
-	CreatedAt     time.Time `json:"createdAt"`
-	UpdatedAt     time.Time `json:"updatedAt"`
+	APIVersion    string `json:"apiVersion"`
+	Kind          string `json:"kind"`
+	FormatVersion int    `json:"formatVersion"`
+	// Name is the environment's identity on the machine (see identity.go): what its clusters, networks and rules carry.
+	Name      string    `json:"name"`
+	Topology  Topology  `json:"topology"`
+	Engine    *Engine   `json:"engine,omitempty"`
+	Images    Images    `json:"images"`
+	Networks  []Network `json:"networks,omitempty"`
+	Clusters  []Cluster `json:"clusters"`
+	Mesh      *Mesh     `json:"mesh,omitempty"`
+	Phases    []Phase   `json:"phases,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
 
 	dir string
 }
@@ -177,11 +179,11 @@ func DefaultDir() string {
 	return ".meshconform"
 }
 
-// New returns an empty state for a topology, to be saved in dir.
-func New(dir string, t Topology) *State {
+// New returns an empty state for a topology, to be saved in dir, for the environment called name.
+func New(dir, name string, t Topology) *State {
 	now := time.Now().UTC()
-	return &State{APIVersion: APIVersion, Kind: Kind, FormatVersion: FormatVersion, Topology: t, CreatedAt: now,
-		UpdatedAt: now, dir: dir}
+	return &State{APIVersion: APIVersion, Kind: Kind, FormatVersion: FormatVersion, Name: name, Topology: t,
+		CreatedAt: now, UpdatedAt: now, dir: dir}
 }
 
 // ErrNoEnvironment means no environment file exists in the directory.

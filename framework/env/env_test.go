@@ -14,7 +14,7 @@ import (
 // mix is a three-cluster environment: a primary and its remote on network1, a primary on network2.
 func mix(t *testing.T) *State {
 	t.Helper()
-	st := New(t.TempDir(), Topology{Name: "mix", Networking: NetworkingIsolated, MeshID: "mesh1", TrustDomain: "cluster.local"})
+	st := New(t.TempDir(), "mix1", Topology{Name: "mix", Networking: NetworkingIsolated, MeshID: "mesh1", TrustDomain: "cluster.local"})
 	st.Networks = []Network{
 		{Name: "meshconform-network1", Bridge: "br-1", Subnet: netip.MustParsePrefix("172.30.1.0/24")},
 		{Name: "meshconform-network2", Bridge: "br-2", Subnet: netip.MustParsePrefix("172.30.2.0/24")},
@@ -108,7 +108,7 @@ func TestValidateListsEveryProblemWithItsField(t *testing.T) {
 
 func TestValidateAcceptsWhatAnInterruptedUpLeaves(t *testing.T) {
 	// Recorded before anything was created: names and places only.
-	st := New(t.TempDir(), Topology{Name: "multi-primary"})
+	st := New(t.TempDir(), "mix1", Topology{Name: "multi-primary"})
 	st.EnsureCluster("cluster1").Role, st.EnsureCluster("cluster1").Network = RolePrimary, "network1"
 	st.EnsureCluster("cluster2").Role, st.EnsureCluster("cluster2").Network = RolePrimary, "network1"
 	if err := st.Validate(); err != nil {
@@ -194,12 +194,12 @@ func mustRead(t *testing.T, path string) []byte {
 // FuzzParse: whatever a file holds, Parse never panics, and what it accepts validates clean, survives a save and
 // parse unchanged, and every query can read without panicking.
 func FuzzParse(f *testing.F) {
-	st := New("", Topology{Name: "mix", Networking: NetworkingIsolated})
+	st := New("", "mix1", Topology{Name: "mix", Networking: NetworkingIsolated})
 	st.Clusters = []Cluster{{Name: "a", Role: RolePrimary, Network: "n1"}, {Name: "b", Role: RoleRemote, Primary: "a", Network: "n1"}}
 	b, _ := json.Marshal(st)
 	f.Add(b)
-	f.Add([]byte(`{"apiVersion":"meshconform.io/v1alpha1","kind":"Environment","formatVersion":2}`))
-	f.Add([]byte(`{"apiVersion":"meshconform.io/v1alpha1","kind":"Environment","formatVersion":2,"networks":[{"name":"x","subnet":"::/0"}]}`))
+	f.Add([]byte(`{"apiVersion":"meshconform.io/v1alpha1","kind":"Environment","formatVersion":3,"name":"x"}`))
+	f.Add([]byte(`{"apiVersion":"meshconform.io/v1alpha1","kind":"Environment","formatVersion":3,"name":"x","networks":[{"name":"x","subnet":"::/0"}]}`))
 	// Real environment files: each built-in's new environment and a provisioned one.
 	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
 	for _, file := range files {

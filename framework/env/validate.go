@@ -15,6 +15,9 @@ func (s *State) Validate() error {
 	var p []string
 	add := func(field, format string, args ...any) { p = append(p, field+": "+fmt.Sprintf(format, args...)) }
 
+	if err := ValidateName(s.Name); err != nil {
+		add("name", "%v", err)
+	}
 	if s.Topology.Name == "" {
 		add("topology.name", "missing")
 	}

@@ -66,7 +66,7 @@ func TestInstallRefusesAnEnvironmentWithoutClusters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := top.NewState(t.TempDir())
+	st := top.NewState(t.TempDir(), "test")
 	o := installer.Options{Installer: env.InstallerPreinstalled}
 	inst, err := installer.New(o)
 	if err != nil {

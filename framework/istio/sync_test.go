@@ -28,7 +28,7 @@ func syncRun(t *testing.T, fetch clusterzFetcher) (*run, *kube.Client) {
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "istiod-abc", Namespace: render.Namespace, Labels: map[string]string{"app": "istiod"}},
 		Status: corev1.PodStatus{Phase: corev1.PodRunning}}
 	c1 := fakeCluster("cluster1", pod)
-	st := top.NewState(t.TempDir())
+	st := top.NewState(t.TempDir(), "test")
 	st.Mesh = &env.Mesh{Clusters: map[string]env.MeshCluster{}}
 	r := &run{st: st, t: top, opts: Options{Out: io.Discard, Timeouts: DefaultTimeouts}, start: time.Now(), fetch: fetch,
 		clients: map[string]*kube.Client{"cluster1": c1}, envs: map[string]*env.Cluster{}, tokens: map[string][]byte{},

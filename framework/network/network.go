@@ -14,11 +14,14 @@ import (
 	"net/netip"
 	"os/exec"
 	"strings"
+
+	"github.com/meshconform/meshconform/framework/env"
 )
 
-// Labels on every docker network meshconform creates.
+// Labels on every docker network meshconform creates: managed, the environment that owns it, and its topology.
 const (
-	ManagedLabel  = "meshconform.io/managed"
+	ManagedLabel  = env.ManagedLabel
+	EnvLabel      = env.EnvLabel
 	TopologyLabel = "meshconform.io/topology"
 	// PoolSize is the number of LoadBalancer addresses each cluster gets.
 	PoolSize = 16
@@ -169,13 +172,22 @@ func Inspect(ctx context.Context, name string) (Network, bool, error) {
 	return n, true, nil
 }
 
-// Create creates a docker network with the address plan above, labelled for the topology.
-func Create(ctx context.Context, n Network, topology string) error {
+// Owner is the environment a network is created for.
+type Owner struct {
+	Env      string
+	Topology string
+}
+
+// Create creates a docker network with the address plan above, labelled for its environment.
+func Create(ctx context.Context, n Network, o Owner) error {
+	if env.ValidateName(o.Env) != nil {
+		return fmt.Errorf("create network %s: owner environment %q is not a valid name", n.Name, o.Env)
+	}
 	args := []string{"network", "create", "--driver", "bridge",
 		"--subnet", n.Subnet.String(), "--ip-range", n.NodeRange().String(), "--gateway", n.Gateway().String(),
 		"--opt", "com.docker.network.bridge.name=" + n.Bridge,
 		"--opt", "com.docker.network.bridge.enable_ip_masquerade=true",
-		"--label", ManagedLabel + "=true", "--label", TopologyLabel + "=" + topology, n.Name}
+		"--label", ManagedLabel + "=true", "--label", EnvLabel + "=" + o.Env, "--label", TopologyLabel + "=" + o.Topology, n.Name}
 	if out, err := exec.CommandContext(ctx, "docker", args...).CombinedOutput(); err != nil {
 		return fmt.Errorf("create network %s (%s): %w: %s", n.Name, n.Subnet, err, strings.TrimSpace(string(out)))
 	}
@@ -191,30 +203,53 @@ func Remove(ctx context.Context, name string) error {
 	return nil
 }
 
-// ListOwned returns the names of docker networks labelled as meshconform's.
-func ListOwned(ctx context.Context) ([]string, error) {
+// Labelled is a docker network labelled as meshconform's, with the environment its label names ("" for networks
+// of versions before environments had names).
+type Labelled struct {
+	Name string
+	Env  string
+}
+
+// ListOwned returns the docker networks labelled as meshconform's.
+func ListOwned(ctx context.Context) ([]Labelled, error) {
 	out, err := exec.CommandContext(ctx, "docker", "network", "ls", "--filter", "label="+ManagedLabel+"=true",
-		"--format", "{{.Name}}").Output()
+		"--format", fmt.Sprintf(`{{.Name}}\t{{.Label %q}}`, EnvLabel)).Output()
 	if err != nil {
 		return nil, fmt.Errorf("list meshconform networks: %w", err)
 	}
-	return strings.Fields(string(out)), nil
+	var nets []Labelled
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		name, envName, _ := strings.Cut(line, "\t")
+		if name = strings.TrimSpace(name); name != "" {
+			nets = append(nets, Labelled{Name: name, Env: strings.TrimSpace(envName)})
+		}
+	}
+	return nets, nil
 }
 
 var errNotOwned = errors.New("exists but was not created by meshconform")
 
-// Ensure creates the network, or checks that an existing one with that name is ours and returns it as it is.
-func Ensure(ctx context.Context, name, topology string, subnet netip.Prefix) (Network, error) {
+// Ensure creates the network, or checks that an existing one with that name is this environment's and returns it as
+// it is. A network of another environment, or not meshconform's, is never adopted.
+func Ensure(ctx context.Context, name string, o Owner, subnet netip.Prefix) (Network, error) {
 	if existing, ok, err := Inspect(ctx, name); err != nil {
 		return Network{}, err
 	} else if ok {
 		out, _ := exec.CommandContext(ctx, "docker", "network", "inspect", "--format",
-			fmt.Sprintf(`{{ index .Labels %q }}`, ManagedLabel), name).Output()
-		if strings.TrimSpace(string(out)) != "true" {
+			fmt.Sprintf(`{{ index .Labels %q }}\t{{ index .Labels %q }}`, ManagedLabel, EnvLabel), name).Output()
+		managed, owner, _ := strings.Cut(strings.TrimSpace(string(out)), "\t")
+		switch {
+		case managed != "true":
 			return Network{}, fmt.Errorf("docker network %s %w: remove or rename it", name, errNotOwned)
+		case owner == "":
+			return Network{}, fmt.Errorf("docker network %s was made by an older meshconform for no named environment: "+
+				"never adopted; `meshconform down --all` lists and removes such leftovers", name)
+		case owner != o.Env:
+			return Network{}, fmt.Errorf("docker network %s belongs to meshconform environment %q, not %q: never adopted; "+
+				"remove it with `meshconform down --env %s` if it is no longer used", name, owner, o.Env, owner)
 		}
 		return existing, nil
 	}
 	n := Network{Name: name, Bridge: BridgeName(name), Subnet: subnet}
-	return n, Create(ctx, n, topology)
+	return n, Create(ctx, n, o)
 }

@@ -93,8 +93,8 @@ func TestIsolationAllowsOnlyLBRangesAndAPIServers(t *testing.T) {
 			t.Fatalf("allow %+v opens node addresses of %s", a, to.Name)
 		}
 	}
-	args := strings.Join(allows[0].args("topo"), " ")
-	for _, want := range []string{"-i mc-1", "-o mc-2", "--comment meshconform:topo", "-j ACCEPT"} {
+	args := strings.Join(allows[0].args(EnvRuleTag("topo")), " ")
+	for _, want := range []string{"-i mc-1", "-o mc-2", "--comment meshconform:env:topo", "-j ACCEPT"} {
 		if !strings.Contains(args, want) {
 			t.Fatalf("rule %q lacks %q", args, want)
 		}
@@ -149,8 +149,8 @@ func TestIsolationDropsOnlyAcrossMeshNetworks(t *testing.T) {
 			t.Fatalf("drop into the cluster's own CIDR: %+v", d)
 		}
 	}
-	args := strings.Join(drops[0].args("t"), " ")
-	if !strings.Contains(args, "-s 172.30.1.2/32") || !strings.Contains(args, "-j DROP") || !strings.Contains(args, "meshconform:t") {
+	args := strings.Join(drops[0].args(EnvRuleTag("t")), " ")
+	if !strings.Contains(args, "-s 172.30.1.2/32") || !strings.Contains(args, "-j DROP") || !strings.Contains(args, "meshconform:env:t") {
 		t.Fatalf("drop rule %q", args)
 	}
 }

@@ -2,8 +2,6 @@ package network
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"os/exec"
@@ -13,8 +11,8 @@ import (
 // Docker isolates its bridge networks from each other (DOCKER-ISOLATION chains). In isolated mode meshconform opens
 // exactly what a multi-network mesh needs, in DOCKER-USER (which docker evaluates first and never rewrites): from each
 // network to every other network's LoadBalancer range (east-west gateways, exposed istiod) and API servers (remote
-// secrets). Every rule carries its owner's tag as its comment
-// (RuleTag), so `down` finds exactly its own rules even after an interrupted `up`.
+// secrets). Every rule carries its environment's tag as its comment
+// (EnvRuleTag), so `down` finds exactly its own rules even after an interrupted `up`.
 
 // Allow is one permitted flow from one bridge to another.
 type Allow struct {
@@ -28,32 +26,11 @@ type Allow struct {
 // RulePrefix starts the comment of every rule meshconform creates.
 const RulePrefix = "meshconform:"
 
-// maxTagLen keeps a tag within iptables' 256-byte comment limit.
-const maxTagLen = 200
-
-// RuleTag is the comment of the rules an owner (a topology) creates: "meshconform:<owner>", one space-free token
-// of [a-z0-9-] after the prefix, matched exactly (OwnsRule). A valid topology name (a DNS label) is used as it is,
-// so the tag is the one earlier versions wrote; any other byte is escaped as "-xHH" (upper case letters too), and an
-// owner too long for a comment is cut and given a hash of the whole.
-func RuleTag(owner string) string {
-	var b strings.Builder
-	for i := 0; i < len(owner); i++ {
-		c := owner[i]
-		if c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' {
-			b.WriteByte(c)
-		} else {
-			fmt.Fprintf(&b, "-x%02x", c)
-		}
-	}
-	t := b.String()
-	if len(t) > maxTagLen {
-		sum := sha256.Sum256([]byte(owner))
-		t = t[:maxTagLen-17] + "-" + hex.EncodeToString(sum[:8])
-	}
-	return RulePrefix + t
-}
-
-func ruleComment(topology string) string { return RuleTag(topology) }
+// EnvRuleTag is the comment of every rule an environment creates: "meshconform:env:<name>", one space-free token
+// matched exactly (OwnsRule), so an environment whose name is a prefix of another's owns none of the other's rules.
+// Environment names are letters and digits only (env.ValidateName); tags of older versions
+// ("meshconform:<topology>") never hold a second ':', so they can never be taken for an environment's.
+func EnvRuleTag(envName string) string { return RulePrefix + "env:" + envName }
 
 // Rule is one rule of an `iptables -S` / `iptables-save` listing.
 type Rule struct {
@@ -120,47 +97,41 @@ func splitArgs(line string) ([]string, bool) {
 	return args, true
 }
 
-// OwnsRule reports whether a rule is the owner's: one of its comments is exactly the owner's tag, or, for rules
-// written before tags were escaped, exactly "meshconform:" + owner. An empty owner owns every meshconform rule (a
-// comment starting with the prefix), for `down --all`.
-func OwnsRule(r Rule, owner string) bool {
+// OwnsRule reports whether one of a rule's comments is exactly tag. The empty tag owns every meshconform rule (a
+// comment starting with RulePrefix), for `down --all`.
+func OwnsRule(r Rule, tag string) bool {
 	for _, c := range r.Comments {
-		switch {
-		case owner == "":
-			if strings.HasPrefix(c, RulePrefix) {
-				return true
-			}
-		case c == RuleTag(owner), c == RulePrefix+owner:
+		if c == tag || tag == "" && strings.HasPrefix(c, RulePrefix) {
 			return true
 		}
 	}
 	return false
 }
 
-// OwnedRules returns the rules of chain in an `iptables -S` listing that the owner owns ("" = every meshconform rule).
-func OwnedRules(listing, chain, owner string) []Rule {
+// OwnedRules returns the rules of chain in an `iptables -S` listing that carry tag ("" = every meshconform rule).
+func OwnedRules(listing, chain, tag string) []Rule {
 	var out []Rule
 	for _, line := range strings.Split(listing, "\n") {
 		r, ok := ParseRule(line)
-		if ok && r.Chain == chain && OwnsRule(r, owner) {
+		if ok && r.Chain == chain && OwnsRule(r, tag) {
 			out = append(out, r)
 		}
 	}
 	return out
 }
 
-func (a Allow) args(topology string) []string {
+func (a Allow) args(tag string) []string {
 	args := []string{"-i", a.FromBridge, "-o", a.ToBridge, "-d", a.Dest.String()}
 	if a.Port != 0 {
 		args = append(args, "-p", "tcp", "--dport", fmt.Sprint(a.Port))
 	}
-	return append(args, "-m", "comment", "--comment", ruleComment(topology), "-j", "ACCEPT")
+	return append(args, "-m", "comment", "--comment", tag, "-j", "ACCEPT")
 }
 
 // returnRule lets replies of allowed flows back (docker's isolation would drop them otherwise).
-func returnRule(topology string) []string {
+func returnRule(tag string) []string {
 	return []string{"-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-i", "mc-+", "-o", "mc-+",
-		"-m", "comment", "--comment", ruleComment(topology), "-j", "ACCEPT"}
+		"-m", "comment", "--comment", tag, "-j", "ACCEPT"}
 }
 
 // IsolationAllows returns the flows isolated networking permits between the given networks: to each other network's
@@ -198,9 +169,9 @@ type Drop struct {
 	Dest   netip.Prefix
 }
 
-func (d Drop) args(topology string) []string {
+func (d Drop) args(tag string) []string {
 	return []string{"-s", netip.PrefixFrom(d.Source, 32).String(), "-d", d.Dest.String(),
-		"-m", "comment", "--comment", ruleComment(topology), "-j", "DROP"}
+		"-m", "comment", "--comment", tag, "-j", "DROP"}
 }
 
 // ClusterAddrs is what IsolationDrops needs to know of a cluster.
@@ -231,22 +202,22 @@ func IsolationDrops(clusters []ClusterAddrs) []Drop {
 }
 
 // Apply inserts the rules (idempotently) at the top of DOCKER-USER.
-func Apply(ctx context.Context, topology string, allows []Allow, drops []Drop) error {
-	if topology == "" {
-		return fmt.Errorf("iptables rules need an owner: the empty tag would make them everyone's")
+func Apply(ctx context.Context, tag string, allows []Allow, drops []Drop) error {
+	if !strings.HasPrefix(tag, RulePrefix) || tag == RulePrefix {
+		return fmt.Errorf("iptables rules need an owner's tag (EnvRuleTag), not %q: without one they would be everyone's", tag)
 	}
 	if err := iptables(ctx, "-L", "DOCKER-USER", "-n"); err != nil {
 		return fmt.Errorf("docker's DOCKER-USER chain is missing (is dockerd running with iptables enabled?): %w", err)
 	}
 	var rules [][]string
 	if len(allows) > 0 {
-		rules = append(rules, returnRule(topology))
+		rules = append(rules, returnRule(tag))
 	}
 	for _, a := range allows {
-		rules = append(rules, a.args(topology))
+		rules = append(rules, a.args(tag))
 	}
 	for _, d := range drops {
-		rules = append(rules, d.args(topology))
+		rules = append(rules, d.args(tag))
 	}
 	for _, r := range rules {
 		if iptables(ctx, append([]string{"-C", "DOCKER-USER"}, r...)...) == nil {
@@ -259,14 +230,14 @@ func Apply(ctx context.Context, topology string, allows []Allow, drops []Drop) e
 	return nil
 }
 
-// RemoveRules deletes every DOCKER-USER rule tagged for the topology ("" = every meshconform rule).
-func RemoveRules(ctx context.Context, topology string) (int, error) {
+// RemoveRules deletes every DOCKER-USER rule carrying tag ("" = every meshconform rule).
+func RemoveRules(ctx context.Context, tag string) (int, error) {
 	out, err := exec.CommandContext(ctx, "iptables", "-w", "5", "-S", "DOCKER-USER").Output()
 	if err != nil {
 		return 0, nil // no docker chain, no rules of ours
 	}
 	removed := 0
-	for _, r := range OwnedRules(string(out), "DOCKER-USER", topology) {
+	for _, r := range OwnedRules(string(out), "DOCKER-USER", tag) {
 		if err := iptables(ctx, append([]string{"-D", "DOCKER-USER"}, r.Spec...)...); err != nil {
 			return removed, err
 		}
@@ -275,15 +246,15 @@ func RemoveRules(ctx context.Context, topology string) (int, error) {
 	return removed, nil
 }
 
-// ListRules returns the DOCKER-USER rules of meshconform, for `status` and leftover checks.
-func ListRules(ctx context.Context) []string {
+// ListRules returns the DOCKER-USER rules carrying tag ("" = every meshconform rule), for `status` and `down --all`.
+func ListRules(ctx context.Context, tag string) []string {
 	out, err := exec.CommandContext(ctx, "iptables", "-w", "5", "-S", "DOCKER-USER").Output()
 	if err != nil {
 		return nil
 	}
 	var rules []string
 	for _, line := range strings.Split(string(out), "\n") {
-		if r, ok := ParseRule(line); ok && r.Chain == "DOCKER-USER" && OwnsRule(r, "") {
+		if r, ok := ParseRule(line); ok && r.Chain == "DOCKER-USER" && OwnsRule(r, tag) {
 			rules = append(rules, line)
 		}
 	}

@@ -6,48 +6,55 @@ import (
 	"testing"
 )
 
-// listing is `iptables -S DOCKER-USER` on a machine with two environments (multi-primary and
-// multi-primary-multi-network, a topology whose name the other's is a prefix of), a legacy rule whose comment holds
-// spaces, another tool's rules and docker's own. iptables quotes every comment holding a ':' or a space.
+// listing is `iptables -S DOCKER-USER` on a machine with two environments ("mp" and "mp2", a name the other's is a
+// prefix of), rules an older meshconform tagged with its topology's name (one whose comment holds spaces), another
+// tool's rules and docker's own. iptables quotes every comment holding a ':' or a space.
 const listing = `-N DOCKER-USER
--A DOCKER-USER -s 172.30.1.2/32 -d 10.20.0.0/16 -m comment --comment "meshconform:multi-primary" -j DROP
--A DOCKER-USER -i mc-a1b2 -o mc-c3d4 -d 172.30.2.192/26 -m comment --comment "meshconform:multi-primary-multi-network" -j ACCEPT
--A DOCKER-USER -m conntrack --ctstate RELATED,ESTABLISHED -i mc-+ -o mc-+ -m comment --comment "meshconform:multi-primary-multi-network" -j ACCEPT
--A DOCKER-USER -i mc-a1b2 -o mc-c3d4 -d 172.30.2.10/32 -p tcp -m tcp --dport 6443 -m comment --comment "meshconform:multi-primary" -j ACCEPT
+-A DOCKER-USER -s 172.30.1.2/32 -d 10.20.0.0/16 -m comment --comment "meshconform:env:mp" -j DROP
+-A DOCKER-USER -i mc-a1b2 -o mc-c3d4 -d 172.30.2.192/26 -m comment --comment "meshconform:env:mp2" -j ACCEPT
+-A DOCKER-USER -m conntrack --ctstate RELATED,ESTABLISHED -i mc-+ -o mc-+ -m comment --comment "meshconform:env:mp2" -j ACCEPT
+-A DOCKER-USER -i mc-a1b2 -o mc-c3d4 -d 172.30.2.10/32 -p tcp -m tcp --dport 6443 -m comment --comment "meshconform:env:mp" -j ACCEPT
+-A DOCKER-USER -s 10.1.0.0/16 -m comment --comment "meshconform:mp" -j DROP
 -A DOCKER-USER -s 10.0.0.0/8 -m comment --comment "meshconform:my lab \"east\"" -j DROP
--A DOCKER-USER -s 192.168.7.0/24 -m comment --comment "not meshconform:multi-primary" -j ACCEPT
+-A DOCKER-USER -s 192.168.7.0/24 -m comment --comment "not meshconform:env:mp" -j ACCEPT
 -A DOCKER-USER -s 192.168.8.0/24 -m comment --comment "vpn rule" -j ACCEPT
 -A DOCKER-USER -j RETURN`
 
-func owned(t *testing.T, owner string) []string {
+func owned(t *testing.T, tag string) []string {
 	t.Helper()
 	var out []string
-	for _, r := range OwnedRules(listing, "DOCKER-USER", owner) {
+	for _, r := range OwnedRules(listing, "DOCKER-USER", tag) {
 		out = append(out, strings.Join(r.Spec, "|"))
 	}
 	return out
 }
 
-func TestOwnedRulesExactOwner(t *testing.T) {
-	got := owned(t, "multi-primary")
+func TestOwnedRulesExactEnvironment(t *testing.T) {
+	got := owned(t, EnvRuleTag("mp"))
 	want := []string{
-		"-s|172.30.1.2/32|-d|10.20.0.0/16|-m|comment|--comment|meshconform:multi-primary|-j|DROP",
-		"-i|mc-a1b2|-o|mc-c3d4|-d|172.30.2.10/32|-p|tcp|-m|tcp|--dport|6443|-m|comment|--comment|meshconform:multi-primary|-j|ACCEPT",
+		"-s|172.30.1.2/32|-d|10.20.0.0/16|-m|comment|--comment|meshconform:env:mp|-j|DROP",
+		"-i|mc-a1b2|-o|mc-c3d4|-d|172.30.2.10/32|-p|tcp|-m|tcp|--dport|6443|-m|comment|--comment|meshconform:env:mp|-j|ACCEPT",
 	}
 	if !slices.Equal(got, want) {
-		t.Errorf("multi-primary owns\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		t.Errorf("environment mp owns\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if got := owned(t, "multi-primary-multi-network"); len(got) != 2 || !strings.Contains(got[1], "RELATED,ESTABLISHED") {
-		t.Errorf("multi-primary-multi-network owns %q", got)
+	if got := owned(t, EnvRuleTag("mp2")); len(got) != 2 || !strings.Contains(got[1], "RELATED,ESTABLISHED") {
+		t.Errorf("environment mp2 owns %q", got)
 	}
-	if got := owned(t, "multi"); len(got) != 0 {
-		t.Errorf("a prefix owner owns %q", got)
+	if got := owned(t, EnvRuleTag("m")); len(got) != 0 {
+		t.Errorf("a prefix of an environment's name owns %q", got)
+	}
+	// An older version's topology tag "meshconform:mp" is not environment mp's.
+	for _, r := range owned(t, EnvRuleTag("mp")) {
+		if strings.Contains(r, "10.1.0.0/16") {
+			t.Errorf("a topology tag taken for an environment's: %s", r)
+		}
 	}
 }
 
-// A legacy comment with spaces and quotes is one argument, unquoted, so -D gets the rule back whole.
+// A comment with spaces and quotes is one argument, unquoted, so -D gets the rule back whole.
 func TestOwnedRulesQuotedCommentWithSpaces(t *testing.T) {
-	got := owned(t, `my lab "east"`)
+	got := owned(t, `meshconform:my lab "east"`)
 	want := []string{`-s|10.0.0.0/8|-m|comment|--comment|meshconform:my lab "east"|-j|DROP`}
 	if !slices.Equal(got, want) {
 		t.Errorf("got %q, want %q", got, want)
@@ -56,12 +63,20 @@ func TestOwnedRulesQuotedCommentWithSpaces(t *testing.T) {
 
 func TestOwnedRulesEveryMeshconformRule(t *testing.T) {
 	got := owned(t, "")
-	if len(got) != 5 {
+	if len(got) != 6 {
 		t.Fatalf("every meshconform rule: %d rules\n%s", len(got), strings.Join(got, "\n"))
 	}
 	for _, r := range got {
 		if strings.Contains(r, "not meshconform") || strings.Contains(r, "vpn rule") {
 			t.Errorf("another tool's rule taken: %s", r)
+		}
+	}
+}
+
+func TestApplyRefusesRulesWithoutAnOwner(t *testing.T) {
+	for _, tag := range []string{"", RulePrefix, "mp"} {
+		if err := Apply(t.Context(), tag, nil, nil); err == nil || !strings.Contains(err.Error(), "owner") {
+			t.Errorf("Apply with tag %q: %v", tag, err)
 		}
 	}
 }
@@ -92,32 +107,5 @@ func TestParseRule(t *testing.T) {
 		if ok != c.ok || r.Chain != c.chain || !slices.Equal(r.Spec, c.spec) || !slices.Equal(r.Comments, c.comments) {
 			t.Errorf("ParseRule(%q) = %+v, %t; want chain %q spec %q comments %q, %t", c.line, r, ok, c.chain, c.spec, c.comments, c.ok)
 		}
-	}
-}
-
-func TestRuleTag(t *testing.T) {
-	for owner, want := range map[string]string{
-		"multi-primary":         "meshconform:multi-primary", // the tag earlier versions wrote
-		"primary-remote-2":      "meshconform:primary-remote-2",
-		"My Lab":                "meshconform:-x4dy-x20-x4cab",
-		"a:b\"c":                "meshconform:a-x3ab-x22c",
-		strings.Repeat("a", 63): "meshconform:" + strings.Repeat("a", 63),
-	} {
-		if got := RuleTag(owner); got != want {
-			t.Errorf("RuleTag(%q) = %q, want %q", owner, got, want)
-		}
-	}
-	long := RuleTag(strings.Repeat("A", 300))
-	if len(long) > 255 || strings.ContainsAny(long, " \"") || long == RuleTag(strings.Repeat("A", 301)) {
-		t.Errorf("long owner's tag %q (%d bytes)", long, len(long))
-	}
-	// A new escaped tag and the legacy raw comment are both the owner's.
-	for _, comment := range []string{RuleTag("My Lab"), "meshconform:My Lab"} {
-		if !OwnsRule(Rule{Comments: []string{comment}}, "My Lab") {
-			t.Errorf("%q not owned by its owner", comment)
-		}
-	}
-	if OwnsRule(Rule{Comments: []string{RuleTag("My Lab")}}, "my-lab") {
-		t.Error("an escaped tag owned by another name")
 	}
 }

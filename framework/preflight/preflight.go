@@ -15,8 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/meshconform/meshconform/framework/clusters"
-	"github.com/meshconform/meshconform/framework/network"
+	"github.com/meshconform/meshconform/framework/inventory"
 	"github.com/meshconform/meshconform/framework/topology"
 )
 
@@ -46,9 +45,8 @@ const (
 
 // Options tune Run.
 type Options struct {
-	// OwnedClusters and OwnedNetworks are what the current environment file already records: not leftovers.
-	OwnedClusters []string
-	OwnedNetworks []string
+	// Env is the environment about to come up: its own clusters and networks are neither leftovers nor others'.
+	Env string
 }
 
 // Run performs every check for the topology.
@@ -58,10 +56,15 @@ func Run(ctx context.Context, t *topology.Topology, opts Options) []Finding {
 	if t.BringYourOwn() {
 		return out
 	}
-	checkHost(&out, system, t)
+	var others inventory.Inventory
 	if dockerOK {
-		checkLeftovers(ctx, &out, opts)
+		// A listing that fails contributes nothing: the docker check already reports an unreachable daemon.
+		if inv, err := inventory.Take(ctx); err == nil {
+			others = inv.Others(opts.Env)
+		}
 	}
+	checkHost(&out, system, t, others)
+	checkOthers(&out, others)
 	return out
 }
 
@@ -76,8 +79,14 @@ type host struct {
 var system = host{readFile: os.ReadFile, lookPath: exec.LookPath, geteuid: os.Geteuid, numCPU: runtime.NumCPU}
 
 // checkHost runs the checks of the kernel limits, memory, CPUs and (isolated networking) iptables and privileges.
-func checkHost(out *[]Finding, h host, t *topology.Topology) {
-	checkInotify(out, h, len(t.Spec.Clusters))
+// Clusters of other environments count: their kubelets hold inotify instances too. (Their memory is already out of
+// MemAvailable.)
+func checkHost(out *[]Finding, h host, t *topology.Topology, others inventory.Inventory) {
+	n := len(t.Spec.Clusters)
+	for _, e := range others {
+		n += len(e.Clusters)
+	}
+	checkInotify(out, h, n)
 	checkResources(out, h, t)
 	if t.Spec.Networking == topology.NetworkingIsolated {
 		if _, err := h.lookPath("iptables"); err != nil {
@@ -150,39 +159,21 @@ func checkResources(out *[]Finding, h host, t *topology.Topology) {
 	}
 }
 
-func checkLeftovers(ctx context.Context, out *[]Finding, opts Options) {
-	// A listing that fails contributes nothing: the docker check already reports an unreachable daemon.
-	cs, err := clusters.List()
-	if err != nil {
-		cs = nil
-	}
-	ns, err := network.ListOwned(ctx)
-	if err != nil {
-		ns = nil
-	}
-	leftovers(out, opts, cs, ns)
-}
-
-// leftovers reports the meshconform clusters and networks that exist but that the environment file does not own.
-func leftovers(out *[]Finding, opts Options, liveClusters, liveNetworks []string) {
-	owned := map[string]bool{}
-	for _, n := range append(opts.OwnedClusters, opts.OwnedNetworks...) {
-		owned[n] = true
-	}
-	var left []string
-	for _, c := range liveClusters {
-		if !owned[c] {
-			left = append(left, "cluster "+c)
+// checkOthers names the other environments on the machine (they share its memory, CPUs and inotify instances, and
+// are never touched by this one) and warns of unnamed ones an older meshconform left.
+func checkOthers(out *[]Finding, others inventory.Inventory) {
+	var named []string
+	for _, e := range others {
+		if e.Name == "" {
+			*out = append(*out, Finding{"leftovers", Warning, "resources of an older meshconform, which named no environment: " +
+				strings.TrimPrefix(e.String(), "(unnamed: an older meshconform's): "), "meshconform down --all   (lists them and asks first)"})
+			continue
 		}
+		named = append(named, e.String())
 	}
-	for _, n := range liveNetworks {
-		if !owned[n] {
-			left = append(left, "network "+n)
-		}
-	}
-	if len(left) > 0 {
-		*out = append(*out, Finding{"leftovers", Error, "found meshconform resources no environment file records: " + strings.Join(left, ", "),
-			"meshconform down --all"})
+	if len(named) > 0 {
+		*out = append(*out, Finding{"environments", OK, fmt.Sprintf("%d other environment(s) on this machine, left alone and "+
+			"counted in the limits above: %s", len(named), strings.Join(named, " | ")), ""})
 	}
 }
 

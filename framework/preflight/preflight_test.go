@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/meshconform/meshconform/framework/inventory"
 	"github.com/meshconform/meshconform/framework/topology"
 )
 
@@ -197,7 +198,7 @@ func TestIsolatedNetworkingNeedsIptablesAndRoot(t *testing.T) {
 	}
 	for _, c := range cases {
 		var out []Finding
-		checkHost(&out, fakeHost(ok, c.commands, c.euid, 8), topo(c.networking, 0, 0))
+		checkHost(&out, fakeHost(ok, c.commands, c.euid, 8), topo(c.networking, 0, 0), nil)
 		var errs []string
 		for _, f := range out {
 			if f.Severity == Error {
@@ -213,7 +214,7 @@ func TestIsolatedNetworkingNeedsIptablesAndRoot(t *testing.T) {
 func TestHostChecksOrder(t *testing.T) {
 	files := with(inotify(100, 100), "/proc/meminfo", meminfo(1))
 	var out []Finding
-	checkHost(&out, fakeHost(files, nil, 1000, 1), topo(topology.NetworkingIsolated, 0, 0))
+	checkHost(&out, fakeHost(files, nil, 1000, 1), topo(topology.NetworkingIsolated, 0, 0), nil)
 	var checks []string
 	for _, f := range out {
 		checks = append(checks, f.Check)
@@ -223,32 +224,48 @@ func TestHostChecksOrder(t *testing.T) {
 	}
 }
 
-func TestLeftoversAreWhatNoEnvironmentOwns(t *testing.T) {
-	opts := Options{OwnedClusters: []string{"meshconform-cluster1"}, OwnedNetworks: []string{"meshconform-network1"}}
+func TestOtherEnvironmentsAreNotLeftovers(t *testing.T) {
+	others := inventory.Inventory{
+		{Name: "ab", Clusters: []string{"mc-ab-cluster1", "mc-ab-cluster2"}, Networks: []string{"mc-ab-bridge"}},
+		{Name: "", Clusters: []string{"meshconform-cluster1"}, Networks: []string{"meshconform-bridge"}},
+	}
 	var out []Finding
-	leftovers(&out, opts, []string{"meshconform-cluster1", "meshconform-cluster2"}, []string{"meshconform-network1", "meshconform-network2"})
-	if len(out) != 1 {
-		t.Fatalf("findings %+v, want one", out)
+	checkOthers(&out, others)
+	if len(out) != 2 {
+		t.Fatalf("findings %+v, want two", out)
 	}
-	f := out[0]
-	if f.Check != "leftovers" || f.Severity != Error || f.Fix != "meshconform down --all" {
-		t.Errorf("finding %+v", f)
+	if f := out[0]; f.Check != "leftovers" || f.Severity != Warning || !strings.Contains(f.Message, "meshconform-cluster1") ||
+		strings.Contains(f.Message, "mc-ab") || !strings.Contains(f.Fix, "down --all") {
+		t.Errorf("older leftovers: %+v", f)
 	}
-	if !strings.HasSuffix(f.Message, ": cluster meshconform-cluster2, network meshconform-network2") {
-		t.Errorf("message %q does not list exactly the leftovers", f.Message)
+	if f := out[1]; f.Check != "environments" || f.Severity == Error || !strings.Contains(f.Message, "ab: clusters mc-ab-cluster1, mc-ab-cluster2") {
+		t.Errorf("another environment: %+v", f)
 	}
-
 	out = nil
-	leftovers(&out, opts, []string{"meshconform-cluster1"}, []string{"meshconform-network1"})
-	leftovers(&out, Options{}, nil, nil)
+	checkOthers(&out, nil)
 	if len(out) != 0 {
-		t.Errorf("owned or no resources reported as leftovers: %+v", out)
+		t.Errorf("nothing else on the machine: %+v", out)
 	}
-	// With no environment file everything meshconform made is a leftover.
-	out = nil
-	leftovers(&out, Options{}, nil, []string{"meshconform-network1"})
-	if len(out) != 1 || !strings.HasSuffix(out[0].Message, ": network meshconform-network1") {
-		t.Errorf("without an environment: %+v", out)
+}
+
+// Another environment's clusters hold inotify instances too: 1 cluster here + 2 there need the multi-cluster limits.
+func TestInotifyCountsOtherEnvironmentsClusters(t *testing.T) {
+	files := map[string]string{"/proc/sys/fs/inotify/max_user_watches": "65536", "/proc/sys/fs/inotify/max_user_instances": "256",
+		"/proc/meminfo": "MemAvailable: 99999999 kB\n"}
+	var alone, shared []Finding
+	checkHost(&alone, fakeHost(files, nil, 0, 4), topo(topology.NetworkingBridged, 0), nil)
+	checkHost(&shared, fakeHost(files, nil, 0, 4), topo(topology.NetworkingBridged, 0),
+		inventory.Inventory{{Name: "x", Clusters: []string{"mc-x-a", "mc-x-b"}}})
+	count := func(fs []Finding) (n int) {
+		for _, f := range fs {
+			if f.Check == "inotify" && f.Severity == Error {
+				n++
+			}
+		}
+		return n
+	}
+	if count(alone) != 0 || count(shared) != 2 {
+		t.Errorf("inotify errors alone %d (want 0), with another environment's 2 clusters %d (want 2)", count(alone), count(shared))
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -13,62 +14,93 @@ import (
 
 	"github.com/meshconform/meshconform/framework/clusters"
 	"github.com/meshconform/meshconform/framework/env"
+	"github.com/meshconform/meshconform/framework/inventory"
 	"github.com/meshconform/meshconform/framework/kube"
 	"github.com/meshconform/meshconform/framework/network"
 	"github.com/meshconform/meshconform/framework/workload"
 )
 
-// Down removes what the environment file records and, with all, every meshconform cluster, network and rule on
-// this machine (found by name prefix, label and rule comment), including leftovers of interrupted runs. Without an
-// environment file and without all it removes nothing: what it would find by prefix may belong to another
-// environment (another state directory, another CI job on the same machine); it lists it and says how to remove it.
-func Down(ctx context.Context, stateDir string, all bool, out io.Writer) error {
-	st, err := env.Load(stateDir)
+// DownOptions choose what Down removes.
+type DownOptions struct {
+	StateDir string
+	// Env names the environment to remove when its file is gone (from --env): found by its labels and tags.
+	Env string
+	// All removes every meshconform environment on the machine, after Confirm agrees to the listing.
+	All bool
+	// Confirm is asked before All removes anything; nil refuses (a caller without a terminal passes --yes).
+	Confirm func(listing string) bool
+	Out     io.Writer
+}
+
+// ErrNotConfirmed means `down --all` was not confirmed: nothing was removed.
+var ErrNotConfirmed = errors.New("not confirmed: nothing removed")
+
+// Down removes one environment: what its file records, and whatever else carries its name (labelled networks, kind
+// clusters on them, tagged rules: an interrupted `up` may have made more than it recorded). Without a file it
+// removes the environment opts.Env names, found the same way; with neither it removes nothing and lists the
+// environments that exist. With All it removes every meshconform environment, after confirmation.
+func Down(ctx context.Context, opts DownOptions) error {
+	out := opts.Out
+	if out == nil {
+		out = io.Discard
+	}
+	st, err := env.Load(opts.StateDir)
 	if err != nil && !errors.Is(err, env.ErrNoEnvironment) {
 		return err
 	}
-	var found, owned []string
-	if all || st == nil {
-		if found, err = clusters.List(); err != nil {
-			return err
-		}
-		if owned, err = network.ListOwned(ctx); err != nil {
-			return err
-		}
+	if st != nil && opts.Env != "" && opts.Env != st.Name {
+		return fmt.Errorf("--env %s: %s holds environment %q: pass its state directory, or leave --env out to remove %q",
+			opts.Env, st.Path(), st.Name, st.Name)
 	}
-	plan := planDown(st, all, found, owned)
+	inv, err := inventory.Take(ctx)
+	if err != nil {
+		return err
+	}
+	name := opts.Env
+	if st != nil {
+		name = st.Name
+	}
+	plan := planDown(st, name, opts.All, inv)
 	if plan.nothing {
-		if len(found)+len(owned) == 0 {
-			fmt.Fprintf(out, "no environment in %s: nothing to remove\n", stateDir)
+		if len(inv) == 0 {
+			fmt.Fprintf(out, "no environment in %s: nothing to remove\n", opts.StateDir)
 			return nil
 		}
-		fmt.Fprintf(out, "no environment in %s: nothing removed. This machine has meshconform clusters %v and networks %v "+
-			"of other environments (another --state-dir or $MESHCONFORM_HOME); remove them from their own state "+
-			"directory, or all of them with `meshconform down --all`\n", stateDir, found, owned)
+		fmt.Fprintf(out, "no environment in %s: nothing removed. Environments on this machine:\n", opts.StateDir)
+		for _, e := range inv {
+			fmt.Fprintf(out, "  %s\n", e)
+		}
+		fmt.Fprintln(out, "remove one with `meshconform down --env NAME` (or from its own --state-dir), every one with `meshconform down --all`")
 		return nil
 	}
-	kindNames, networks, topo := plan.clusters, plan.networks, plan.ruleOwner
+	if opts.All {
+		listing := describe(plan, st)
+		if opts.Confirm == nil || !opts.Confirm(listing) {
+			return fmt.Errorf("down --all would remove:\n%s%w", listing, ErrNotConfirmed)
+		}
+	}
 	var errs []error
 	if st != nil {
 		errs = append(errs, removeBroughtWorkloads(ctx, st, out)...)
 	}
-	for _, n := range kindNames {
+	for _, n := range plan.clusters {
 		fmt.Fprintf(out, "deleting cluster %s\n", n)
 		if err := clusters.Delete(n); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	removed := 0
-	if plan.rules {
-		n, err := network.RemoveRules(ctx, topo)
+	for _, tag := range plan.ruleTags {
+		n, err := network.RemoveRules(ctx, tag)
 		if err != nil {
 			errs = append(errs, err)
-		} else if n > 0 {
-			fmt.Fprintf(out, "removed %d iptables rules\n", n)
 		}
-		removed = n
+		removed += n
 	}
-	for _, n := range networks {
+	if removed > 0 {
+		fmt.Fprintf(out, "removed %d iptables rules\n", removed)
+	}
+	for _, n := range plan.networks {
 		fmt.Fprintf(out, "removing network %s\n", n)
 		if err := network.Remove(ctx, n); err != nil {
 			errs = append(errs, err)
@@ -79,34 +111,28 @@ func Down(ctx context.Context, stateDir string, all bool, out io.Writer) error {
 			errs = append(errs, err)
 		}
 	}
-	if len(kindNames)+len(networks)+removed == 0 {
+	if len(plan.clusters)+len(plan.networks)+removed == 0 {
 		fmt.Fprintln(out, "nothing to remove")
 	}
 	return errors.Join(errs...)
 }
 
-// removal is what Down removes: kind clusters, docker networks, and, when rules is set, the iptables rules of
-// ruleOwner (every meshconform rule when ""); nothing means none of them, rules included. An environment whose
-// state names no topology has no owner tag: its rules cannot be told apart, so none is removed (not all of them).
+// removal is what Down removes: kind clusters, docker networks, and the iptables rules carrying one of ruleTags
+// ("" = every meshconform rule); nothing means none of them.
 type removal struct {
 	clusters, networks []string
-	ruleOwner          string
-	rules              bool
+	ruleTags           []string
 	nothing            bool
 }
 
-// planDown decides what Down removes: what the environment records and, with all, every meshconform cluster and
-// network found on the machine (found, owned) and every meshconform rule. Without an environment and without all:
-// nothing.
-func planDown(st *env.State, all bool, found, owned []string) removal {
-	var r removal
-	if st == nil && !all {
+// planDown decides what Down removes, from the environment file (nil if none), the environment's name (the file's,
+// or --env), all, and what the machine holds. Only the named environment's things, or with all every environment's.
+func planDown(st *env.State, name string, all bool, inv inventory.Inventory) removal {
+	if st == nil && name == "" && !all {
 		return removal{nothing: true}
 	}
+	var r removal
 	if st != nil {
-		if st.Topology.Name != "" {
-			r.ruleOwner, r.rules = st.Topology.Name, true
-		}
 		for _, c := range st.Clusters {
 			if c.Provisioned && c.KindName != "" {
 				r.clusters = append(r.clusters, c.KindName)
@@ -116,12 +142,38 @@ func planDown(st *env.State, all bool, found, owned []string) removal {
 			r.networks = append(r.networks, n.Name)
 		}
 	}
+	if name != "" {
+		mine := inv.Env(name)
+		r.clusters = union(r.clusters, mine.Clusters)
+		r.networks = union(r.networks, mine.Networks)
+		r.ruleTags = []string{network.EnvRuleTag(name)}
+	}
 	if all {
-		r.clusters = union(r.clusters, found)
-		r.networks = union(r.networks, owned)
-		r.ruleOwner, r.rules = "", true // every meshconform rule
+		for _, e := range inv {
+			r.clusters = union(r.clusters, e.Clusters)
+			r.networks = union(r.networks, e.Networks)
+		}
+		r.ruleTags = []string{""} // every meshconform rule
 	}
 	return r
+}
+
+// describe lists what a removal takes, for the confirmation of `down --all`.
+func describe(r removal, st *env.State) string {
+	var b strings.Builder
+	if st != nil {
+		fmt.Fprintf(&b, "  environment %s (%s)\n", st.Name, st.Path())
+	}
+	for _, c := range r.clusters {
+		fmt.Fprintf(&b, "  kind cluster %s\n", c)
+	}
+	for _, n := range r.networks {
+		fmt.Fprintf(&b, "  docker network %s\n", n)
+	}
+	if slices.Contains(r.ruleTags, "") {
+		b.WriteString("  every DOCKER-USER rule tagged meshconform:\n")
+	}
+	return b.String()
 }
 
 func union(a, b []string) []string {

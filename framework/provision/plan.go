@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/meshconform/meshconform/framework/clusters"
 	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/network"
 	"github.com/meshconform/meshconform/framework/topology"
@@ -14,20 +13,20 @@ import (
 // MetalLB pool each cluster gets. Decided from the topology and the recorded networks alone, so it is the same on
 // every re-run and can be tested without docker.
 
-// DockerNetworkOf names the docker network a mesh network runs on: one for the whole topology when bridged, one
-// per mesh network when isolated.
-func DockerNetworkOf(t *topology.Topology, meshNetwork string) string {
+// DockerNetworkOf names the docker network a mesh network runs on in environment envName: one for the whole
+// topology when bridged, one per mesh network when isolated.
+func DockerNetworkOf(t *topology.Topology, envName, meshNetwork string) string {
 	if t.Spec.Networking == topology.NetworkingBridged {
-		return clusters.NamePrefix + "bridge"
+		return env.DockerNetworkName(envName, "bridge")
 	}
-	return clusters.NamePrefix + meshNetwork
+	return env.DockerNetworkName(envName, meshNetwork)
 }
 
-// DockerNetworks are the docker networks a topology needs, in order of first use.
-func DockerNetworks(t *topology.Topology) []string {
+// DockerNetworks are the docker networks a topology needs in environment envName, in order of first use.
+func DockerNetworks(t *topology.Topology, envName string) []string {
 	var want []string
 	for _, mn := range t.Networks() {
-		if n := DockerNetworkOf(t, mn); !slices.Contains(want, n) {
+		if n := DockerNetworkOf(t, envName, mn); !slices.Contains(want, n) {
 			want = append(want, n)
 		}
 	}

@@ -26,26 +26,26 @@ func TestDockerNetworksFollowTheNetworkingMode(t *testing.T) {
 	if mix.Spec.Networking != topology.NetworkingIsolated {
 		t.Fatalf("mix-3-cluster networking %s, want the isolated default", mix.Spec.Networking)
 	}
-	if got := DockerNetworks(mix); !slices.Equal(got, []string{"meshconform-network1", "meshconform-network2"}) {
+	if got := DockerNetworks(mix, "test"); !slices.Equal(got, []string{"mc-test-network1", "mc-test-network2"}) {
 		t.Errorf("isolated: docker networks %v, want one per mesh network", got)
 	}
 	mix.Spec.Networking = topology.NetworkingBridged
-	if got := DockerNetworks(mix); !slices.Equal(got, []string{"meshconform-bridge"}) {
+	if got := DockerNetworks(mix, "test"); !slices.Equal(got, []string{"mc-test-bridge"}) {
 		t.Errorf("bridged: docker networks %v, want one for the topology", got)
 	}
-	if got := DockerNetworkOf(mix, "network2"); got != "meshconform-bridge" {
+	if got := DockerNetworkOf(mix, "test", "network2"); got != "mc-test-bridge" {
 		t.Errorf("bridged: network2 runs on %s", got)
 	}
 }
 
 func TestPoolsAreAssignedInTopologyOrderAndNeverOverlap(t *testing.T) {
 	top := builtin(t, "mix-3-cluster")
-	st := top.NewState(t.TempDir())
-	for i, name := range DockerNetworks(top) {
+	st := top.NewState(t.TempDir(), "test")
+	for i, name := range DockerNetworks(top, "test") {
 		st.Networks = append(st.Networks, env.Network{Name: name, Subnet: netip.PrefixFrom(netip.AddrFrom4([4]byte{172, 30, byte(i + 1), 0}), 24)})
 	}
 	for _, c := range top.Spec.Clusters {
-		st.Cluster(c.Name).DockerNetwork = DockerNetworkOf(top, c.Network)
+		st.Cluster(c.Name).DockerNetwork = DockerNetworkOf(top, "test", c.Network)
 	}
 	if err := AssignPools(st); err != nil {
 		t.Fatal(err)
@@ -65,7 +65,7 @@ func TestPoolsAreAssignedInTopologyOrderAndNeverOverlap(t *testing.T) {
 }
 
 func TestPoolsRefuseMoreClustersThanANetworkHolds(t *testing.T) {
-	st := env.New(t.TempDir(), env.Topology{Name: "many"})
+	st := env.New(t.TempDir(), "test", env.Topology{Name: "many"})
 	st.Networks = []env.Network{{Name: "meshconform-bridge", Subnet: netip.MustParsePrefix("172.30.9.0/24")}}
 	for i := range network.MaxClustersPerNetwork + 1 {
 		c := st.EnsureCluster("c" + string(rune('a'+i)))
@@ -93,12 +93,12 @@ func TestValidationAndPoolsAgreeOnClustersPerNetwork(t *testing.T) {
 			}
 			top.Default()
 			valid := top.Validate() == nil
-			st := top.NewState(t.TempDir())
-			for i, name := range DockerNetworks(top) {
+			st := top.NewState(t.TempDir(), "test")
+			for i, name := range DockerNetworks(top, "test") {
 				st.Networks = append(st.Networks, env.Network{Name: name, Subnet: netip.PrefixFrom(netip.AddrFrom4([4]byte{172, 30, byte(i + 1), 0}), 24)})
 			}
 			for _, c := range top.Spec.Clusters {
-				st.Cluster(c.Name).DockerNetwork = DockerNetworkOf(top, c.Network)
+				st.Cluster(c.Name).DockerNetwork = DockerNetworkOf(top, "test", c.Network)
 			}
 			pooled := AssignPools(st) == nil
 			if valid != pooled {

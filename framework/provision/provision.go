@@ -36,6 +36,8 @@ var DefaultTimeouts = Timeouts{NodesReady: 4 * time.Minute, MetalLB: 4 * time.Mi
 // Options configure Up.
 type Options struct {
 	StateDir string
+	// Env is the environment's name (env.ResolveName); an existing environment file's own name wins.
+	Env string
 	// Offline forces the image kit's images even when registries are reachable.
 	Offline  bool
 	Kit      *images.Kit
@@ -54,7 +56,14 @@ func Up(ctx context.Context, t *topology.Topology, opts Options) (*env.State, er
 	st, err := env.Load(opts.StateDir)
 	switch {
 	case errors.Is(err, env.ErrNoEnvironment):
-		st = t.NewState(opts.StateDir)
+		name := opts.Env
+		if name == "" {
+			name = env.DefaultName(opts.StateDir)
+		}
+		if err := env.ValidateName(name); err != nil {
+			return nil, fmt.Errorf("environment name: %w", err)
+		}
+		st = t.NewState(opts.StateDir, name)
 	case err != nil:
 		return nil, err
 	case st.Topology.Name != t.Metadata.Name:
@@ -62,6 +71,9 @@ func Up(ctx context.Context, t *topology.Topology, opts Options) (*env.State, er
 			st.Topology.Name, st.Path(), t.Metadata.Name)
 	default:
 		st.Topology = t.Record()
+	}
+	if errs := env.CheckKindNames(st.Name, clusterNames(t)); !t.BringYourOwn() && len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	// Every topology cluster is recorded with its place in the mesh before anything is made, in topology order.
 	t.RecordClusters(st)
@@ -95,7 +107,17 @@ type run struct {
 func (p *run) logf(format string, args ...any) { p.steps.Logf(format, args...) }
 
 // dockerNetworkOf names the docker network a mesh network runs on.
-func (p *run) dockerNetworkOf(meshNetwork string) string { return DockerNetworkOf(p.t, meshNetwork) }
+func (p *run) dockerNetworkOf(meshNetwork string) string {
+	return DockerNetworkOf(p.t, p.st.Name, meshNetwork)
+}
+
+func clusterNames(t *topology.Topology) []string {
+	var names []string
+	for _, c := range t.Spec.Clusters {
+		names = append(names, c.Name)
+	}
+	return names
+}
 
 func (p *run) images(ctx context.Context) error {
 	e, err := engine(ctx)
@@ -118,7 +140,14 @@ func (p *run) images(ctx context.Context) error {
 }
 
 func (p *run) networks(ctx context.Context) error {
-	want := DockerNetworks(p.t)
+	want := DockerNetworks(p.t, p.st.Name)
+	// Choosing free subnets and creating the networks is one step for the whole machine: another environment
+	// coming up at the same time would otherwise see the same /24s free.
+	release, err := network.LockHost(ctx, func(msg string) { p.logf("%s", msg) })
+	if err != nil {
+		return err
+	}
+	defer release()
 	used, err := network.UsedPrefixes(ctx)
 	if err != nil {
 		return err
@@ -128,7 +157,7 @@ func (p *run) networks(ctx context.Context) error {
 		return err
 	}
 	for i, name := range want {
-		n, err := network.Ensure(ctx, name, p.t.Metadata.Name, free[i])
+		n, err := network.Ensure(ctx, name, network.Owner{Env: p.st.Name, Topology: p.t.Metadata.Name}, free[i])
 		if err != nil {
 			return err
 		}
@@ -145,14 +174,24 @@ func (p *run) clusters(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	attached, err := clusters.Attachments(ctx)
+	if err != nil {
+		return err
+	}
 	var specs []clusters.Spec
 	for _, c := range p.t.Spec.Clusters {
 		rec := p.st.EnsureCluster(c.Name)
-		rec.KindName = clusters.NamePrefix + c.Name
+		rec.KindName = env.KindClusterName(p.st.Name, c.Name)
 		rec.DockerNetwork = p.dockerNetworkOf(c.Network)
 		rec.PodSubnet, rec.ServiceSubnet = c.PodSubnet, c.ServiceSubnet
 		rec.Provisioned = true
 		if slices.Contains(existing, rec.KindName) {
+			// Kept only when it is on this environment's network: a look-alike is someone else's cluster.
+			if !slices.Contains(attached[rec.KindName], rec.DockerNetwork) {
+				return fmt.Errorf("kind cluster %s exists but is not on this environment's network %s: it is not this "+
+					"environment's and is left alone; choose another environment name (--env) or remove that cluster yourself",
+					rec.KindName, rec.DockerNetwork)
+			}
 			p.logf("cluster %s exists: kept", rec.KindName)
 			continue
 		}
@@ -230,13 +269,13 @@ func (p *run) reachability(ctx context.Context) error {
 		allows := network.IsolationAllows(nets, api)
 		p.logf("isolated: %d routes between clusters of the same mesh network, %d allow rules (LoadBalancer ranges and "+
 			"API servers across networks), %d drop rules", len(routes), len(allows), len(drops))
-		return network.Apply(ctx, p.t.Metadata.Name, allows, drops)
+		return network.Apply(ctx, network.EnvRuleTag(p.st.Name), allows, drops)
 	}
 	p.logf("bridged: %d routes between clusters of the same mesh network, %d drop rules across mesh networks", len(routes), len(drops))
 	if len(drops) == 0 {
 		return nil
 	}
-	return network.Apply(ctx, p.t.Metadata.Name, nil, drops)
+	return network.Apply(ctx, network.EnvRuleTag(p.st.Name), nil, drops)
 }
 
 func (p *run) loadImages(ctx context.Context) error {

@@ -68,7 +68,7 @@ func state() *env.State {
 				{Name: "cluster1", Role: topology.RolePrimary, Network: "network1"},
 				{Name: "cluster2", Role: topology.RoleRemote, Network: "network1", Primary: "cluster1"},
 			}},
-	}).NewState(os.TempDir())
+	}).NewState(os.TempDir(), "test")
 	st.Images = env.Images{Source: "offline"}
 	st.Cluster("cluster1").Provisioned = true
 	st.Cluster("cluster2").Provisioned = true

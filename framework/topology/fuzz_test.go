@@ -99,7 +99,7 @@ func checkAccepted(t *testing.T, top *Topology) {
 		top.HasFeature(f)
 	}
 
-	st := top.NewState("")
+	st := top.NewState("", "test")
 	b, err := json.Marshal(st)
 	if err != nil {
 		t.Fatalf("marshal state: %v", err)

@@ -184,10 +184,10 @@ func (t *Topology) Record() env.Topology {
 		TrustDomain: t.Spec.Mesh.TrustDomain}
 }
 
-// NewState returns a new environment for the topology, to be saved in dir, with every cluster recorded in topology
-// order with its place in the mesh (role, network, primary), before anything is provisioned.
-func (t *Topology) NewState(dir string) *env.State {
-	st := env.New(dir, t.Record())
+// NewState returns a new environment called name for the topology, to be saved in dir, with every cluster recorded
+// in topology order with its place in the mesh (role, network, primary), before anything is provisioned.
+func (t *Topology) NewState(dir, name string) *env.State {
+	st := env.New(dir, name, t.Record())
 	t.RecordClusters(st)
 	return st
 }

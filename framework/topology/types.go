@@ -68,8 +68,8 @@ const (
 	// MaxWorkers is the largest number of worker nodes a cluster may ask for.
 	MaxWorkers = 5
 	// MaxClusterNameLength caps cluster names so that the kind node container's host name
-	// ("meshconform-" + name + "-control-plane") stays within 63 characters.
-	MaxClusterNameLength = 35
+	// ("mc-" + environment name + "-" + name + "-control-plane") stays within 63 characters for any environment name.
+	MaxClusterNameLength = env.MaxKindNodeName - len(env.NamePrefix) - env.MaxNameLen - len("-") - len("-control-plane")
 	// MaxDerivedClusters is how many clusters can have their subnets derived
 	// from their index (10.10.0.0/16 .. 10.250.0.0/16); clusters beyond it
 	// must set podSubnet and serviceSubnet.

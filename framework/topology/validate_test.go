@@ -19,7 +19,7 @@ const twoPrimaries = `  clusters:
 `
 
 func TestParseRejects(t *testing.T) {
-	long36 := strings.Repeat("a", 36)
+	long34 := strings.Repeat("a", 34)
 	cases := []struct {
 		name string
 		yaml string
@@ -75,8 +75,8 @@ func TestParseRejects(t *testing.T) {
 		{"cluster without name", doc("  clusters:\n  - {role: primary}\n"), []string{"spec.clusters[0].name: missing"}},
 		{"cluster name not a DNS label", doc("  clusters:\n  - {name: Cluster_1, role: primary}\n"),
 			[]string{`spec.clusters[0].name: "Cluster_1" is not a DNS label`}},
-		{"cluster name too long for kind", doc("  clusters:\n  - {name: " + long36 + ", role: primary}\n"),
-			[]string{"spec.clusters[0].name:", "is 36 characters long, more than 35"}},
+		{"cluster name too long for kind", doc("  clusters:\n  - {name: " + long34 + ", role: primary}\n"),
+			[]string{"spec.clusters[0].name:", "is 34 characters long, more than 33"}},
 		{"duplicate cluster names", doc("  clusters:\n  - {name: cluster1, role: primary}\n  - {name: cluster1, role: primary}\n"),
 			[]string{`spec.clusters[1].name: duplicate name "cluster1" (also spec.clusters[0].name): give every cluster a unique name`}},
 		{"unknown role", doc("  clusters:\n  - {name: cluster1, role: primary}\n  - {name: cluster2, role: primery}\n"),
@@ -178,7 +178,7 @@ func TestParseAcceptsEdgeCases(t *testing.T) {
 					t.Errorf("networking = %q, multi-network %v; want bridged, true", top.Spec.Networking, top.MultiNetwork())
 				}
 			}},
-		{"35-character cluster name", doc("  clusters:\n  - {name: " + strings.Repeat("c", 35) + ", role: primary}\n"), nil},
+		{"33-character cluster name", doc("  clusters:\n  - {name: " + strings.Repeat("c", 33) + ", role: primary}\n"), nil},
 		{"five workers", doc("  clusters:\n  - {name: cluster1, role: primary, workers: 5, podSubnet: 10.10.0.0/21}\n"),
 			func(t *testing.T, top *Topology) {
 				if top.Spec.Clusters[0].Workers != 5 {

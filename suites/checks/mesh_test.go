@@ -13,7 +13,7 @@ func TestGatewayCannotRunReadsTheMeshRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	mesh := func(cannotRun bool) *Mesh {
-		st := topo.NewState(t.TempDir())
+		st := topo.NewState(t.TempDir(), "test")
 		st.Mesh = &env.Mesh{Clusters: map[string]env.MeshCluster{
 			"cluster1": {EastWestGateway: "172.30.1.130", GatewayCannotRun: cannotRun},
 			"cluster2": {EastWestGateway: "172.30.2.130", GatewayReady: true},
