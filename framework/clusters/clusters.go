@@ -209,8 +209,8 @@ const kindClusterLabel = "io.x-k8s.kind.cluster"
 func parseAttachments(listing string) map[string][]string {
 	att := map[string][]string{}
 	for _, line := range strings.Split(listing, "\n") {
-		name, nets, ok := strings.Cut(strings.TrimSpace(line), "\t")
-		if !ok || name == "" {
+		name, nets, ok := strings.Cut(line, "\t")
+		if name = strings.TrimSpace(name); !ok || name == "" {
 			continue
 		}
 		for _, n := range strings.Split(nets, ",") {
