@@ -12,7 +12,8 @@
 //	     environment file, ...)
 //	2    bad input: an unknown or malformed flag, a wrong number of arguments, flag values that are invalid or
 //	     contradict each other, a topology that does not load or validate, an installer whose tools or charts
-//	     cannot be found, or `test` finding no environment to test
+//	     cannot be found, an environment name that is invalid or contradicts the state directory's, `test`
+//	     finding no environment to test, or `down --all` not confirmed
 //	3    preflight failed: this machine cannot run the topology (`preflight`, and `up`/`run` unless --skip-preflight)
 //	130  interrupted (Ctrl-C or SIGTERM); the phases cleaned up what they had started
 package main

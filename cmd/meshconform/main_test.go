@@ -7,6 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/meshconform/meshconform/framework/env"
+	"github.com/meshconform/meshconform/framework/topology"
 )
 
 // TestExitCodeMapping pins the documented exit codes to the errors that produce them.
@@ -49,11 +52,25 @@ func TestCommandsExitCodes(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("apiVersion: meshconform.io/v1alpha1\nkind: Topology\nspec: {clusters: [{name: c1, role: nope}]}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A state directory holding environment "held": another name given for it is bad input, before anything runs.
+	held := t.TempDir()
+	mp, err := topology.Builtin("multi-primary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mp.NewState(held, "held").Save(); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(env.NameEnv, "")
 	cases := []struct {
 		args []string
 		want int
 	}{
 		{[]string{"validate", "multi-primary"}, 0},
+		{[]string{"up", "--env", "Bad-Name", "--state-dir", t.TempDir()}, 2},
+		{[]string{"up", "--env", "other", "--state-dir", held}, 2},
+		{[]string{"test", "--env", "other", "--state-dir", held}, 2},
+		{[]string{"down", "--env", "Bad-Name", "--state-dir", t.TempDir()}, 2},
 		{[]string{"validate", "no-such-topology"}, 2},
 		{[]string{"validate", bad}, 2},
 		{[]string{"up", "--networking", "flat", "--state-dir", t.TempDir()}, 2},

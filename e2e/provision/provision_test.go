@@ -209,32 +209,59 @@ var _ = Describe("two environments side by side", Ordered, Label("e2e", "provisi
 	}, NodeTimeout(10*time.Minute))
 
 	It("leaves nothing of an environment whose `up` got SIGTERM while creating clusters, and nothing of another's is touched", func(ctx SpecContext) {
-		bin := buildMeshconform(ctx)
-		stateDir := GinkgoT().TempDir()
-		otherBefore := envSnapshot(ctx, b.name)
-		var out strings.Builder
-		cmd := exec.Command(bin, "up", "--topology", "multi-primary", "--no-mesh", "--offline", "--skip-preflight",
-			"--state-dir", stateDir, "--env", "e2esig")
-		cmd.Stdout, cmd.Stderr = io.MultiWriter(&out, GinkgoWriter), io.MultiWriter(&out, GinkgoWriter)
-		Expect(cmd.Start()).To(Succeed())
-		// SIGTERM as soon as kind is creating the clusters: the step that leaves the most half-made things.
-		Eventually(func() string { return out.String() }).WithContext(ctx).WithTimeout(5*time.Minute).WithPolling(200*time.Millisecond).
-			Should(ContainSubstring("Creating cluster"), "up never reached cluster creation")
-		time.Sleep(3 * time.Second)
-		Expect(cmd.Process.Signal(syscall.SIGTERM)).To(Succeed())
-		err := cmd.Wait()
-		var exit *exec.ExitError
-		Expect(errors.As(err, &exit)).To(BeTrue(), "up exited %v after SIGTERM, want exit code 130", err)
-		Expect(exit.ExitCode()).To(Equal(130), "exit code after SIGTERM")
-		Expect(out.String()).To(ContainSubstring("interrupted"))
-		GinkgoWriter.Printf("after SIGTERM, before down: %s\n", inventoryOf(ctx, "e2esig"))
-		down := exec.CommandContext(ctx, bin, "down", "--state-dir", stateDir)
-		down.Stdout, down.Stderr = GinkgoWriter, GinkgoWriter
-		Expect(down.Run()).To(Succeed())
-		assertEnvGone(ctx, "e2esig")
-		Expect(envSnapshot(ctx, b.name)).To(Equal(otherBefore), "the interrupted environment's down changed %s", b.name)
+		interrupt(ctx, "e2esig", syscall.SIGTERM, "Writing configuration", b)
 	}, NodeTimeout(12*time.Minute))
+
+	It("leaves nothing of an environment whose `up` got Ctrl-C (SIGINT) while installing Istio", func(ctx SpecContext) {
+		interrupt(ctx, "e2eint", syscall.SIGINT, "cacerts written", b)
+	}, NodeTimeout(15*time.Minute))
 })
+
+// interrupt runs `meshconform up` of multi-primary as environment name, sends sig once its output shows marker, and
+// checks: exit code 130, a `down` from its state directory leaves nothing of it, and other's things are unchanged.
+func interrupt(ctx SpecContext, name string, sig os.Signal, marker string, other *box) {
+	bin := buildMeshconform(ctx)
+	stateDir := GinkgoT().TempDir()
+	otherBefore := envSnapshot(ctx, other.name)
+	var out syncBuffer
+	cmd := exec.Command(bin, "up", "--topology", "multi-primary", "--offline", "--skip-preflight",
+		"--state-dir", stateDir, "--env", name)
+	cmd.Stdout, cmd.Stderr = io.MultiWriter(&out, GinkgoWriter), io.MultiWriter(&out, GinkgoWriter)
+	Expect(cmd.Start()).To(Succeed())
+	Eventually(out.String).WithContext(ctx).WithTimeout(10*time.Minute).WithPolling(200*time.Millisecond).
+		Should(ContainSubstring(marker), "up never got to %q", marker)
+	began := time.Now()
+	Expect(cmd.Process.Signal(sig)).To(Succeed())
+	err := cmd.Wait()
+	var exit *exec.ExitError
+	Expect(errors.As(err, &exit)).To(BeTrue(), "up exited %v after %s, want exit code 130", err, sig)
+	Expect(exit.ExitCode()).To(Equal(130), "exit code after %s", sig)
+	Expect(out.String()).To(ContainSubstring("interrupted"))
+	GinkgoWriter.Printf("up exited 130 %s after %s; before down: %s\n", time.Since(began).Round(100*time.Millisecond), sig, inventoryOf(ctx, name))
+	down := exec.CommandContext(ctx, bin, "down", "--state-dir", stateDir)
+	down.Stdout, down.Stderr = GinkgoWriter, GinkgoWriter
+	Expect(down.Run()).To(Succeed())
+	assertEnvGone(ctx, name)
+	Expect(envSnapshot(ctx, other.name)).To(Equal(otherBefore), "the interrupted environment's down changed %s", other.name)
+}
+
+// syncBuffer is a strings.Builder safe for the command's writers and the polling reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
 
 // prefixed writes an environment's progress to GinkgoWriter with its name in front.
 func prefixed(name string) io.Writer {
