@@ -392,7 +392,11 @@ func (v Verdict) describe() string {
 		if !g.Required() && gt.Calls == 0 {
 			continue
 		}
-		tally := FormatTally(v.Tally, g.Members)
+		var counts []string
+		for _, m := range g.Members {
+			counts = append(counts, fmt.Sprintf("%s=%d", m, v.Tally[m]))
+		}
+		tally := strings.Join(counts, " ")
 		switch {
 		case len(g.Members) == 1:
 			parts = append(parts, tally)
