@@ -109,9 +109,9 @@ type Reach struct {
 	// Network is the source's mesh network.
 	Network     string      `json:"network"`
 	Connections Connections `json:"connections"`
-	// Groups: a GroupCluster per cluster of the source's network (the source first... in topology order), then, per
-	// other network in order of first appearance, one GroupNetwork or (ConnectionsPerCall) a GroupRemoteCluster per
-	// cluster.
+	// Groups: a GroupCluster per cluster of the source's network (the source's own among them), in topology order;
+	// then, per other network in order of first appearance, one GroupNetwork or (ConnectionsPerCall) a
+	// GroupRemoteCluster per cluster.
 	Groups []Group `json:"groups"`
 	// Unreachable maps each cluster of the mesh calls from Source cannot reach here to why: an answer from it fails
 	// the verdict.
