@@ -332,3 +332,21 @@ func TestApplicability(t *testing.T) {
 		})
 	}
 }
+
+// lb-spread judges every source with at least two reach groups: behind gateways a network counts once, and a
+// network whose gateways cannot run is no group.
+func TestLBSourcesBehindGateways(t *testing.T) {
+	for _, tc := range []struct {
+		env  environment
+		want string
+	}{
+		{environment{topology: "mix-3-cluster", dataPlane: env.DataPlaneSidecar, images: "upstream"}, "cluster1,cluster2,cluster3"},
+		{environment{topology: "mix-3-cluster", dataPlane: env.DataPlaneProxyless, images: "offline", gatewaysCannotRun: true}, "cluster1,cluster2"},
+		{environment{topology: "multi-primary-multi-network", dataPlane: env.DataPlaneProxyless, images: "offline", gatewaysCannotRun: true}, ""},
+	} {
+		m := tc.env.mesh(t)
+		if got := strings.Join(lbSources(m), ","); got != tc.want {
+			t.Errorf("%s (gateways cannot run: %v): sources %q, want %q", tc.env.topology, tc.env.gatewaysCannotRun, got, tc.want)
+		}
+	}
+}

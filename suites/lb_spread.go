@@ -12,9 +12,12 @@ import (
 	"github.com/meshconform/meshconform/suites/checks"
 )
 
-// lb-spread: from every cluster, calls reach every cluster that runs the service (package lb states the test and its
-// false-alarm rate). Each source is judged once: retrying a statistical verdict until it passes would void its
-// false-alarm rate.
+// lb-spread: from every cluster, calls reach every cluster that runs the service, as far as the mesh promises it:
+// every cluster of the caller's network, and every other network through one of its clusters (an east-west gateway
+// balances per connection, and the client keeps its connection: package lb models the reach groups and states the
+// test and its false-alarm rate). Answers from a cluster outside every group fail it. Each source is judged once:
+// retrying a statistical verdict until it passes would void its false-alarm rate. The description (the report's and
+// JUnit's spec name) is unchanged from before the groups.
 var lbSpread = Spec{
 	ShortName:   "lb-spread",
 	Area:        v1alpha1.AreaLoadBalancing,
@@ -34,15 +37,15 @@ var lbSpread = Spec{
 		// The spec's false-alarm rate is the sum over its sources: split the budget.
 		alpha := cfg.FalseAlarm / float64(max(len(sources), 1))
 		for _, src := range sources {
-			dsts := m.Reachable(src)
-			By("judging calls from " + src + " across " + strings.Join(dsts, ", "))
+			reach := m.ReachGroups(src)
+			By("judging calls from " + src + " across " + checks.DescribeReach(reach))
 			var v lb.Verdict
 			var verdictErr error
 			// Retry only what produced no verdict (exec failures, a client pod restarting): retrying a verdict would
 			// void its false-alarm rate.
 			Eventually(ctx, func() error {
 				var err error
-				v, err = checks.Balanced(ctx, m, src, dsts, alpha, cfg.Timeouts.WarmUp)
+				v, err = checks.Balanced(ctx, m, src, reach, alpha, cfg.Timeouts.WarmUp)
 				if v.Source != "" {
 					verdictErr = err
 					return nil
@@ -59,11 +62,11 @@ var lbSpread = Spec{
 	},
 }
 
-// lbSources are the clusters whose calls can reach at least two clusters.
+// lbSources are the clusters whose calls must reach at least two groups (clusters of their network, other networks).
 func lbSources(m *checks.Mesh) []string {
 	var out []string
 	for _, src := range m.Names() {
-		if len(m.Reachable(src)) >= 2 {
+		if len(m.ReachGroups(src).Groups) >= 2 {
 			out = append(out, src)
 		}
 	}

@@ -3,7 +3,6 @@ package suites
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -62,10 +61,10 @@ var trustMutualTLS = Spec{
 			}
 		}
 		for _, src := range sources {
-			dsts := m.Reachable(src)
-			By("calling from " + src + " until " + strings.Join(dsts, ", ") + " have answered")
+			reach := m.ReachGroups(src)
+			By("calling from " + src + " until " + checks.DescribeReach(reach) + " have answered")
 			retry(ctx, cfg.Timeouts.Discovery, func() error {
-				_, err := checks.MutualTLS(ctx, m, src, dsts, cfg.Timeouts.WarmUp)
+				_, err := checks.MutualTLS(ctx, m, src, reach, cfg.Timeouts.WarmUp)
 				return err
 			})
 		}

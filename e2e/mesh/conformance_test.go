@@ -153,7 +153,7 @@ func multiPrimaryChecks(f *fixture) {
 			WithTimeout(2 * time.Minute).Should(Succeed())
 		stop()
 		for _, src := range f.m.Names() {
-			v, err := checks.Balanced(ctx, f.m, src, f.m.Names(), lb.MaxFalseAlarm, time.Minute)
+			v, err := checks.Balanced(ctx, f.m, src, f.m.ReachGroups(src), lb.MaxFalseAlarm, time.Minute)
 			Expect(err).NotTo(HaveOccurred())
 			GinkgoWriter.Printf("%s: %d warm-up calls, then %s\n", src, v.WarmupCalls, v.Reason)
 			Expect(v.Plan.Requests).To(Equal(21), "two clusters with one echo pod each need 21 calls")
@@ -216,7 +216,7 @@ func multiPrimaryChecks(f *fixture) {
 		// The route reaches the client within seconds; then the verdict must fail. With proxyless gRPC the subset
 		// route makes calls fail rather than stay local (measured), which the verdict reports as such.
 		Eventually(func(g Gomega) {
-			v, err := checks.Balanced(ctx, f.m, "cluster1", f.m.Names(), lb.MaxFalseAlarm, 10*time.Second)
+			v, err := checks.Balanced(ctx, f.m, "cluster1", f.m.ReachGroups("cluster1"), lb.MaxFalseAlarm, 10*time.Second)
 			g.Expect(err).To(HaveOccurred())
 			g.Expect(v.Pass).To(BeFalse())
 			g.Expect(v.Tally["cluster2"]).To(BeZero(), "a pinned client still reached cluster2: %+v", v)
@@ -231,14 +231,14 @@ func multiPrimaryChecks(f *fixture) {
 		}
 		// No ISTIO_MUTUAL DestinationRule on this one-network mesh: the proxyless client speaks plaintext.
 		Eventually(func(g Gomega) {
-			_, err := checks.MutualTLS(ctx, f.m, "cluster1", f.m.Names(), 10*time.Second)
+			_, err := checks.MutualTLS(ctx, f.m, "cluster1", f.m.ReachGroups("cluster1"), 10*time.Second)
 			failsWith(g, err, "trust", "calls from cluster1 failed under STRICT mTLS")
 		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(time.Second).Should(Succeed())
 		By("and passes once the client is told to use ISTIO_MUTUAL")
 		Expect(workload.ClientMTLS(ctx, f.e.Clients["cluster1"], f.m.Namespace, f.m.Host())).To(Succeed())
 		DeferCleanup(workload.RemoveClientMTLS, f.e.Clients["cluster1"], f.m.Namespace, f.m.Host())
 		Eventually(ctx, func() error {
-			_, err := checks.MutualTLS(ctx, f.m, "cluster1", f.m.Names(), 30*time.Second)
+			_, err := checks.MutualTLS(ctx, f.m, "cluster1", f.m.ReachGroups("cluster1"), 30*time.Second)
 			return err
 		}).WithTimeout(2 * time.Minute).Should(Succeed())
 	}, NodeTimeout(6*time.Minute))
@@ -371,7 +371,7 @@ func primaryRemoteChecks(f *fixture) {
 		Expect(checks.SharedRoot(ctx, f.m)).To(Succeed())
 		Expect(checks.IstiodAnswers(ctx, f.m, "cluster2", 3*time.Second)).To(Succeed())
 		for _, src := range f.m.Names() {
-			v, err := checks.Balanced(ctx, f.m, src, f.m.Names(), lb.MaxFalseAlarm, time.Minute)
+			v, err := checks.Balanced(ctx, f.m, src, f.m.ReachGroups(src), lb.MaxFalseAlarm, time.Minute)
 			Expect(err).NotTo(HaveOccurred())
 			GinkgoWriter.Printf("%s: %d warm-up calls, then %s\n", src, v.WarmupCalls, v.Reason)
 		}

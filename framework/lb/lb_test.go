@@ -16,8 +16,11 @@ func TestNewPlanUsesTheFewestCalls(t *testing.T) {
 		// 2 * 0.5^21 = 9.5e-7 <= 1e-6 < 2 * 0.5^20 = 1.9e-6
 		{"two equal clusters", map[string]int{"cluster1": 1, "cluster2": 1}, 21},
 		// 3 * (2/3)^37 = 9.2e-7 <= 1e-6 < 3 * (2/3)^36 = 1.4e-6
-		{"three equal clusters", map[string]int{"a": 2, "b": 2, "c": 2}, 37},
-		// the smaller share dominates: 0.75^48 = 1.0002e-6 is just above 1e-6
+		{"three equal clusters", map[string]int{"a": 1, "b": 1, "c": 1}, 37},
+		// The warm-up guarantees one connected pod per cluster, not two: an unweighted balancer may see a's one pod
+		// against b's and c's two each, 1/5 = min(2/6, 1/(1+6-2)); 3 * 0.8^67 = 9.6e-7 < 1e-6 < 3 * 0.8^66 = 1.2e-6.
+		{"three clusters of two pods each", map[string]int{"a": 2, "b": 2, "c": 2}, 67},
+		// the smaller share dominates: 0.75^48 = 1.0002e-6 is just above 1e-6 (cluster2 counts min(3/4, 1/2))
 		{"one pod against three", map[string]int{"cluster1": 1, "cluster2": 3}, 49},
 		{"a cluster without endpoints does not count", map[string]int{"cluster1": 1, "cluster2": 1, "cluster3": 0}, 21},
 	} {
@@ -32,7 +35,7 @@ func TestNewPlanUsesTheFewestCalls(t *testing.T) {
 			if p.FalseAlarmBound > MaxFalseAlarm {
 				t.Errorf("bound %g above %g", p.FalseAlarmBound, MaxFalseAlarm)
 			}
-			if fewer := bound(p.Shares, p.Requests-1); fewer <= MaxFalseAlarm {
+			if fewer := p.bound(p.Requests - 1); fewer <= MaxFalseAlarm {
 				t.Errorf("%d calls would already do (bound %g)", p.Requests-1, fewer)
 			}
 		})
@@ -64,7 +67,7 @@ func TestNewPlanRefusesWhatCannotBeJudged(t *testing.T) {
 // The bound is what the test's false-alarm rate really is: for two clusters the events "cluster1 got nothing" and
 // "cluster2 got nothing" are disjoint, so the bound is exact and a simulation of healthy random picks must match it.
 func TestBoundMatchesSimulatedHealthyMesh(t *testing.T) {
-	shares := map[string]float64{"cluster1": 0.5, "cluster2": 0.5}
+	shares := []float64{0.5, 0.5}
 	const n, trials = 5, 200000
 	rng := rand.New(rand.NewPCG(1, 2))
 	alarms := 0
@@ -123,10 +126,16 @@ func TestJudge(t *testing.T) {
 	}
 }
 
-func TestJudgeNamesClustersOutsideThePlan(t *testing.T) {
+func TestJudgeFailsOnClustersOutsideThePlan(t *testing.T) {
 	p, _ := NewPlan(map[string]int{"cluster1": 1, "cluster2": 1}, MaxFalseAlarm)
 	v := Judge(p, "cluster1", map[string]int{"cluster1": 10, "cluster2": 10, "cluster9": 1}, 0, 0)
-	if !v.Pass || len(v.Unexpected) != 1 || v.Unexpected[0] != "cluster9" {
-		t.Fatalf("verdict %+v: want a pass that names cluster9 as unexpected", v)
+	want := "calls from cluster1 reached clusters they must not (cluster9=1: not a cluster the calls may reach)"
+	if v.Pass || len(v.Unexpected) != 1 || v.Unexpected[0] != "cluster9" || v.Reason != want {
+		t.Fatalf("verdict %+v: want a failure naming cluster9 as unexpected: %q", v, want)
+	}
+	// A cluster that had no endpoints when the plan was made is part of the mesh: its answers are allowed.
+	p, _ = NewPlan(map[string]int{"cluster1": 1, "cluster2": 1, "cluster3": 0}, MaxFalseAlarm)
+	if v := Judge(p, "cluster1", map[string]int{"cluster1": 10, "cluster2": 10, "cluster3": 1}, 0, 0); !v.Pass {
+		t.Fatalf("an answer from a planned cluster without endpoints failed the verdict: %s", v.Reason)
 	}
 }

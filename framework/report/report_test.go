@@ -486,3 +486,49 @@ func TestWriteGinkgoReportsAndWriteAll(t *testing.T) {
 		t.Errorf("rebuilt from JSON: %s %+v", again.Result, again.LoadBalancing)
 	}
 }
+
+// Behind an east-west gateway a network is reached through one of its clusters: a cluster of a reached network with
+// no call is no "missing" bar; the clusters of an unreached network are.
+func TestHTMLMarksOnlyUnreachedGroupsMissing(t *testing.T) {
+	topo, err := topology.Builtin("mix-3-cluster")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := topo.NewState(t.TempDir())
+	st.Mesh = &env.Mesh{Clusters: map[string]env.MeshCluster{
+		"cluster1": {EastWestGateway: "172.30.1.130", GatewayReady: true},
+		"cluster2": {EastWestGateway: "172.30.1.131", GatewayReady: true},
+		"cluster3": {EastWestGateway: "172.30.2.130", GatewayReady: true},
+	}}
+	p, err := lb.NewGroupPlan(lb.ReachGroups(st, "cluster3", lb.ConnectionsReused),
+		map[string]int{"cluster1": 1, "cluster2": 1, "cluster3": 1}, lb.MaxFalseAlarm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinned := lb.Judge(p, "cluster3", map[string]int{"cluster1": 20, "cluster3": 15}, 0, 2)
+	local := lb.Judge(p, "cluster3", map[string]int{"cluster3": 35}, 0, 2)
+	if !pinned.Pass || local.Pass {
+		t.Fatalf("verdicts: pinned %s / local %s", pinned.Reason, local.Reason)
+	}
+	for _, tc := range []struct {
+		v    lb.Verdict
+		want []htmlBar
+	}{
+		{pinned, []htmlBar{{"bar", "cluster1", 20, 360}, {"bar", "cluster2", 0, 0}, {"bar", "cluster3", 15, 270}}},
+		{local, []htmlBar{{"bar missing", "cluster1", 0, 0}, {"bar missing", "cluster2", 0, 0}, {"bar", "cluster3", 35, 360}}},
+	} {
+		r := types.Report{SpecReports: types.SpecReports{
+			it("lb", types.SpecStatePassed, labels("loadbalancing"), "", entry(v1alpha1.LBVerdictEntry, tc.v))}}
+		path := filepath.Join(t.TempDir(), HTMLFile)
+		if err := WriteHTML(Build(r, st, Options{}), path); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := bars(string(b)); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s:\n got %+v\nwant %+v", tc.v.Reason, got, tc.want)
+		}
+	}
+}

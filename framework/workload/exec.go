@@ -72,8 +72,9 @@ type CallSpec struct {
 	Target string
 	Count  int
 	XDS    bool
-	// WarmUpUntil lists clusters the client calls (uncounted) until each has answered once, for at most
-	// WarmUpTimeout; the counted calls follow. The tally's Warmup says how it went.
+	// WarmUpUntil lists groups the client calls (uncounted) until each has answered once, for at most
+	// WarmUpTimeout; the counted calls follow. A group is a cluster, or several (AnyOf) of which any one answering
+	// will do. The tally's Warmup says how it went.
 	WarmUpUntil   []string
 	WarmUpTimeout time.Duration
 }
@@ -89,6 +90,10 @@ func (s CallSpec) Command() []string {
 	}
 	return cmd
 }
+
+// AnyOf is a warm-up group of clusters any one of which answering warms it up (a remote network behind east-west
+// gateways, which pin each connection to one of its clusters).
+func AnyOf(clusters ...string) string { return strings.Join(clusters, wire.AnyOf) }
 
 // CallWith runs the client as spec says; see Call.
 func CallWith(ctx context.Context, c *kube.Client, ns string, spec CallSpec) (Tally, error) {

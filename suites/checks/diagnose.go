@@ -73,6 +73,13 @@ const (
 		"istiod is not Ready"
 	causeStaysLocal = "traffic stays in the client's cluster: locality load balancing with outlierDetection (a " +
 		"DestinationRule), per-gateway weights, or the client sees only local endpoints (see the discovery specs)"
+	causeNetworkNotReached = "calls never go through the other network's east-west gateway: locality load balancing " +
+		"with outlierDetection keeps them local, the client has no endpoint for the gateway (see " +
+		"discovery-cross-network-gateway), or the gateway forwards nowhere (no AUTO_PASSTHROUGH Gateway on 15443, no " +
+		"REQUESTED_NETWORK_VIEW)"
+	causeUnexpectedCluster = "calls reach a cluster they must not: a workload outside the mesh answers for the echo " +
+		"service (another mesh on the same network, a stale ServiceEntry or WorkloadEntry, an echo pod reporting the " +
+		"wrong cluster), or the environment file is wrong about the networks (gateways recorded as unable to run do run)"
 	causeNotIsolated = "networks meant to be isolated route pod traffic directly: routes or firewall rules between the " +
 		"docker networks let pod IPs through, so the test would not notice a broken gateway path"
 )

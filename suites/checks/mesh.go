@@ -15,8 +15,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/meshconform/meshconform/fixtures/workload/wire"
 	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/kube"
+	"github.com/meshconform/meshconform/framework/lb"
 	"github.com/meshconform/meshconform/framework/topology"
 	"github.com/meshconform/meshconform/framework/workload"
 )
@@ -127,16 +129,25 @@ func (m *Mesh) GatewayReady(name string) bool {
 	return m.State.Mesh.Clusters[name].GatewayReady
 }
 
-// Reachable are the clusters whose echo pods a client in src should reach: its own network, plus other networks
-// unless their east-west gateway cannot run here.
+// Connections is how the client's connections to another network's east-west gateway live. meshconform's client
+// opens one gRPC channel per run (wire.OneChannelPerRun) and a sidecar pools its upstream connections whatever the
+// client does, so on both data planes the connection to a gateway lasts the run and the gateway, which picks the
+// cluster behind it per connection, sends every call on it to one cluster (see lb.ClientConnections).
+func (m *Mesh) Connections() lb.Connections {
+	return lb.ClientConnections(m.DataPlane, !wire.OneChannelPerRun)
+}
+
+// ReachGroups are what calls from src must reach (lb.ReachGroups): every cluster of its network, and every other
+// network whose gateways can run here, through any one of its clusters.
+func (m *Mesh) ReachGroups(src string) lb.Reach {
+	return lb.ReachGroups(m.State, src, m.Connections())
+}
+
+// Reachable are the clusters whose echo pods a client in src may reach: every cluster of its network, plus those of
+// other networks unless their east-west gateways cannot run here. Behind a gateway one of a network's clusters
+// answering is enough (ReachGroups).
 func (m *Mesh) Reachable(src string) []string {
-	var out []string
-	for _, n := range m.Names() {
-		if m.SameNetwork(src, n) || !m.GatewayCannotRun(n) {
-			out = append(out, n)
-		}
-	}
-	return out
+	return m.ReachGroups(src).Clusters()
 }
 
 // EchoPods returns the Ready echo pods' addresses ("ip:port") in a cluster.

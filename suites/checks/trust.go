@@ -3,6 +3,7 @@ package checks
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -75,31 +76,40 @@ func SharedRoot(ctx context.Context, m *Mesh) error {
 	return nil
 }
 
-// MutualTLS calls the echo service from src: first (uncounted) until every cluster in dsts has answered, then as
-// many counted calls as the load-balancing test needs to reach every dst with a healthy mesh's certainty (package
-// lb). Every counted call must be mutually authenticated: each server saw the client's SPIFFE identity and, where
-// the client terminates TLS itself (proxyless), the client saw the server's. Failed calls (mTLS configuration still
-// arriving) may be retried; a wrong identity, or counted calls that never left the cluster, are final. The caller
-// sets up STRICT mTLS and, for proxyless, ISTIO_MUTUAL.
-func MutualTLS(ctx context.Context, m *Mesh, src string, dsts []string, warmUp time.Duration) (workload.Tally, error) {
+// MutualTLS calls the echo service from src: first (uncounted) until every group of reach has answered (every
+// cluster of src's network, and every other network through one of its clusters: the gateway pins a connection to
+// one cluster, see package lb), then as many counted calls as the load-balancing test needs to reach every group
+// with a healthy mesh's certainty. Every counted call must be mutually authenticated: each server saw the client's
+// SPIFFE identity and, where the client terminates TLS itself (proxyless), the client saw the server's. Failed calls
+// (mTLS configuration still arriving) may be retried; a wrong identity, or counted calls that never reached a
+// group, are final. The caller sets up STRICT mTLS and, for proxyless, ISTIO_MUTUAL.
+func MutualTLS(ctx context.Context, m *Mesh, src string, reach lb.Reach, warmUp time.Duration) (workload.Tally, error) {
 	calls := 2
-	if len(dsts) > 1 {
+	groups := [][]string{}
+	for _, g := range reach.Groups {
+		groups = append(groups, g.Members)
+	}
+	if len(reach.Groups) > 1 {
 		endpoints := map[string]int{}
-		for _, d := range dsts {
+		for _, d := range reach.Clusters() {
 			pods, err := m.EchoPods(ctx, d)
 			if err != nil {
 				return workload.Tally{}, err
 			}
 			endpoints[d] = len(pods)
 		}
-		plan, err := lb.NewPlan(endpoints, lb.MaxFalseAlarm)
+		plan, err := lb.NewGroupPlan(reach, endpoints, lb.MaxFalseAlarm)
 		if err != nil {
 			return workload.Tally{}, err
 		}
-		calls = plan.Requests
+		calls, groups = plan.Requests, plan.WarmUp()
+	}
+	var warm []string
+	for _, g := range groups {
+		warm = append(warm, workload.AnyOf(g...))
 	}
 	t, err := workload.CallWith(ctx, m.Clients[src], m.Namespace, workload.CallSpec{Target: m.Target(), Count: calls,
-		XDS: true, WarmUpUntil: dsts, WarmUpTimeout: warmUp})
+		XDS: true, WarmUpUntil: warm, WarmUpTimeout: warmUp})
 	if err != nil {
 		return t, err
 	}
@@ -112,12 +122,12 @@ func MutualTLS(ctx context.Context, m *Mesh, src string, dsts []string, warmUp t
 	}
 	if w := t.Warmup; w != nil && !w.Complete {
 		return t, fail(v1alpha1.AreaTrust, causeNoRemoteEndpoints, inspectIstiod(m.Istiod(src)),
-			"in %d calls over %.0fs, calls from %s reached only %v, not all of %v", w.Calls, w.Seconds, src, w.Reached, dsts)
+			"in %d calls over %.0fs, calls from %s reached only %v, not all of %s", w.Calls, w.Seconds, src, w.Reached, DescribeReach(reach))
 	}
 	var missing []string
-	for _, d := range dsts {
-		if t.ByCluster[d] == 0 {
-			missing = append(missing, d)
+	for _, g := range groups {
+		if !slices.ContainsFunc(g, func(c string) bool { return t.ByCluster[c] > 0 }) {
+			missing = append(missing, strings.Join(g, " or "))
 		}
 	}
 	if len(missing) > 0 {
