@@ -29,13 +29,13 @@ func builtin(t *testing.T, name string, gw gateway) *env.State {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return withGateways(topo.NewState(t.TempDir()), func(string) gateway { return gw })
+	return withGateways(topo.NewState(t.TempDir(), "test"), func(string) gateway { return gw })
 }
 
 // twoByTwo is a 2+2 shape: cluster1 and cluster2 (its remote) on network1, cluster3 and cluster4 on network2.
 func twoByTwo(t *testing.T, gw func(string) gateway) *env.State {
 	t.Helper()
-	st := env.New(t.TempDir(), env.Topology{Name: "two-by-two", Networking: env.NetworkingIsolated})
+	st := env.New(t.TempDir(), "test", env.Topology{Name: "two-by-two", Networking: env.NetworkingIsolated})
 	st.Clusters = []env.Cluster{
 		{Name: "cluster1", Role: env.RolePrimary, Network: "network1"},
 		{Name: "cluster2", Role: env.RoleRemote, Network: "network1", Primary: "cluster1"},

@@ -494,7 +494,7 @@ func TestHTMLMarksOnlyUnreachedGroupsMissing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := topo.NewState(t.TempDir())
+	st := topo.NewState(t.TempDir(), "test")
 	st.Mesh = &env.Mesh{Clusters: map[string]env.MeshCluster{
 		"cluster1": {EastWestGateway: "172.30.1.130", GatewayReady: true},
 		"cluster2": {EastWestGateway: "172.30.1.131", GatewayReady: true},

@@ -46,7 +46,7 @@ func mix3(t *testing.T, dp env.DataPlane) *Mesh {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := topo.NewState(t.TempDir())
+	st := topo.NewState(t.TempDir(), "test")
 	st.Mesh = &env.Mesh{DataPlane: dp, Clusters: map[string]env.MeshCluster{
 		"cluster1": {EastWestGateway: "172.30.1.130", GatewayReady: true},
 		"cluster2": {EastWestGateway: "172.30.1.131", GatewayReady: true},
