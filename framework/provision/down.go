@@ -45,7 +45,16 @@ func Down(ctx context.Context, opts DownOptions) error {
 		out = io.Discard
 	}
 	st, err := env.Load(opts.StateDir)
-	if err != nil && !errors.Is(err, env.ErrNoEnvironment) {
+	switch {
+	case err == nil, errors.Is(err, env.ErrNoEnvironment):
+	case env.IsInvalid(err) && opts.Env != "":
+		// The file cannot be trusted, the name can: remove by labels and tags, and leave the file for the user.
+		fmt.Fprintf(out, "ignoring the environment file (%v): removing environment %s by its labels; the file is left in place\n", err, opts.Env)
+		st = nil
+	case env.IsInvalid(err):
+		return fmt.Errorf("%w\nto remove its environment anyway, name it: `meshconform down --env NAME` (a `down` from an empty "+
+			"--state-dir lists the environments on this machine)", err)
+	default:
 		return err
 	}
 	if st != nil && opts.Env != "" && opts.Env != st.Name {
