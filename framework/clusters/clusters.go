@@ -196,7 +196,7 @@ func List() ([]string, error) {
 // to: what tells a cluster of a meshconform environment (on that environment's labelled network) from a look-alike.
 func Attachments(ctx context.Context) (map[string][]string, error) {
 	out, err := exec.CommandContext(ctx, "docker", "ps", "-a", "--filter", "label="+kindClusterLabel,
-		"--format", fmt.Sprintf(`{{.Label %q}}\t{{.Networks}}`, kindClusterLabel)).Output()
+		"--format", fmt.Sprintf("{{.Label %q}}\t{{.Networks}}", kindClusterLabel)).Output()
 	if err != nil {
 		return nil, fmt.Errorf("list kind node containers: %w", err)
 	}

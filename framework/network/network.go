@@ -213,7 +213,7 @@ type Labelled struct {
 // ListOwned returns the docker networks labelled as meshconform's.
 func ListOwned(ctx context.Context) ([]Labelled, error) {
 	out, err := exec.CommandContext(ctx, "docker", "network", "ls", "--filter", "label="+ManagedLabel+"=true",
-		"--format", fmt.Sprintf(`{{.Name}}\t{{.Label %q}}`, EnvLabel)).Output()
+		"--format", fmt.Sprintf("{{.Name}}\t{{.Label %q}}", EnvLabel)).Output()
 	if err != nil {
 		return nil, fmt.Errorf("list meshconform networks: %w", err)
 	}
@@ -236,7 +236,7 @@ func Ensure(ctx context.Context, name string, o Owner, subnet netip.Prefix) (Net
 		return Network{}, err
 	} else if ok {
 		out, _ := exec.CommandContext(ctx, "docker", "network", "inspect", "--format",
-			fmt.Sprintf(`{{ index .Labels %q }}\t{{ index .Labels %q }}`, ManagedLabel, EnvLabel), name).Output()
+			fmt.Sprintf("{{ index .Labels %q }}\t{{ index .Labels %q }}", ManagedLabel, EnvLabel), name).Output()
 		managed, owner, _ := strings.Cut(strings.TrimSpace(string(out)), "\t")
 		switch {
 		case managed != "true":
