@@ -48,8 +48,8 @@ func testDefinitions() *Definitions {
 }
 
 // sp is a catalogued spec as Ginkgo reports it: its area and spec:<short name> labels (full name "conformance <short>").
-func sp(short string, state types.SpecState, msg string) types.SpecReport {
-	return it(short, state, labels(testSpecs[short], "spec:"+short), msg)
+func sp(short string, state types.SpecState, msg string, entries ...types.ReportEntry) types.SpecReport {
+	return it(short, state, labels(testSpecs[short], "spec:"+short), msg, entries...)
 }
 
 // topo is an environment of clusters given as role/network pairs ("primary/network1", "remote/network1").

@@ -43,8 +43,9 @@ func (p Problem) String() string { return p.Path + ": " + p.Message }
 
 // Validate checks a conformance report file's content (YAML, or JSON, which is YAML too): against the JSON Schema of
 // v1alpha1 (v1alpha1.JSONSchema), then, if it decodes into the typed report, against the rules the schema cannot
-// say (Check). It returns every problem found, schema problems first; none means valid. The report is returned
-// whenever it decodes, valid or not.
+// say (Check; also when the schema found unknown fields or missing ones, not when a value has the wrong type). It
+// returns every problem found, schema problems first; none means valid. The report is returned whenever it decodes,
+// valid or not.
 func Validate(content []byte, d *Definitions) (*v1alpha1.ConformanceReport, []Problem) {
 	js, err := yaml.YAMLToJSON(content)
 	if err != nil {
@@ -66,10 +67,15 @@ func Validate(content []byte, d *Definitions) (*v1alpha1.ConformanceReport, []Pr
 	dec := json.NewDecoder(bytes.NewReader(js))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&cr); err != nil {
-		if len(problems) == 0 {
+		if len(problems) == 0 { // the schema should have said why; say it anyway
 			problems = append(problems, Problem{Path: "$", Message: "does not decode as a ConformanceReport: " + err.Error()})
 		}
-		return nil, problems
+		// Unknown fields (which the schema reported) need not hide the other problems: decode what is known. A value
+		// of the wrong type does stop here, with the schema's problem.
+		cr = v1alpha1.ConformanceReport{}
+		if json.Unmarshal(js, &cr) != nil {
+			return nil, problems
+		}
 	}
 	for _, p := range Check(&cr, d) {
 		if !slices.Contains(problems, p) {
