@@ -135,7 +135,7 @@ func TestSchemaMatchesTypes(t *testing.T) {
 				}
 				if slices.Contains(required, f.name) == f.omitempty {
 					t.Errorf("%s.%s: required in the schema: %v, omitempty in Go: %v (required exactly when not omitempty)", path, f.name,
-						!f.omitempty, f.omitempty)
+						slices.Contains(required, f.name), f.omitempty)
 				}
 				k := f.typ.Kind()
 				null := !f.omitempty && (k == reflect.Slice || k == reflect.Map) && !neverNil[typ.Name()+"."+f.name]
