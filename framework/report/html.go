@@ -207,8 +207,8 @@ svg text { font: 12px system-ui, sans-serif; fill: #222; } svg .expected { strok
 {{if .Profiles}}<table class="profiles">
 <tr><th>Profile</th><th>Result</th><th>Core</th><th>Extended</th><th>Unsupported features</th></tr>
 {{range .Profiles}}<tr data-profile="{{.Name}}"><td title="{{.Shape}}">{{.Name}}</td><td><span class="result {{lower (print .Result)}}">{{.Result}}</span></td>
-<td class="num" title="{{.Core.Result}}">{{.Core.Statistics.Passed}}/{{ran .Core.Statistics}}</td>
-<td class="num" title="{{.Extended.Result}}">{{.Extended.Statistics.Passed}}/{{ran .Extended.Statistics}}</td>
+<td class="num">{{.Core.Statistics.Passed}}/{{ran .Core.Statistics}} <span class="result {{lower (print .Core.Result)}}">{{.Core.Result}}</span></td>
+<td class="num">{{.Extended.Statistics.Passed}}/{{ran .Extended.Statistics}} <span class="result {{lower (print .Extended.Result)}}">{{.Extended.Result}}</span></td>
 <td>{{range $i, $f := .Core.UnsupportedFeatures}}{{if $i}}, {{end}}{{$f}}{{end}}{{if and .Core.UnsupportedFeatures .Extended.UnsupportedFeatures}}, {{end}}{{range $i, $f := .Extended.UnsupportedFeatures}}{{if $i}}, {{end}}{{$f}}{{end}}</td></tr>
 {{end}}</table>
 <p class="muted">Core and extended: specs passed of those that apply to this topology. A profile is a success when

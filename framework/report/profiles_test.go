@@ -2,7 +2,9 @@ package report
 
 import (
 	"os"
+	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -356,5 +358,53 @@ func TestProfileSkipCauseFromBeforeAll(t *testing.T) {
 	if p.Extended.Result != v1alpha1.ResultNotApplicable || len(p.Extended.UnsupportedSpecs) != 2 ||
 		p.Extended.UnsupportedSpecs[1].Reason != "networking is bridged" {
 		t.Errorf("extended %+v", p.Extended)
+	}
+}
+
+// The page shows the profiles at a glance, before anything else: profile, result, core x/y, extended x/y.
+func TestHTMLProfiles(t *testing.T) {
+	cr := goodReports(t)["mixed outcomes, three profiles"]
+	path := filepath.Join(t.TempDir(), HTMLFile)
+	if err := WriteHTML(cr, path); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(b)
+	table := page[strings.Index(page, `<table class="profiles">`):]
+	table = table[:strings.Index(table, "</table>")]
+	rows := regexp.MustCompile(`(?s)<tr data-profile="([^"]+)"><td[^>]*>[^<]*</td><td><span class="result ([a-z]+)">[^<]*</span></td>\s*` +
+		`<td class="num">(\d+/\d+) <span class="result [a-z]+">([a-zA-Z]+)</span></td>\s*` +
+		`<td class="num">(\d+/\d+) <span class="result [a-z]+">([a-zA-Z]+)</span></td>\s*<td>([^<]*)</td>`).FindAllStringSubmatch(table, -1)
+	var got [][]string
+	for _, r := range rows {
+		got = append(got, r[1:])
+	}
+	// MultiPrimary: core trust-root passed, discovery-synced failed, discovery-endpoints passed; extended guide-hello
+	// could not run, isolation-nodes does not apply. PrimaryRemote: trust-root passed, gateway-istiod not run.
+	want := [][]string{
+		{"MultiPrimary", "failure", "2/3", "failure", "0/1", "skipped", "NodeIsolation"},
+		{"PrimaryRemote", "partial", "1/2", "partial", "0/0", "notApplicable", ""},
+		{"MultiNetwork", "success", "1/1", "success", "0/0", "notApplicable", ""},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("profiles table rows\n got %q\nwant %q\n%s", got, want, table)
+	}
+	if strings.Index(page, `<table class="profiles">`) > strings.Index(page, "<th>Implementation</th>") {
+		t.Error("the profiles table is not at the top of the page")
+	}
+	for _, s := range []string{"<h2>Profiles</h2>", "<code>guide-hello</code> (cannotRunHere): no Envoy image", "<code>isolation-nodes</code>: networking is bridged"} {
+		if !strings.Contains(page, s) {
+			t.Errorf("page lacks %q", s)
+		}
+	}
+	// No profiles, no table.
+	if err := WriteHTML(goodReports(t)["no environment"], path); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); strings.Contains(string(b), `class="profiles"`) {
+		t.Error("a report without profiles shows a profiles table")
 	}
 }
