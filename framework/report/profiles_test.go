@@ -375,8 +375,8 @@ func TestHTMLProfiles(t *testing.T) {
 	page := string(b)
 	table := page[strings.Index(page, `<table class="profiles">`):]
 	table = table[:strings.Index(table, "</table>")]
-	rows := regexp.MustCompile(`(?s)<tr data-profile="([^"]+)"><td[^>]*>[^<]*</td><td><span class="result ([a-z]+)">[^<]*</span></td>\s*` +
-		`<td class="num">(\d+/\d+) <span class="result [a-z]+">([a-zA-Z]+)</span></td>\s*` +
+	rows := regexp.MustCompile(`(?s)<tr data-profile="([^"]+)"><td[^>]*>[^<]*</td><td><span class="result ([a-z]+)">[^<]*</span></td>\s*`+
+		`<td class="num">(\d+/\d+) <span class="result [a-z]+">([a-zA-Z]+)</span></td>\s*`+
 		`<td class="num">(\d+/\d+) <span class="result [a-z]+">([a-zA-Z]+)</span></td>\s*<td>([^<]*)</td>`).FindAllStringSubmatch(table, -1)
 	var got [][]string
 	for _, r := range rows {
