@@ -11,7 +11,10 @@
 //	artifacts/<cluster>/...   per-cluster dumps on failure (package artifacts, through Write)
 //
 // Build classifies each spec by its labels and skip message (the vocabulary of apis/v1alpha1); the results of an
-// area and of the run are documented on v1alpha1.Result.
+// area and of the run are documented on v1alpha1.Result. Given the profile definitions (Options.Profiles, which
+// package suites declares), it also reports every profile whose topology shape the tested topology has (profiles.go;
+// results documented on v1alpha1.ProfileReport and ProfileLevel). Validate checks a report file against the JSON
+// Schema (apis/v1alpha1/schema.json) and Check against the rules the schema cannot say.
 package report
 
 import (
