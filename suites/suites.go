@@ -220,6 +220,6 @@ func Finished() *Result {
 		began = r.StartTime
 	}
 	res.Conformance = report.Build(r, res.State, report.Options{Command: cfg.Command, TopologyFile: cfg.TopologyFile,
-		Version: cfg.Version, Started: began, TestDuration: time.Since(began)})
+		Version: cfg.Version, Started: began, TestDuration: time.Since(began), Profiles: Profiles})
 	return res
 }

@@ -1,19 +1,20 @@
 // Command meshconform provisions kind clusters, installs Istio multicluster topologies and runs conformance specs.
 //
 // Every command lives in its own file (run.go, up.go, test.go, down.go, status.go, topologies.go, validate.go,
-// preflight.go, images.go); flags shared by several commands are in flags.go.
+// preflight.go, images.go, report.go); flags shared by several commands are in flags.go.
 //
 // # Exit codes
 //
 // The exit code is the verdict; these are all of them (README.md's commands section has the same table):
 //
-//	0    success: the command did what it was asked; for `test` and `run`, conformant (every spec that ran passed)
-//	1    a spec failed (`test`, `run`), or a command failed (provisioning, installing, down, status with no
-//	     environment file, ...)
+//	0    success: the command did what it was asked; for `test` and `run`, conformant (every spec that ran passed);
+//	     for `report validate`, the report is valid
+//	1    a spec failed (`test`, `run`), a report file is invalid (`report validate`), or a command failed
+//	     (provisioning, installing, down, status with no environment file, ...)
 //	2    bad input: an unknown or malformed flag, a wrong number of arguments, flag values that are invalid or
 //	     contradict each other, a topology that does not load or validate, an installer whose tools or charts
 //	     cannot be found, an environment name that is invalid or contradicts the state directory's, `test`
-//	     finding no environment to test, or `down --all` not confirmed
+//	     finding no environment to test, `down --all` not confirmed, or a report file that cannot be read
 //	3    preflight failed: this machine cannot run the topology (`preflight`, and `up`/`run` unless --skip-preflight)
 //	130  interrupted (Ctrl-C or SIGTERM); the phases cleaned up what they had started
 package main
@@ -106,7 +107,7 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newRunCommand(), newUpCommand(), newTestCommand(), newDownCommand(), newStatusCommand(), newTopologiesCommand(),
-		newValidateCommand(), newPreflightCommand(), newImagesCommand())
+		newValidateCommand(), newPreflightCommand(), newImagesCommand(), newReportCommand())
 	usageErrors(root)
 	return root
 }

@@ -55,6 +55,11 @@ func runSuites(ctx context.Context, c suites.Config) error {
 	if err != nil {
 		return err
 	}
+	if res.Conformance != nil {
+		for _, p := range res.Conformance.Profiles {
+			fmt.Printf("profile %s: %s (%s)\n", p.Name, p.Result, p.Summary)
+		}
+	}
 	if c.ReportDir != "" {
 		fmt.Printf("reports in %s (conformance-report.yaml, report.html, junit.xml)\n", c.ReportDir)
 	}

@@ -11,8 +11,9 @@ import (
 	"github.com/meshconform/meshconform/framework/report/apis/v1alpha1"
 )
 
-// WriteHTML writes a self-contained page (no external assets): the verdict per area, the load-balancing
-// distribution per source cluster as inline SVG, and every failed, skipped and not-applicable spec with its reason.
+// WriteHTML writes a self-contained page (no external assets): the profiles at a glance (a table at the top), the
+// verdict per area, the load-balancing distribution per source cluster as inline SVG, each profile's specs, and every
+// failed, skipped and not-applicable spec with its reason.
 // Every value is escaped by html/template, since names and messages come from clusters and specs.
 func WriteHTML(cr *v1alpha1.ConformanceReport, path string) error {
 	var buf bytes.Buffer
@@ -180,6 +181,10 @@ func shorten(s string) string {
 
 var pageTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"lower": strings.ToLower,
+	"ran":   Ran,
+	"levels": func(p v1alpha1.ProfileReport) []namedLevel {
+		return []namedLevel{{"core", p.Core}, {"extended", p.Extended}}
+	},
 }).Parse(pageHTML))
 
 const pageHTML = `<!DOCTYPE html>
@@ -209,7 +214,16 @@ svg text { font: 12px system-ui, sans-serif; fill: #222; } svg .expected { strok
 <body>
 <h1>meshconform conformance report: <span class="result {{lower (print .Result)}}">{{.Result}}</span></h1>
 <p>{{.Summary}}</p>
-<table>
+{{if .Profiles}}<table class="profiles">
+<tr><th>Profile</th><th>Result</th><th>Core</th><th>Extended</th><th>Unsupported features</th></tr>
+{{range .Profiles}}<tr data-profile="{{.Name}}"><td title="{{.Shape}}">{{.Name}}</td><td><span class="result {{lower (print .Result)}}">{{.Result}}</span></td>
+<td class="num">{{.Core.Statistics.Passed}}/{{ran .Core.Statistics}} <span class="result {{lower (print .Core.Result)}}">{{.Core.Result}}</span></td>
+<td class="num">{{.Extended.Statistics.Passed}}/{{ran .Extended.Statistics}} <span class="result {{lower (print .Extended.Result)}}">{{.Extended.Result}}</span></td>
+<td>{{range $i, $f := .Core.UnsupportedFeatures}}{{if $i}}, {{end}}{{$f}}{{end}}{{if and .Core.UnsupportedFeatures .Extended.UnsupportedFeatures}}, {{end}}{{range $i, $f := .Extended.UnsupportedFeatures}}{{if $i}}, {{end}}{{$f}}{{end}}</td></tr>
+{{end}}</table>
+<p class="muted">Core and extended: specs passed of those that apply to this topology. A profile is a success when
+every core spec passed and no extended spec failed or was left unrun; a core spec that could not run here makes it partial.</p>
+{{end}}<table>
 <tr><th>Implementation</th><td>{{.Implementation.Name}} {{.Implementation.Version}} (installer {{.Implementation.Installer}}{{if .Implementation.Hub}}, hub {{.Implementation.Hub}}{{end}}{{if .Implementation.Tag}}, tag {{.Implementation.Tag}}{{end}})</td></tr>
 <tr><th>Topology</th><td>{{.Topology.Name}}, networking {{.Topology.Networking}}</td></tr>
 <tr><th>Clusters</th><td>{{range $i, $c := .Topology.Clusters}}{{if $i}}; {{end}}{{$c.Name}} ({{$c.Role}}{{if $c.Primary}} of {{$c.Primary}}{{end}}, {{$c.Network}}{{if $c.BringYourOwn}}, bring-your-own{{end}}){{end}}</td></tr>
@@ -253,6 +267,15 @@ with at most the stated false-alarm bound.</p>
 </div>
 {{end}}{{end}}{{end}}
 
+{{if .Profiles}}<h2>Profiles</h2>
+<table><tr><th>Profile</th><th>Level</th><th>Result</th><th>Specs</th><th>Failed</th><th>Did not run</th><th>Unsupported</th></tr>
+{{range $p := .Profiles}}{{range $l := levels $p}}<tr><td>{{$p.Name}}</td><td>{{$l.Name}}</td><td><span class="result {{lower (print $l.Result)}}">{{$l.Result}}</span></td>
+<td>{{range $i, $s := $l.Specs}}{{if $i}}, {{end}}<code>{{$s}}</code>{{end}}</td>
+<td>{{range $i, $s := $l.FailedSpecs}}{{if $i}}, {{end}}<code>{{$s}}</code>{{end}}</td>
+<td>{{range $l.SkippedSpecs}}<code>{{.Name}}</code> ({{.Cause}}): {{.Reason}}<br>{{end}}</td>
+<td>{{range $l.UnsupportedSpecs}}<code>{{.Name}}</code>: {{.Reason}}<br>{{end}}</td></tr>
+{{end}}{{end}}</table>{{end}}
+
 {{range .Areas}}{{if .FailedSpecs}}<h2>Failed: {{.Name}}</h2>
 {{range .FailedSpecs}}<h3>{{.Name}} <span class="muted">({{.State}}{{if .FailedIn}} in {{.FailedIn}}{{end}}{{if .Location}}, {{.Location}}{{end}})</span></h3>
 <pre>{{.Message}}</pre>
@@ -285,6 +308,12 @@ with at most the stated false-alarm bound.</p>
 </body>
 </html>
 `
+
+// namedLevel is a profile's support level with its name, for the profiles table.
+type namedLevel struct {
+	Name string
+	v1alpha1.ProfileLevel
+}
 
 // Geometry the template reads (html/template has no arithmetic).
 func (view) ChartLabelX() int    { return chartLabelWidth - 8 }

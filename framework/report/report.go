@@ -11,7 +11,10 @@
 //	artifacts/<cluster>/...   per-cluster dumps on failure (package artifacts, through Write)
 //
 // Build classifies each spec by its labels and skip message (the vocabulary of apis/v1alpha1); the results of an
-// area and of the run are documented on v1alpha1.Result.
+// area and of the run are documented on v1alpha1.Result. Given the profile definitions (Options.Profiles, which
+// package suites declares), it also reports every profile whose topology shape the tested topology has (profiles.go;
+// results documented on v1alpha1.ProfileReport and ProfileLevel). Validate checks a report file against the JSON
+// Schema (apis/v1alpha1/schema.json) and Check against the rules the schema cannot say.
 package report
 
 import (
@@ -46,6 +49,9 @@ type Options struct {
 	Started time.Time
 	// TestDuration overrides the suite's run time as the "test" timing (e.g. to include report writing).
 	TestDuration time.Duration
+	// Profiles are the conformance profiles (package suites declares them); the report gives a result for each whose
+	// shape the tested topology has. None: the report has no profiles.
+	Profiles []ProfileDefinition
 }
 
 // Build summarises a Ginkgo report of the suites against the environment they ran on. st may be nil (e.g. the
@@ -76,6 +82,8 @@ func Build(r types.Report, st *env.State, o Options) *v1alpha1.ConformanceReport
 	}
 	features := map[v1alpha1.Area]map[v1alpha1.Feature]bool{}
 	inherited := beforeAllSkips(r.SpecReports)
+	// Outcomes by short name (the spec:<short name> label), for the profiles.
+	outcomes := map[string]outcome{}
 
 	for _, s := range r.SpecReports {
 		if s.LeafNodeType != types.NodeTypeIt {
@@ -87,24 +95,35 @@ func Build(r types.Report, st *env.State, o Options) *v1alpha1.ConformanceReport
 		name := areaOf(s)
 		a := area(name)
 		specName := s.FullText()
+		var o outcome
 		switch {
 		case s.State.Is(types.SpecStateFailureStates):
 			a.Statistics.Failed++
 			a.FailedSpecs = append(a.FailedSpecs, failedSpec(s))
+			o.failed = true
 		case s.State.Is(types.SpecStatePassed):
 			a.Statistics.Passed++
 			if s.NumAttempts > 1 && s.MaxMustPassRepeatedly <= 1 {
 				a.Statistics.Flaked++
+				o.flaked = true
 			}
+			o.passed = true
 		case s.State.Is(types.SpecStateSkipped | types.SpecStatePending):
 			reason := skipReason(s, inherited)
+			o.cause, o.reason = skipCause(s, inherited), reason
 			if r, ok := strings.CutPrefix(reason, v1alpha1.NotApplicablePrefix); ok {
 				a.Statistics.NotApplicable++
 				a.NotApplicableSpecs = append(a.NotApplicableSpecs, v1alpha1.SkippedSpec{Name: specName, Reason: strings.TrimSpace(r)})
+				o.reason = strings.TrimSpace(r)
 			} else {
 				a.Statistics.Skipped++
 				a.SkippedSpecs = append(a.SkippedSpecs, v1alpha1.SkippedSpec{Name: specName, Reason: reason})
 			}
+		default:
+			o = outcome{cause: v1alpha1.SkipNotRun, reason: "not run: Ginkgo state " + s.State.String()}
+		}
+		if short := labelsWithPrefix(s, v1alpha1.SpecLabelPrefix); len(short) > 0 {
+			outcomes[short[0]] = o
 		}
 		if s.State.Is(types.SpecStatePassed | types.SpecStateFailureStates) {
 			for _, f := range labelsWithPrefix(s, v1alpha1.FeatureLabelPrefix) {
@@ -154,6 +173,7 @@ func Build(r types.Report, st *env.State, o Options) *v1alpha1.ConformanceReport
 	}
 	cr.Result = overall(cr.Areas, len(cr.SuiteFailures) > 0, cr.Statistics)
 	cr.Summary = runSummary(cr)
+	cr.Profiles = profileReports(o.Profiles, st, outcomes)
 
 	sort.SliceStable(cr.LoadBalancing, func(i, j int) bool { return cr.LoadBalancing[i].Source < cr.LoadBalancing[j].Source })
 	cr.Timings = timings(st, r, o)
@@ -234,17 +254,38 @@ func containerKey(s types.SpecReport) string {
 	return b.String()
 }
 
-// skipReason is why a spec did not run.
-func skipReason(s types.SpecReport, inherited map[string]string) string {
-	if s.State.Is(types.SpecStatePending) {
-		return "pending (marked pending in the suite)"
-	}
+// skipMessage is the message a skipped spec gave, or the one its Ordered container's BeforeAll gave.
+func skipMessage(s types.SpecReport, inherited map[string]string) string {
 	m := strings.TrimSpace(s.Failure.Message)
 	if m == beforeAllSkipMessage {
 		if r, ok := inherited[containerKey(s)]; ok {
 			return r
 		}
 	}
+	return m
+}
+
+// skipCause classifies a skipped (or pending) spec by its skip message's prefix.
+func skipCause(s types.SpecReport, inherited map[string]string) v1alpha1.SkipCause {
+	if s.State.Is(types.SpecStatePending) {
+		return v1alpha1.SkipNotRun
+	}
+	m := skipMessage(s, inherited)
+	if strings.HasPrefix(m, v1alpha1.NotApplicablePrefix) {
+		return v1alpha1.SkipNotApplicable
+	}
+	if r, ok := strings.CutPrefix(m, v1alpha1.CannotRunHerePrefix); ok && strings.TrimSpace(r) != "" {
+		return v1alpha1.SkipCannotRunHere
+	}
+	return v1alpha1.SkipNotRun
+}
+
+// skipReason is why a spec did not run.
+func skipReason(s types.SpecReport, inherited map[string]string) string {
+	if s.State.Is(types.SpecStatePending) {
+		return "pending (marked pending in the suite)"
+	}
+	m := skipMessage(s, inherited)
 	if m == "" {
 		// Ginkgo gives no message for specs left out by --label-filter/--focus, or not reached after an interrupt.
 		return "not run: not selected by the label filter or focus, or the suite stopped before it"

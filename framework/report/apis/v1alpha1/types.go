@@ -45,6 +45,10 @@ type ConformanceReport struct {
 	Summary    string       `json:"summary"`
 	Statistics Statistics   `json:"statistics"`
 	Areas      []AreaResult `json:"areas"`
+	// Profiles are the conformance profiles whose topology shape the tested topology has, in the order of
+	// Profiles, each with its core and extended results. Absent when no profile applies (or the environment was
+	// unknown), and in reports written before profiles existed.
+	Profiles []ProfileReport `json:"profiles,omitempty"`
 	// SuiteFailures are failed suite-level nodes (BeforeSuite, AfterSuite, ...) and Ginkgo's special failure
 	// reasons (interrupted, programmatic focus, ...): they fail the run without belonging to an area.
 	SuiteFailures []FailedSpec `json:"suiteFailures,omitempty"`
@@ -154,4 +158,67 @@ type Reproduce struct {
 	// Topology is the topology file (or built-in name) the run used.
 	Topology    string `json:"topology,omitempty"`
 	LabelFilter string `json:"labelFilter,omitempty"`
+}
+
+// ProfileReport is the result of one conformance profile (modelled on gateway-api's ConformanceProfile): the
+// profile's core and extended support levels, each with its result, the specs that count in it and the features it
+// covers.
+//
+// Result, from the two levels:
+//
+//   - failure: the core level failed (an extended failure alone never fails a profile).
+//   - success: the core level succeeded, and the extended level succeeded or has nothing this topology exercises
+//     (notApplicable).
+//   - skipped: no core spec ran, and no extended spec either.
+//   - partial: anything else: a core spec could not run here, did not run or did not apply (so the profile cannot
+//     be claimed), or the extended level failed, is partial, or ran nothing.
+type ProfileReport struct {
+	Name Profile `json:"name"`
+	// Shape is the topology shape the profile applies to, e.g. "at least 2 primary clusters".
+	Shape   string `json:"shape"`
+	Result  Result `json:"result"`
+	Summary string `json:"summary"`
+	// Core are the specs every conforming mesh of the shape must pass.
+	Core ProfileLevel `json:"core"`
+	// Extended are the specs of features a mesh of the shape may support.
+	Extended ProfileLevel `json:"extended"`
+}
+
+// ProfileLevel is one support level of a profile.
+//
+// Result, from the level's specs (Statistics counts them: passed, failed, skipped = could not run here or did not
+// run, notApplicable = unsupported):
+//
+//   - failure: some spec failed.
+//   - success: every spec passed; in the extended level, specs that do not apply (unsupported features) are allowed.
+//     A core spec that does not apply makes the core level partial: core is what every mesh of the shape must pass.
+//   - partial: specs passed, but others could not run here or did not run (or, in core, did not apply).
+//   - skipped: no spec passed and none failed, and some did not run.
+//   - notApplicable: (extended only) every spec, if any, does not apply: the topology exercises none of its features.
+type ProfileLevel struct {
+	Result     Result     `json:"result"`
+	Statistics Statistics `json:"statistics"`
+	// Specs are the short names of the specs that count in this level, in declaration order.
+	Specs []string `json:"specs"`
+	// SupportedFeatures are the level's features the tested topology exercises: some spec of the feature applies
+	// (whether it then passed, failed or could not run here).
+	SupportedFeatures []ProfileFeature `json:"supportedFeatures,omitempty"`
+	// UnsupportedFeatures are the level's features the tested topology does not exercise: every spec of the feature
+	// was skipped as not applicable.
+	UnsupportedFeatures []ProfileFeature `json:"unsupportedFeatures,omitempty"`
+	// FailedSpecs are the short names of the level's specs that failed.
+	FailedSpecs []string `json:"failedSpecs,omitempty"`
+	// SkippedSpecs are the level's specs that apply but did not run: they could not run here (cannotRunHere) or did
+	// not run (notRun). They are not unsupported: nothing is known about them.
+	SkippedSpecs []ProfileSkip `json:"skippedSpecs,omitempty"`
+	// UnsupportedSpecs are the level's specs that do not apply to the tested topology (cause notApplicable).
+	UnsupportedSpecs []ProfileSkip `json:"unsupportedSpecs,omitempty"`
+}
+
+// ProfileSkip is a spec of a profile level that did not run, with why.
+type ProfileSkip struct {
+	// Name is the spec's short name.
+	Name   string    `json:"name"`
+	Cause  SkipCause `json:"cause"`
+	Reason string    `json:"reason"`
 }

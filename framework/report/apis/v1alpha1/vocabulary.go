@@ -89,3 +89,54 @@ const (
 
 // LBVerdictEntry is the name of the Ginkgo report entry carrying a load-balancing verdict (an lb.Verdict).
 const LBVerdictEntry = "lb-verdict"
+
+// Profile is a conformance profile: a named set of specs every mesh of one topology shape is judged by, in two support
+// levels (core: what every conforming mesh of that shape must pass; extended: what it may support). Which profiles a
+// run reports follows from the tested topology's shape; their specs are declared in package suites (profiles.go).
+type Profile string
+
+const (
+	// ProfileMultiPrimary: two or more primary clusters, each running istiod.
+	ProfileMultiPrimary Profile = "MultiPrimary"
+	// ProfilePrimaryRemote: remote clusters configured by a primary's istiod.
+	ProfilePrimaryRemote Profile = "PrimaryRemote"
+	// ProfileMultiNetwork: two or more mesh networks joined by east-west gateways.
+	ProfileMultiNetwork Profile = "MultiNetwork"
+	// ProfileLifecycle is reserved for the disruptive specs (the mesh broken on purpose and restored).
+	ProfileLifecycle Profile = "Lifecycle"
+	// ProfilePolicy is reserved for the policy specs (authorization, traffic policy across clusters).
+	ProfilePolicy Profile = "Policy"
+)
+
+// Profiles are the known profiles, in report order.
+var Profiles = []Profile{ProfileMultiPrimary, ProfilePrimaryRemote, ProfileMultiNetwork, ProfileLifecycle, ProfilePolicy}
+
+// Known says whether p is one of Profiles.
+func (p Profile) Known() bool {
+	for _, k := range Profiles {
+		if p == k {
+			return true
+		}
+	}
+	return false
+}
+
+// ProfileFeature is a capability a profile covers at one support level (e.g. SharedRootOfTrust), tested by one or
+// more specs. Names are CamelCase, like the profiles'; they are declared with the profiles, in package suites.
+type ProfileFeature string
+
+// SkipCause is why a spec that counts in a profile did not pass or fail.
+type SkipCause string
+
+const (
+	// SkipNotApplicable: the topology does not have what the spec checks (a skip message starting with
+	// NotApplicablePrefix). The spec's feature is then unsupported by the tested mesh, unless another of its specs
+	// applies.
+	SkipNotApplicable SkipCause = "notApplicable"
+	// SkipCannotRunHere: the spec applies, but this machine cannot run it (a skip message starting with
+	// CannotRunHerePrefix, e.g. no Envoy image). Nothing is known about the mesh's support.
+	SkipCannotRunHere SkipCause = "cannotRunHere"
+	// SkipNotRun: the spec did not run for another reason: left out by --label-filter or --focus, pending, the suite
+	// stopped before it, a skip without a classified reason, or the spec is not in the run at all.
+	SkipNotRun SkipCause = "notRun"
+)
