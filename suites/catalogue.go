@@ -9,6 +9,8 @@ import (
 // Catalogue is every conformance spec. Within an area, specs run and are reported in this order. Adding a spec is
 // one file (its Spec and body) and one line here; README.md, "Adding a check", shows the steps.
 var Catalogue = []Spec{
+	entry(configMeshConsistent),
+
 	entry(trustSharedRoot),
 	entry(trustMutualTLS),
 
@@ -31,6 +33,7 @@ var Catalogue = []Spec{
 // AreaTitles are the Ginkgo container texts of the areas: the first words of every spec name in the reports and
 // JUnit, so they never change.
 var AreaTitles = map[v1alpha1.Area]string{
+	v1alpha1.AreaConfig:        "Mesh configuration",
 	v1alpha1.AreaTrust:         "Trust",
 	v1alpha1.AreaDiscovery:     "Discovery",
 	v1alpha1.AreaGateway:       "East-west gateway",

@@ -194,6 +194,34 @@ func multiPrimaryChecks(f *fixture) {
 		Expect(f.e.Up(ctx)).To(Succeed())
 	}, NodeTimeout(20*time.Minute))
 
+	It("passes config-mesh-consistent, then fails it when cluster2's mesh ID is changed, and restores it", func(ctx SpecContext) {
+		table, err := checks.ConfigConsistent(ctx, f.m)
+		Expect(err).NotTo(HaveOccurred(), "a healthy mesh:\n%s", table)
+		GinkgoWriter.Printf("healthy:\n%s\n", table)
+		cms := f.e.Clients["cluster2"].Clientset.CoreV1().ConfigMaps("istio-system")
+		cm, err := cms.Get(ctx, "istio", metav1.GetOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		orig := cm.Data["mesh"]
+		Expect(orig).To(ContainSubstring("meshId: mesh1"), "the mesh config names the mesh ID")
+		cm.Data["mesh"] = strings.Replace(orig, "meshId: mesh1", "meshId: mesh2", 1)
+		_, err = cms.Update(ctx, cm, metav1.UpdateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func(ctx SpecContext) {
+			cm, err := cms.Get(ctx, "istio", metav1.GetOptions{})
+			Expect(err).NotTo(HaveOccurred())
+			cm.Data["mesh"] = orig
+			_, err = cms.Update(ctx, cm, metav1.UpdateOptions{})
+			Expect(err).NotTo(HaveOccurred())
+			_, err = checks.ConfigConsistent(ctx, f.m)
+			Expect(err).NotTo(HaveOccurred(), "after the restore")
+		})
+		_, err = checks.ConfigConsistent(ctx, f.m)
+		Expect(err).To(HaveOccurred(), "a mesh ID changed in cluster2 passed")
+		GinkgoWriter.Printf("broken:\n%v\n", err)
+		Expect(err.Error()).To(ContainSubstring("mesh IDs differ: mesh1 (cluster1), mesh2 (cluster2)"))
+		Expect(err.Error()).To(ContainSubstring("different meshID"))
+	}, NodeTimeout(2*time.Minute))
+
 	It("fails load balancing when cluster1 pins the service to its own version", func(ctx SpecContext) {
 		ic, err := istioclient.NewForConfig(f.e.Clients["cluster1"].Config)
 		Expect(err).NotTo(HaveOccurred())

@@ -129,6 +129,7 @@ func TestAreaResults(t *testing.T) {
 		"loadbalancing":         {v1alpha1.ResultSkipped, v1alpha1.Statistics{Skipped: 1}},
 		"isolation":             {v1alpha1.ResultNotApplicable, v1alpha1.Statistics{NotApplicable: 2}},
 		"doc-fidelity":          {v1alpha1.ResultSkipped, v1alpha1.Statistics{}},
+		"config":                {v1alpha1.ResultSkipped, v1alpha1.Statistics{}},
 		v1alpha1.UnlabelledArea: {v1alpha1.ResultFailure, v1alpha1.Statistics{Failed: 1}},
 	}
 	if len(cr.Areas) != len(want) {

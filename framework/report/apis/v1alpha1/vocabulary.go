@@ -11,10 +11,12 @@ const (
 	AreaLoadBalancing Area = "loadbalancing"
 	AreaIsolation     Area = "isolation"
 	AreaDocFidelity   Area = "doc-fidelity"
+	// AreaConfig: the clusters agree on who they are (mesh ID, trust domain, root, cluster IDs, versions).
+	AreaConfig Area = "config"
 )
 
 // Areas are the conformance areas, in report order.
-var Areas = []Area{AreaTrust, AreaDiscovery, AreaGateway, AreaLoadBalancing, AreaIsolation, AreaDocFidelity}
+var Areas = []Area{AreaTrust, AreaDiscovery, AreaGateway, AreaLoadBalancing, AreaIsolation, AreaDocFidelity, AreaConfig}
 
 // UnlabelledArea collects specs that carry no area label, so their failures are not lost.
 const UnlabelledArea Area = "unlabelled"

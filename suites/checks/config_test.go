@@ -1,0 +1,113 @@
+package checks
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/meshconform/meshconform/framework/env"
+	"github.com/meshconform/meshconform/framework/istio/istiod"
+	"github.com/meshconform/meshconform/framework/report/apis/v1alpha1"
+)
+
+func threeClusters(t *testing.T) *env.State {
+	st := env.New(t.TempDir(), "test", env.Topology{Name: "t"})
+	st.Clusters = []env.Cluster{{Name: "c1", Role: env.RolePrimary}, {Name: "c2", Role: env.RolePrimary}, {Name: "c3", Role: env.RoleRemote, Primary: "c1"}}
+	return st
+}
+
+func healthy() map[string]istiod.Settings {
+	s := func(id string, primary bool) istiod.Settings {
+		out := istiod.Settings{MeshID: "mesh1", TrustDomain: "cluster.local", Network: "network1", ClusterID: id, RootFingerprint: "AA:BB"}
+		if primary {
+			out.Version = "1.31.0"
+		}
+		return out
+	}
+	return map[string]istiod.Settings{"c1": s("c1", true), "c2": s("c2", true), "c3": s("c3", false)}
+}
+
+func TestCompareSettings(t *testing.T) {
+	st := threeClusters(t)
+	if f := CompareSettings(st, healthy()); f != nil {
+		t.Fatalf("a consistent mesh fails: %v", f)
+	}
+	aliased := healthy()
+	c2 := aliased["c2"]
+	c2.TrustDomain, c2.TrustDomainAliases = "other.local", []string{"cluster.local"}
+	aliased["c2"] = c2
+	for _, n := range []string{"c1", "c3"} {
+		s := aliased[n]
+		s.TrustDomainAliases = []string{"other.local"}
+		aliased[n] = s
+	}
+	if f := CompareSettings(st, aliased); f != nil {
+		t.Errorf("trust domains that alias each other fail: %v", f)
+	}
+	for name, c := range map[string]struct {
+		breakIt       func(map[string]istiod.Settings)
+		observed, why string
+	}{
+		"mesh ID changed in one cluster": {func(m map[string]istiod.Settings) { s := m["c2"]; s.MeshID = "mesh2"; m["c2"] = s },
+			"mesh IDs differ: mesh1 (c1, c3), mesh2 (c2)", "different meshID"},
+		"trust domain without alias": {func(m map[string]istiod.Settings) { s := m["c3"]; s.TrustDomain = "foreign.local"; m["c3"] = s },
+			`c1 has "cluster.local", c3 has "foreign.local"`, "trustDomainAliases"},
+		"alias on one side only": {func(m map[string]istiod.Settings) {
+			s := m["c2"]
+			s.TrustDomain, s.TrustDomainAliases = "other.local", []string{"cluster.local"}
+			m["c2"] = s
+		}, `c1 has "cluster.local", c2 has "other.local"`, "trustDomainAliases"},
+		"two roots": {func(m map[string]istiod.Settings) { s := m["c1"]; s.RootFingerprint = "CC:DD"; m["c1"] = s },
+			"roots differ: CC:DD (c1), AA:BB (c2, c3)", "different roots"},
+		"a cluster distributing no root": {func(m map[string]istiod.Settings) { s := m["c3"]; s.RootFingerprint = ""; m["c3"] = s },
+			"roots differ: AA:BB (c1, c2), - (c3)", "different roots"},
+		"duplicate cluster IDs": {func(m map[string]istiod.Settings) { s := m["c2"]; s.ClusterID = "c1"; m["c2"] = s },
+			`clusters c1 and c2 share the cluster ID "c1"`, "cluster ID"},
+		"versions two minors apart": {func(m map[string]istiod.Settings) { s := m["c2"]; s.Version = "1.29.3"; m["c2"] = s },
+			"istiods run 1.29.3 and 1.31.0", "supported skew"},
+	} {
+		got := healthy()
+		c.breakIt(got)
+		f := CompareSettings(st, got)
+		if f == nil {
+			t.Errorf("%s: passes", name)
+			continue
+		}
+		if f.Check != string(v1alpha1.AreaConfig) || !f.Final || !strings.Contains(f.Observed, c.observed) || !strings.Contains(f.Cause, c.why) {
+			t.Errorf("%s: %v\nwant observed %q, cause mentioning %q", name, f, c.observed, c.why)
+		}
+	}
+	oneMinor := healthy()
+	s := oneMinor["c2"]
+	s.Version = "1.30-dev"
+	oneMinor["c2"] = s
+	if f := CompareSettings(st, oneMinor); f != nil {
+		t.Errorf("one minor apart (supported): %v", f)
+	}
+}
+
+func TestSettingsTableShowsEveryCluster(t *testing.T) {
+	got := healthy()
+	s := got["c3"]
+	s.Missing = []string{"mesh config (ConfigMap istio-system/istio)"}
+	got["c3"] = s
+	table := SettingsTable(threeClusters(t), got)
+	lines := strings.Split(table, "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "CLUSTER") || !strings.Contains(lines[3], "mesh config (ConfigMap") ||
+		!strings.Contains(lines[1], "1.31.0") || !strings.Contains(lines[2], "mesh1") {
+		t.Errorf("table:\n%s", table)
+	}
+}
+
+func TestParseMeshConfig(t *testing.T) {
+	id, td, aliases, err := istiod.ParseMeshConfig("defaultConfig:\n  meshId: mesh1\n  discoveryAddress: istiod:15012\ntrustDomain: td1\ntrustDomainAliases: [a, b]\n")
+	if err != nil || id != "mesh1" || td != "td1" || len(aliases) != 2 {
+		t.Errorf("parsed %q %q %q %v", id, td, aliases, err)
+	}
+	// Istio's defaults: trust domain cluster.local, mesh ID = trust domain.
+	if id, td, _, err := istiod.ParseMeshConfig("enablePrometheusMerge: true\n"); err != nil || id != "cluster.local" || td != "cluster.local" {
+		t.Errorf("defaults: %q %q %v", id, td, err)
+	}
+	if _, _, _, err := istiod.ParseMeshConfig("trustDomain: [unclosed"); err == nil {
+		t.Error("malformed mesh config accepted")
+	}
+}
