@@ -23,6 +23,7 @@ var Profiles = []report.ProfileDefinition{
 		Name:  v1alpha1.ProfileMultiPrimary,
 		Shape: report.Shape{Primaries: 2},
 		Core: []report.FeatureDefinition{
+			{Name: "ConsistentMeshIdentity", Specs: specs(configMeshConsistent)},
 			{Name: "SharedRootOfTrust", Specs: specs(trustSharedRoot)},
 			{Name: "CrossClusterMutualTLS", Specs: specs(trustMutualTLS)},
 			{Name: "ClusterDiscovery", Specs: specs(discoverySynced)},
@@ -38,6 +39,7 @@ var Profiles = []report.ProfileDefinition{
 		Name:  v1alpha1.ProfilePrimaryRemote,
 		Shape: report.Shape{Remotes: 1},
 		Core: []report.FeatureDefinition{
+			{Name: "ConsistentMeshIdentity", Specs: specs(configMeshConsistent)},
 			{Name: "SharedRootOfTrust", Specs: specs(trustSharedRoot)},
 			{Name: "CrossClusterMutualTLS", Specs: specs(trustMutualTLS)},
 			{Name: "ClusterDiscovery", Specs: specs(discoverySynced)},

@@ -73,7 +73,7 @@ func TestProfileDefinitions(t *testing.T) {
 		}
 	}
 	d := Definitions()
-	if len(d.Specs) != len(Catalogue) || d.Specs[0].Name != "Trust "+trustSharedRoot.Description || d.Specs[0].Area != v1alpha1.AreaTrust {
+	if len(d.Specs) != len(Catalogue) || d.Specs[1].Name != "Trust "+trustSharedRoot.Description || d.Specs[1].Area != v1alpha1.AreaTrust {
 		t.Errorf("definitions: %+v", d.Specs)
 	}
 }

@@ -25,6 +25,8 @@ var enums = map[reflect.Type][]string{
 	reflect.TypeFor[v1alpha1.Result](): {string(v1alpha1.ResultSuccess), string(v1alpha1.ResultPartial), string(v1alpha1.ResultFailure),
 		string(v1alpha1.ResultSkipped), string(v1alpha1.ResultNotApplicable)},
 	reflect.TypeFor[v1alpha1.SkipCause](): {string(v1alpha1.SkipNotApplicable), string(v1alpha1.SkipCannotRunHere), string(v1alpha1.SkipNotRun)},
+	reflect.TypeFor[lb.GroupKind]():       {string(lb.GroupCluster), string(lb.GroupNetwork), string(lb.GroupRemoteCluster)},
+	reflect.TypeFor[lb.Connections]():     {string(lb.ConnectionsReused), string(lb.ConnectionsPerCall)},
 	reflect.TypeFor[v1alpha1.Profile](): func() []string {
 		var out []string
 		for _, p := range v1alpha1.Profiles {
