@@ -44,6 +44,10 @@ RUNC_MODULE=github.com/opencontainers/runc
 RUNC_VERSION=v1.5.3
 CLI_MODULE=github.com/docker/cli
 CLI_VERSION=v29.10.0+incompatible
+# The CLI's vendor.mod wants swarmkit v2.1.3, whose zip the module proxy refuses ("403 Forbidden: This module version
+# is not available"); the CLI uses only its api and api/defaults packages, so it gets the swarmkit the engine
+# itself is built with (moby v2.0.0-beta.24's go.mod), which the proxy serves.
+CLI_REPLACE="github.com/moby/swarmkit/v2 => github.com/moby/swarmkit/v2 v2.1.3-0.20260828175525-ad0357aedfca"
 # Build tags, as the projects' own release builds use them, minus what needs libraries Debian lacks or we never use:
 # - dockerd, docker-proxy: static, no cgo (upstream builds them static with cgo only for btrfs, zfs, disk quota and
 #   journald/libnftables): exclude_graphdriver_btrfs/zfs (we use overlay), exclude_disk_quota (its cgo half is the
@@ -87,7 +91,7 @@ recipe_functions="write_module go_build build_runc build_containerd build_moby b
 stamp() {
   {
     declare -p MOBY_MODULE MOBY_VERSION ENGINE_VERSION CONTAINERD_MODULE CONTAINERD_VERSION RUNC_MODULE RUNC_VERSION \
-      CLI_MODULE CLI_VERSION DOCKERD_TAGS CONTAINERD_TAGS SHIM_TAGS RUNC_TAGS CLI_TAGS BINARIES
+      CLI_MODULE CLI_VERSION CLI_REPLACE DOCKERD_TAGS CONTAINERD_TAGS SHIM_TAGS RUNC_TAGS CLI_TAGS BINARIES
     # shellcheck disable=SC2086
     declare -f $recipe_functions
     "$GO" env GOVERSION GOOS GOARCH GOAMD64
@@ -145,16 +149,19 @@ build_moby() {
 }
 
 build_cli() {
-  # docker/cli has no go.mod (it is +incompatible: CalVer), only vendor.mod: its requirements go into our module.
-  local src reqs
+  # docker/cli has no go.mod (it is +incompatible: CalVer) but a vendor.mod; required as a dependency it would compile
+  # at language version go1.16 and fail. So, as upstream's scripts/with-go-mod.sh does, the temporary module is a copy
+  # of its source with vendor.mod as go.mod (the module proxy's zip has no vendored code, only vendor/modules.txt).
+  local src
   src=$(GOFLAGS=-mod=mod "$GO" mod download -json "$CLI_MODULE@$CLI_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
   [ -f "$src/vendor.mod" ] || die "no vendor.mod in $CLI_MODULE@$CLI_VERSION ($src)"
-  reqs=$(awk '/^(require|replace) \(/{on=1} on{print} on && /^\)/{on=0} /^(require|replace) [^(]/{print}' "$src/vendor.mod")
-  write_module "$1/cli" cli "$CLI_MODULE" "$CLI_VERSION" "$reqs"
+  cp -r "$src" "$1/cli" && chmod -R u+w "$1/cli" && rm -rf "$1/cli/vendor"
+  mv "$1/cli/vendor.mod" "$1/cli/go.mod" && mv "$1/cli/vendor.sum" "$1/cli/go.sum"
+  printf '\nreplace %s\n' "$CLI_REPLACE" >>"$1/cli/go.mod"
   local v=github.com/docker/cli/cli/version ver=${CLI_VERSION#v}
   ver=${ver%%+*}
   local x="-X $v.Version=$ver -X $v.GitCommit=v$ver -X $v.BuildTime=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  go_build "$1/cli" "$2/docker" 0 "$CLI_TAGS" "-w $x" "$CLI_MODULE/cmd/docker"
+  go_build "$1/cli" "$2/docker" 0 "$CLI_TAGS" "-w $x" ./cmd/docker
 }
 
 ensure_packages() {
@@ -180,26 +187,28 @@ cmd_build() {
   fi
   ensure_packages
   mkdir -p "$top"
-  local work out buildlog=$top/build.log
-  work=$(mktemp -d "$top/.work.XXXXXX"); out=$(mktemp -d "$top/.bin.XXXXXX")
-  trap 'rm -rf "$work" "$out"' EXIT
+  local buildlog=$top/build.log
+  BUILD_WORK=$(mktemp -d "$top/.work.XXXXXX"); BUILD_OUT=$(mktemp -d "$top/.bin.XXXXXX")
+  trap 'rm -rf "$BUILD_WORK" "$BUILD_OUT"' EXIT
   : >"$buildlog"
   log "building Docker $ENGINE_VERSION (moby $MOBY_VERSION), containerd $CONTAINERD_VERSION, runc $RUNC_VERSION, CLI $CLI_VERSION with $("$GO" env GOVERSION); log: $buildlog"
   local step t
   for step in runc containerd moby cli; do
     t=$(date +%s)
     log "building $step"
-    if ! "build_$step" "$work" "$out" >>"$buildlog" 2>&1; then
+    if ! "build_$step" "$BUILD_WORK" "$BUILD_OUT" >>"$buildlog" 2>&1; then
       tail -30 "$buildlog" >&2; die "building $step failed (whole log: $buildlog)"
     fi
     log "built $step in $(( $(date +%s) - t ))s"
   done
-  "$out/dockerd" --version >>"$buildlog" && "$out/docker" --version >>"$buildlog" &&
-    "$out/containerd" --version >>"$buildlog" && "$out/runc" --version >>"$buildlog" ||
-    die "a built binary does not run (see $buildlog)"
-  echo "$stamp" >"$out/.stamp"
-  rm -rf "$bin" && mv "$out" "$bin" && chmod 0755 "$bin"
-  log "built into $bin in $(( $(date +%s) - T0 ))s: $(tr '\n' ' ' < <(tail -4 "$buildlog" | sed 's/,.*//'))"
+  local b versions=""
+  for b in dockerd docker-proxy containerd runc docker; do
+    versions+="$("$BUILD_OUT/$b" --version 2>&1 | head -1); " || die "$b does not run: $versions"
+  done
+  echo "$versions" >>"$buildlog"
+  echo "$stamp" >"$BUILD_OUT/.stamp"
+  rm -rf "$bin" && mv "$BUILD_OUT" "$bin" && chmod 0755 "$bin"
+  log "built into $bin in $(( $(date +%s) - T0 ))s: $versions"
 }
 
 # --- running ----------------------------------------------------------------------------------------------------------
@@ -222,7 +231,7 @@ write_configs() { # $1 iptables true|false
   # containerd: its own socket, root and state (Docker's own layout for the containerd it manages); CRI is not built in;
   # NRI off (its socket would be the machine-wide /var/run/nri/nri.sock); no debug or metrics listeners.
   cat >"$RUN_DIR/containerd/config.toml" <<EOF
-version = 3
+version = 4
 root = "$DATA_DIR/containerd/daemon"
 state = "$RUN_DIR/containerd/daemon"
 disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.nri.v1.nri"]
@@ -234,7 +243,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.nri.v1.nri"]
   address = ""
 [metrics]
   address = ""
-[plugins."io.containerd.internal.v1.opt"]
+[plugins.'io.containerd.internal.v1.opt']
   path = "$DATA_DIR/containerd/opt"
 EOF
   # The runc wrapper of .ci/setup-machine, calling our runc: it drops CAP_SYS_RESOURCE, which this VM's bounding set
@@ -306,7 +315,7 @@ cmd_start() {
   BIN=$(bin_dir)
   up_to_date "$BIN" || die "no binaries for the current pins in $BIN: run '$0 build' first"
   mkdir -p "$RUN_DIR"
-  exec 9>"$RUN_DIR/lock"; flock -n 9 || die "another start/stop of this engine is running"
+  exec 9>"$RUN_DIR/start-stop.lock"; flock -n 9 || die "another start/stop of this engine is running"
   if alive "$DOCKER_PID" && alive "$CTRD_PID"; then
     local cur; cur=$(sed -n 's/^iptables=//p' "$STATE_FILE" 2>/dev/null)
     [ "$cur" = "$ipt" ] || die "already running with iptables=$cur; stop it first to change to iptables=$ipt"
@@ -330,7 +339,7 @@ $others"
     log "starting containerd (log $LOG_DIR/containerd.log)"
     # PATH: containerd finds the shim, and the shim runc, by name; ours come first.
     env -i PATH="$path" nohup "$BIN/containerd" --config "$RUN_DIR/containerd/config.toml" \
-      >>"$LOG_DIR/containerd.log" 2>&1 </dev/null &
+      >>"$LOG_DIR/containerd.log" 2>&1 </dev/null 9>&- &
     echo $! >"$CTRD_PID"
     wait_for 30 containerd "$CTRD_PID" test -S "$CTRD_SOCK" ||
       { tail -20 "$LOG_DIR/containerd.log" >&2; die "containerd did not come up (log $LOG_DIR/containerd.log)"; }
@@ -338,7 +347,7 @@ $others"
   rm -f "$DOCKER_SOCK"
   log "starting dockerd, iptables=$ipt (log $LOG_DIR/dockerd.log)"
   env -i PATH="$path" nohup "$BIN/dockerd" --config-file "$RUN_DIR/daemon.json" \
-    >>"$LOG_DIR/dockerd.log" 2>&1 </dev/null &
+    >>"$LOG_DIR/dockerd.log" 2>&1 </dev/null 9>&- &
   local dpid=$!
   # dockerd writes the pid file itself once it is up; until then remember the pid we started.
   echo "$dpid" >"$RUN_DIR/docker.started.pid"
@@ -373,17 +382,15 @@ stop_pid() { # $1 pid file, $2 name, $3 seconds
 cmd_stop() {
   need_root stop
   mkdir -p "$RUN_DIR"
-  exec 9>"$RUN_DIR/lock"; flock -n 9 || die "another start/stop of this engine is running"
+  exec 9>"$RUN_DIR/start-stop.lock"; flock -n 9 || die "another start/stop of this engine is running"
   # dockerd stops its containers (10 s each by default) before it exits.
   stop_pid "$RUN_DIR/docker.started.pid" "dockerd (starting)" 30
   stop_pid "$DOCKER_PID" dockerd 60
   stop_pid "$CTRD_PID" containerd 20
   # Shims of our containerd outlive it by design; only ours name our containerd's socket.
   local p
-  for p in $(pgrep -x containerd-shim-runc-v2 || true); do
-    if tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF -- "$CTRD_SOCK"; then
-      log "stopping leftover shim pid $p"; kill -TERM "$p" 2>/dev/null || true
-    fi
+  for p in $(pgrep -f -- "^containerd-shim-runc-v2 .*-address $CTRD_SOCK( |\$)" || true); do
+    log "stopping leftover shim pid $p"; kill -TERM "$p" 2>/dev/null || true
   done
   if [ "$(sed -n 's/^bridge_created=//p' "$STATE_FILE" 2>/dev/null)" = 1 ] && ip link show "$BRIDGE" >/dev/null 2>&1; then
     ip link del "$BRIDGE" && log "removed bridge $BRIDGE"
@@ -427,6 +434,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 )
 
 func main() {
@@ -437,15 +445,22 @@ func main() {
 		}
 	}
 	if len(os.Args) > 1 && os.Args[1] == "sleep" {
-		select {}
+		time.Sleep(time.Hour)
 	}
 }
 EOF
   printf 'module smoke\n\ngo 1.22\n' >"$tmp/src/go.mod"
   (cd "$tmp/src" && CGO_ENABLED=0 GOFLAGS=-buildvcs=false "$GO" build -o "$tmp/ctx/hello" .)
   printf 'FROM scratch\nCOPY hello /hello\nENTRYPOINT ["/hello"]\n' >"$tmp/ctx/Dockerfile"
-  log "docker build (FROM scratch)"
-  DOCKER_BUILDKIT=1 dk build -q -t meshconform/docker29-smoke:1 "$tmp/ctx"
+  # The CLI is built without the buildx plugin, so `docker build` is the daemon's legacy builder; the image kit itself
+  # loads images with `docker import`, checked second.
+  log "docker build, legacy builder (FROM scratch + a static Go binary)"
+  local out
+  out=$(DOCKER_BUILDKIT=0 dk build -q -t meshconform/docker29-smoke:1 "$tmp/ctx" 2>&1) || { echo "$out"; die "docker build failed"; }
+  echo "${out##*$'\n'}"   # the image ID; the legacy builder's deprecation notice above it is not news
+  log "docker import (a tarball, as the image kit loads images)"
+  tar -C "$tmp/ctx" -c hello | dk import --change 'ENTRYPOINT ["/hello"]' - meshconform/docker29-smoke:import >/dev/null
+  dk run --rm --network none meshconform/docker29-smoke:import
   log "docker run --rm --network none"
   dk run --rm --network none meshconform/docker29-smoke:1
   log "docker run --rm --network none --privileged (through the runc wrapper)"
