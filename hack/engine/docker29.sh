@@ -222,29 +222,41 @@ other_dockerds() {
   [ -f "$DOCKER_PID" ] && ours=$(cat "$DOCKER_PID")
   for p in $(pgrep -x dockerd || true); do
     [ "$p" = "$ours" ] && continue
-    printf '%s: %s\n' "$p" "$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)"
+    # Its API socket(s): what it listens on, minus its internal libnetwork/metrics sockets.
+    local socks; socks=$(ss -xlpn 2>/dev/null | grep -F "pid=$p," | awk '{print $5}' | grep -v '/libnetwork/\|metrics.sock\|^@' | sort -u | paste -sd' ')
+    printf '  pid %s: %s(listening on %s)\n' "$p" "$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)" "${socks:-?}"
   done
 }
 
 write_configs() { # $1 iptables true|false
   mkdir -p "$RUN_DIR/containerd" "$DATA_DIR/containerd/daemon" "$DATA_DIR/docker" "$LOG_DIR"
-  # containerd: its own socket, root and state (Docker's own layout for the containerd it manages); CRI is not built in;
-  # NRI off (its socket would be the machine-wide /var/run/nri/nri.sock); no debug or metrics listeners.
+  # containerd: its own socket, root and state (Docker's own layout for the containerd it manages); no imports of
+  # /etc/containerd/conf.d (the default); CRI is not built in; NRI off (its socket would be the machine-wide
+  # /var/run/nri/nri.sock); no debug, metrics or TCP listeners. Config version 4 (containerd 2.4): the listeners are
+  # server plugins, and a version-3 style [grpc] table under version 4 is ignored (containerd then serves on the
+  # default /run/containerd/containerd.sock). So start also passes --address/--root/--state and checks the log.
   cat >"$RUN_DIR/containerd/config.toml" <<EOF
 version = 4
-root = "$DATA_DIR/containerd/daemon"
-state = "$RUN_DIR/containerd/daemon"
-disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.nri.v1.nri"]
-[grpc]
-  address = "$CTRD_SOCK"
-[ttrpc]
-  address = "$CTRD_SOCK.ttrpc"
-[debug]
-  address = ""
-[metrics]
-  address = ""
-[plugins.'io.containerd.internal.v1.opt']
-  path = "$DATA_DIR/containerd/opt"
+root = '$DATA_DIR/containerd/daemon'
+state = '$RUN_DIR/containerd/daemon'
+imports = []
+disabled_plugins = ['io.containerd.grpc.v1.cri', 'io.containerd.nri.v1.nri']
+
+[plugins]
+  [plugins.'io.containerd.server.v1.grpc']
+    address = '$CTRD_SOCK'
+  [plugins.'io.containerd.server.v1.ttrpc']
+    address = '$CTRD_SOCK.ttrpc'
+  [plugins.'io.containerd.server.v1.debug']
+    address = ''
+  [plugins.'io.containerd.server.v1.metrics']
+    address = ''
+  [plugins.'io.containerd.server.v1.grpc-tcp']
+    address = ''
+  [plugins.'io.containerd.internal.v1.opt']
+    path = '$DATA_DIR/containerd/opt'
+  [plugins.'io.containerd.nri.v1.nri']
+    disable = true
 EOF
   # The runc wrapper of .ci/setup-machine, calling our runc: it drops CAP_SYS_RESOURCE, which this VM's bounding set
   # lacks, from the OCI config (`create/run --bundle`) and from `exec --process` files.
@@ -290,6 +302,8 @@ ensure_bridge() {
   echo "bridge_created=1" >>"$STATE_FILE"
   log "created bridge $BRIDGE ($BRIDGE_CIDR)"
 }
+
+log_since() { tail -n +"$(($1 + 1))" "$LOG_DIR/containerd.log" | grep -qF -- "$2"; } # $1 line count, $2 text
 
 wait_for() { # $1 seconds, $2 description, $3 pid file, then the command that must succeed
   local secs=$1 what=$2 pidf=$3 i; shift 3
@@ -338,11 +352,22 @@ $others"
     rm -f "$CTRD_SOCK" "$CTRD_SOCK.ttrpc"
     log "starting containerd (log $LOG_DIR/containerd.log)"
     # PATH: containerd finds the shim, and the shim runc, by name; ours come first.
-    env -i PATH="$path" nohup "$BIN/containerd" --config "$RUN_DIR/containerd/config.toml" \
+    local mark; mark=$(cat "$LOG_DIR/containerd.log" 2>/dev/null | wc -l)
+    env -i PATH="$path" nohup "$BIN/containerd" --config "$RUN_DIR/containerd/config.toml" --address "$CTRD_SOCK" \
+      --root "$DATA_DIR/containerd/daemon" --state "$RUN_DIR/containerd/daemon" \
       >>"$LOG_DIR/containerd.log" 2>&1 </dev/null 9>&- &
     echo $! >"$CTRD_PID"
-    wait_for 30 containerd "$CTRD_PID" test -S "$CTRD_SOCK" ||
-      { tail -20 "$LOG_DIR/containerd.log" >&2; die "containerd did not come up (log $LOG_DIR/containerd.log)"; }
+    if ! wait_for 30 containerd "$CTRD_PID" log_since "$mark" 'containerd successfully booted'; then
+      tail -20 "$LOG_DIR/containerd.log" >&2; stop_pid "$CTRD_PID" containerd 10
+      die "containerd did not come up (log $LOG_DIR/containerd.log)"
+    fi
+    # It must serve on our sockets only, never on the machine's default /run/containerd/containerd.sock.
+    local served
+    served=$(tail -n +"$((mark + 1))" "$LOG_DIR/containerd.log" | sed -n 's/.*msg=serving\.\.\. address=\([^ ]*\).*/\1/p' | sort -u | tr '\n' ' ')
+    if [ "$served" != "$CTRD_SOCK $CTRD_SOCK.ttrpc " ] || [ ! -S "$CTRD_SOCK" ]; then
+      stop_pid "$CTRD_PID" containerd 10
+      die "containerd served on '$served', not only on $CTRD_SOCK(.ttrpc): stopped it; check $RUN_DIR/containerd/config.toml"
+    fi
   fi
   rm -f "$DOCKER_SOCK"
   log "starting dockerd, iptables=$ipt (log $LOG_DIR/dockerd.log)"
