@@ -142,7 +142,9 @@ build_containerd() {
 build_moby() {
   write_module "$1/moby" moby "$MOBY_MODULE" "$MOBY_VERSION"
   local v=$MOBY_MODULE/dockerversion
-  local x="-X $v.Version=$ENGINE_VERSION -X $v.GitCommit=moby-$MOBY_VERSION -X $v.BuildTime=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  local now x
+  now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  x="-X $v.Version=$ENGINE_VERSION -X $v.GitCommit=moby-$MOBY_VERSION -X $v.BuildTime=$now"
   x="$x -X '$v.PlatformName=Docker Engine $ENGINE_VERSION (meshconform build of moby $MOBY_VERSION)'"
   go_build "$1/moby" "$2/dockerd" 0 "$DOCKERD_TAGS" "-w $x" "$MOBY_MODULE/cmd/dockerd"
   go_build "$1/moby" "$2/docker-proxy" 0 "$DOCKERD_TAGS" "-w $x" "$MOBY_MODULE/cmd/docker-proxy"
@@ -160,7 +162,9 @@ build_cli() {
   printf '\nreplace %s\n' "$CLI_REPLACE" >>"$1/cli/go.mod"
   local v=github.com/docker/cli/cli/version ver=${CLI_VERSION#v}
   ver=${ver%%+*}
-  local x="-X $v.Version=$ver -X $v.GitCommit=v$ver -X $v.BuildTime=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  local now x
+  now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  x="-X $v.Version=$ver -X $v.GitCommit=v$ver -X $v.BuildTime=$now"
   go_build "$1/cli" "$2/docker" 0 "$CLI_TAGS" "-w $x" ./cmd/docker
 }
 
@@ -209,6 +213,11 @@ cmd_build() {
   echo "$stamp" >"$BUILD_OUT/.stamp"
   rm -rf "$bin" && mv "$BUILD_OUT" "$bin" && chmod 0755 "$bin"
   log "built into $bin in $(( $(date +%s) - T0 ))s: $versions"
+  # Builds of other pins are superseded (~180 MB each), unless a running engine uses them.
+  local d inuse; inuse=$(sed -n 's/^bin=//p' "$STATE_FILE" 2>/dev/null || true)
+  for d in "$CACHE_ROOT"/docker29-*; do
+    [ "$d" = "$top" ] || [ "$d/bin" = "$inuse" ] || { rm -rf "$d" && log "removed superseded $d"; }
+  done
 }
 
 # --- running ----------------------------------------------------------------------------------------------------------
@@ -259,7 +268,9 @@ disabled_plugins = ['io.containerd.grpc.v1.cri', 'io.containerd.nri.v1.nri']
     disable = true
 EOF
   # The runc wrapper of .ci/setup-machine, calling our runc: it drops CAP_SYS_RESOURCE, which this VM's bounding set
-  # lacks, from the OCI config (`create/run --bundle`) and from `exec --process` files.
+  # lacks, from the OCI config (`create/run --bundle`) and from `exec --process` files. Docker 29 itself already
+  # leaves capabilities outside its bounding set out of --privileged (daemon/pkg/oci/caps), so `--runtime runc
+  # --privileged` works here too; the wrapper stays as the default runtime so both engines run containers alike.
   cat >"$RUN_DIR/runc-nosysres.new" <<WRAP
 #!/bin/bash
 strip() { # \$1 file, \$2 jq path of the process object ("" when the file is the process itself)
@@ -333,7 +344,8 @@ cmd_start() {
   if alive "$DOCKER_PID" && alive "$CTRD_PID"; then
     local cur; cur=$(sed -n 's/^iptables=//p' "$STATE_FILE" 2>/dev/null)
     [ "$cur" = "$ipt" ] || die "already running with iptables=$cur; stop it first to change to iptables=$ipt"
-    log "already running (dockerd pid $(cat "$DOCKER_PID"), containerd pid $(cat "$CTRD_PID"))"
+    BIN=$(sed -n 's/^bin=//p' "$STATE_FILE")
+    log "already running (dockerd pid $(cat "$DOCKER_PID"), containerd pid $(cat "$CTRD_PID"), binaries $BIN)"
     print_env; return 0
   fi
   if [ "$ipt" = true ]; then
@@ -352,7 +364,7 @@ $others"
     rm -f "$CTRD_SOCK" "$CTRD_SOCK.ttrpc"
     log "starting containerd (log $LOG_DIR/containerd.log)"
     # PATH: containerd finds the shim, and the shim runc, by name; ours come first.
-    local mark; mark=$(cat "$LOG_DIR/containerd.log" 2>/dev/null | wc -l)
+    local mark; mark=$(wc -l <"$LOG_DIR/containerd.log" 2>/dev/null || echo 0)
     env -i PATH="$path" nohup "$BIN/containerd" --config "$RUN_DIR/containerd/config.toml" --address "$CTRD_SOCK" \
       --root "$DATA_DIR/containerd/daemon" --state "$RUN_DIR/containerd/daemon" \
       >>"$LOG_DIR/containerd.log" 2>&1 </dev/null 9>&- &
@@ -447,7 +459,7 @@ cmd_smoke() {
   alive "$DOCKER_PID" || die "not running: '$0 start' first"
   log "docker version"; dk version
   log "docker info (storage, runtimes, cgroups)"
-  dk info --format 'server {{.ServerVersion}}; storage driver {{.Driver}} {{range .DriverStatus}}{{index . 0}}={{index . 1}} {{end}}; default runtime {{.DefaultRuntime}}; cgroup {{.CgroupDriver}} v{{.CgroupVersion}}; root {{.DockerRootDir}}; iptables warnings: {{len .Warnings}}'
+  dk info --format 'server {{.ServerVersion}}; storage driver {{.Driver}} {{range .DriverStatus}}{{index . 0}}={{index . 1}} {{end}}; default runtime {{.DefaultRuntime}}; cgroup {{.CgroupDriver}} v{{.CgroupVersion}}; root {{.DockerRootDir}}; {{len .Warnings}} warning(s):'
   dk info 2>&1 | grep -iE 'warning' || true
   # An image from scratch with a static Go binary: no registry, no base image.
   local tmp; tmp=$(mktemp -d); trap 'rm -rf "$tmp"' RETURN
@@ -496,6 +508,8 @@ EOF
   dk exec docker29-smoke /hello || rc=$?
   dk rm -f docker29-smoke >/dev/null
   [ "$rc" = 0 ] || die "docker exec failed"
+  dk image rm meshconform/docker29-smoke:1 meshconform/docker29-smoke:import >/dev/null
+  dk image prune -f >/dev/null
   log "smoke test passed"
 }
 
