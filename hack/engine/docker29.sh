@@ -25,6 +25,9 @@
 # `start --iptables=true` (what the real e2e needs: NAT for published ports, masquerade, isolation) refuses while any
 # other dockerd runs, naming it; stop that one first. `--iptables=false` (the default, for smoke tests) leaves every
 # table alone and can run beside another daemon; its containers then have no NAT (use --network none or host).
+# The guard looks only at start: do not start the other daemon while this one manages iptables. Docker leaves its
+# chains behind when it stops; remove this engine's networks (`meshconform down`) before `stop`, so it deletes its
+# per-network rules, then the other daemon recreates its own when it starts again.
 #
 # Why a bridge of our own: without --bridge, dockerd creates and owns "docker0", which belongs to the other daemon;
 # with --bridge=none, Docker 29 deletes the host's "docker0" at startup (daemon_unix.go, removeDefaultBridgeInterface)
