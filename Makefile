@@ -8,7 +8,7 @@ E2E_TIMEOUT ?= 80m
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := bin/staticcheck
 
-.PHONY: build run test unit verify staticcheck e2e images deps fuzz clean
+.PHONY: build run test unit verify staticcheck e2e images deps fuzz clean engine-docker29
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 build:
@@ -74,6 +74,12 @@ fuzz:
 # verify first, so formatting, vet and staticcheck findings fail fast; images before the unit tests, so the ones that
 # render Istio's charts with helm find the kit's helm instead of skipping.
 test: verify images unit e2e
+
+# A Docker 29 engine from pinned Go modules, for runs on the engine users run (machine setup, not part of the harness):
+# builds into the content-stamped cache (seconds when up to date). Then `sudo hack/engine/docker29.sh start`, see
+# README "Engines".
+engine-docker29:
+	GO=$(GO) hack/engine/docker29.sh build
 
 clean:
 	rm -rf bin
