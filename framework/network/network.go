@@ -172,6 +172,55 @@ func Inspect(ctx context.Context, name string) (Network, bool, error) {
 	return n, true, nil
 }
 
+// GatewayModeOption is the bridge driver's per-network IPv4 gateway mode (Docker >= 28).
+const GatewayModeOption = "com.docker.network.bridge.gateway_mode_ipv4"
+
+// DirectAccessDrops lists the engine's raw-table rules that drop traffic to one of addrs arriving from another
+// interface (Docker >= 28's direct access filtering): what would silently block isolated networking's allows.
+func DirectAccessDrops(ctx context.Context, addrs []netip.Addr) ([]string, error) {
+	out, err := exec.CommandContext(ctx, "iptables", "-w", "5", "-t", "raw", "-S", "PREROUTING").Output()
+	if err != nil {
+		return nil, nil // no raw table or no iptables: nothing of the kind
+	}
+	return directAccessDrops(string(out), addrs), nil
+}
+
+func directAccessDrops(listing string, addrs []netip.Addr) []string {
+	var found []string
+	for _, line := range strings.Split(listing, "\n") {
+		r, ok := ParseRule(line)
+		if !ok || r.Chain != "PREROUTING" {
+			continue
+		}
+		var dest string
+		negIn, drop := false, false
+		for i := 0; i < len(r.Spec); i++ {
+			switch {
+			case r.Spec[i] == "-d" && i+1 < len(r.Spec):
+				dest = r.Spec[i+1]
+			case r.Spec[i] == "!" && i+1 < len(r.Spec) && r.Spec[i+1] == "-i":
+				negIn = true
+			case r.Spec[i] == "-j" && i+1 < len(r.Spec) && r.Spec[i+1] == "DROP":
+				drop = true
+			}
+		}
+		if !negIn || !drop || dest == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(dest)
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			if p.Contains(a) {
+				found = append(found, strings.TrimSpace(line))
+				break
+			}
+		}
+	}
+	return found
+}
+
 // Owner is the environment a network is created for.
 type Owner struct {
 	Env      string
@@ -187,6 +236,11 @@ func Create(ctx context.Context, n Network, o Owner) error {
 		"--subnet", n.Subnet.String(), "--ip-range", n.NodeRange().String(), "--gateway", n.Gateway().String(),
 		"--opt", "com.docker.network.bridge.name=" + n.Bridge,
 		"--opt", "com.docker.network.bridge.enable_ip_masquerade=true",
+		// Docker >= 28 drops packets to a container's address arriving from any other interface (raw PREROUTING
+		// "-d <container> ! -i <bridge> -j DROP", before DOCKER-USER) unless the network's gateway mode is
+		// nat-unprotected or routed: isolated networking's API-server allows would never be seen. Scoped to our own
+		// networks; Docker 20.10 stores and ignores the option. DirectAccessDrops checks what the engine did.
+		"--opt", GatewayModeOption + "=nat-unprotected",
 		"--label", ManagedLabel + "=true", "--label", EnvLabel + "=" + o.Env, "--label", TopologyLabel + "=" + o.Topology, n.Name}
 	if out, err := exec.CommandContext(ctx, "docker", args...).CombinedOutput(); err != nil {
 		return fmt.Errorf("create network %s (%s): %w: %s", n.Name, n.Subnet, err, strings.TrimSpace(string(out)))

@@ -154,3 +154,21 @@ func TestIsolationDropsOnlyAcrossMeshNetworks(t *testing.T) {
 		t.Fatalf("drop rule %q", args)
 	}
 }
+
+// Docker >= 28's direct access filtering, as `iptables -t raw -S PREROUTING` shows it on a machine with one of our
+// node addresses filtered and other containers' rules.
+func TestDirectAccessDrops(t *testing.T) {
+	listing := `-P PREROUTING ACCEPT
+-A PREROUTING -d 172.30.2.2/32 ! -i br-0f3a -j DROP
+-A PREROUTING -d 172.17.0.5/32 ! -i docker0 -j DROP
+-A PREROUTING -d 172.30.2.3/32 -i br-0f3a -j ACCEPT
+-A PREROUTING -d 172.30.2.4/32 ! -i br-0f3a -j ACCEPT`
+	ours := []netip.Addr{netip.MustParseAddr("172.30.2.2"), netip.MustParseAddr("172.30.2.3"), netip.MustParseAddr("172.30.2.4")}
+	got := directAccessDrops(listing, ours)
+	if len(got) != 1 || got[0] != "-A PREROUTING -d 172.30.2.2/32 ! -i br-0f3a -j DROP" {
+		t.Errorf("drops %q, want only the one dropping our 172.30.2.2", got)
+	}
+	if got := directAccessDrops(listing, nil); len(got) != 0 {
+		t.Errorf("no addresses of ours: %q", got)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/meshconform/meshconform/framework/clusters"
@@ -266,6 +267,9 @@ func (p *run) reachability(ctx context.Context) error {
 		for _, n := range p.st.Networks {
 			nets = append(nets, network.Network(n))
 		}
+		if err := p.checkDirectAccess(ctx); err != nil {
+			return err
+		}
 		allows := network.IsolationAllows(nets, api)
 		p.logf("isolated: %d routes between clusters of the same mesh network, %d allow rules (LoadBalancer ranges and "+
 			"API servers across networks), %d drop rules", len(routes), len(allows), len(drops))
@@ -276,6 +280,29 @@ func (p *run) reachability(ctx context.Context) error {
 		return nil
 	}
 	return network.Apply(ctx, network.EnvRuleTag(p.st.Name), nil, drops)
+}
+
+// checkDirectAccess refuses to go on when the engine drops traffic to our nodes from other networks in the raw table
+// (Docker >= 28's direct access filtering, which our networks' gateway mode should have exempted them from): the
+// allows below could never take effect, and the mesh would fail minutes later as if the API servers were down.
+func (p *run) checkDirectAccess(ctx context.Context) error {
+	var nodes []netip.Addr
+	for _, c := range p.st.Clusters {
+		nodes = append(nodes, c.NodeIPs...)
+	}
+	drops, err := network.DirectAccessDrops(ctx, nodes)
+	if err != nil || len(drops) == 0 {
+		return err
+	}
+	version := "?"
+	if p.st.Engine != nil {
+		version = p.st.Engine.Version
+	}
+	return fmt.Errorf("docker %s drops traffic to this environment's nodes from other networks (direct access "+
+		"filtering: %s), although its networks set %s=nat-unprotected: isolated networking cannot let istiod reach "+
+		"other networks' API servers. Inspect: iptables -t raw -S PREROUTING; docker network inspect %s. Use "+
+		"--networking bridged, or an engine that honours the network's gateway mode",
+		version, strings.Join(drops, "; "), network.GatewayModeOption, p.st.Networks[0].Name)
 }
 
 func (p *run) loadImages(ctx context.Context) error {
