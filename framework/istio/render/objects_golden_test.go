@@ -15,10 +15,10 @@ func renderObjects(t *testing.T) map[string][]byte {
 	t.Helper()
 	out := map[string][]byte{}
 	for file, obj := range map[string]any{
-		"cross-network-gateway.yaml": CrossNetworkGateway(),
-		"istiod-gateway.yaml":        IstiodGateway(),
-		"istiod-virtualservice.yaml": IstiodVirtualService(),
-		"istiod-remote-lb.yaml":      IstiodLoadBalancer(),
+		"cross-network-gateway.yaml": CrossNetworkGateway(goldenEnv),
+		"istiod-gateway.yaml":        IstiodGateway(goldenEnv),
+		"istiod-virtualservice.yaml": IstiodVirtualService(goldenEnv),
+		"istiod-remote-lb.yaml":      IstiodLoadBalancer(goldenEnv),
 	} {
 		b, err := yaml.Marshal(obj)
 		if err != nil {
