@@ -276,7 +276,7 @@ func multiPrimaryChecks(f *fixture) {
 		Expect(err).NotTo(HaveOccurred())
 		b, err := other.Intermediate("cluster2")
 		Expect(err).NotTo(HaveOccurred())
-		changed, err := trust.ApplySecret(ctx, f.e.Clients["cluster2"], b)
+		changed, err := trust.ApplySecret(ctx, f.e.Clients["cluster2"], b, env.Claimant{Env: f.e.State.Name})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(changed).To(BeTrue(), "cluster2's cacerts already held the second root")
 		DeferCleanup(func(ctx SpecContext) {

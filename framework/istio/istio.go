@@ -194,9 +194,9 @@ func Install(ctx context.Context, t *topology.Topology, st *env.State, opts Opti
 }
 
 type run struct {
-	st    *env.State
-	t     *topology.Topology
-	opts  Options
+	st   *env.State
+	t    *topology.Topology
+	opts Options
 	// claim is the environment writing, whose labels everything Install writes carries.
 	claim env.Claimant
 	inst  installer.Installer
