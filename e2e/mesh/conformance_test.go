@@ -226,7 +226,7 @@ func multiPrimaryChecks(f *fixture) {
 
 	It("fails mutual TLS when STRICT servers get plaintext calls", func(ctx SpecContext) {
 		for _, name := range f.m.Names() {
-			Expect(workload.RequireMTLS(ctx, f.e.Clients[name], f.m.Namespace)).To(Succeed())
+			Expect(workload.RequireMTLS(ctx, f.e.Clients[name], f.e.State.Name, f.m.Namespace)).To(Succeed())
 			DeferCleanup(workload.RemoveRequireMTLS, f.e.Clients[name], f.m.Namespace)
 		}
 		// No ISTIO_MUTUAL DestinationRule on this one-network mesh: the proxyless client speaks plaintext.
@@ -235,7 +235,7 @@ func multiPrimaryChecks(f *fixture) {
 			failsWith(g, err, "trust", "calls from cluster1 failed under STRICT mTLS")
 		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(time.Second).Should(Succeed())
 		By("and passes once the client is told to use ISTIO_MUTUAL")
-		Expect(workload.ClientMTLS(ctx, f.e.Clients["cluster1"], f.m.Namespace, f.m.Host())).To(Succeed())
+		Expect(workload.ClientMTLS(ctx, f.e.Clients["cluster1"], f.e.State.Name, f.m.Namespace, f.m.Host())).To(Succeed())
 		DeferCleanup(workload.RemoveClientMTLS, f.e.Clients["cluster1"], f.m.Namespace, f.m.Host())
 		Eventually(ctx, func() error {
 			_, err := checks.MutualTLS(ctx, f.m, "cluster1", f.m.Names(), 30*time.Second)
