@@ -22,6 +22,7 @@ import (
 	apinetworking "istio.io/api/networking/v1"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -172,6 +173,17 @@ func multiPrimaryChecks(f *fixture) {
 		}
 		topoFile := filepath.Join(dir, "byo.yaml")
 		Expect(os.WriteFile(topoFile, []byte(b.String()), 0o600)).To(Succeed())
+		// The brought run is another environment, and two environments do not share a cluster's test workloads (it
+		// would refuse this environment's namespace): this environment's go first, and are restored at the end.
+		for _, c := range f.e.State.Clusters {
+			Expect(workload.Remove(ctx, f.e.Clients[c.Name], workload.DefaultNamespace)).To(Succeed())
+		}
+		Eventually(func(g Gomega) {
+			for _, c := range f.e.State.Clusters {
+				_, err := f.e.Clients[c.Name].Clientset.CoreV1().Namespaces().Get(ctx, workload.DefaultNamespace, metav1.GetOptions{})
+				g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "%s: namespace %s: %v (terminating?)", c.Name, workload.DefaultNamespace, err)
+			}
+		}).WithContext(ctx).WithTimeout(3 * time.Minute).WithPolling(time.Second).Should(Succeed())
 		before := fingerprintIstio(ctx, f.e)
 		reportDir := filepath.Join(dir, "report")
 		cmd := exec.CommandContext(ctx, bin, "run", "--topology", topoFile, "--installer", "preinstalled",
@@ -189,7 +201,10 @@ func multiPrimaryChecks(f *fixture) {
 		Expect(string(report)).To(ContainSubstring("byo-multi-primary"))
 		for _, c := range f.e.State.Clusters {
 			Expect(out.String()).To(ContainSubstring(fmt.Sprintf("Istio knows this cluster as %q", c.Name)))
+			// Its down deleted its own test namespace and nothing in istio-system (a preinstalled mesh's).
+			Expect(out.String()).To(ContainSubstring(fmt.Sprintf("byo-%s: deleting Namespace %s", c.Name, workload.DefaultNamespace)))
 		}
+		Expect(out.String()).NotTo(MatchRegexp(`deleting \w+ istio-system/`), "down of a preinstalled mesh deleted from istio-system")
 		By("restoring the workloads the run's down removed")
 		Expect(f.e.Up(ctx)).To(Succeed())
 	}, NodeTimeout(20*time.Minute))

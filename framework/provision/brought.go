@@ -123,9 +123,10 @@ func (s removalStep) Line() string {
 
 // planBroughtRemoval decides, for the objects found in brought clusters (in cluster order), which environment
 // envName deletes, in the order it deletes them, and why it leaves the others: only objects labelled as its own go
-// (env.MayDelete), never istio-system, and no cacerts under a mesh recorded as preinstalled (istiod there is the
-// user's; meshconform writes no cacerts into such a mesh, so one labelled as the environment's is left by an earlier
-// `up` that installed Istio, and istiod may run on it).
+// (env.MayDelete), never istio-system, and in a mesh recorded as preinstalled only the test namespaces. istiod there
+// is the user's: meshconform writes nothing into istio-system of such a mesh (it only verifies it), so a cacerts or
+// remote secret labelled as the environment's was left by an earlier `up` that installed Istio, and the mesh the user
+// now calls theirs may run on it.
 func planBroughtRemoval(envName string, mesh *env.Mesh, found []broughtObject) []removalStep {
 	preinstalled := mesh != nil && mesh.Installer == env.InstallerPreinstalled
 	var out []removalStep
@@ -138,9 +139,9 @@ func planBroughtRemoval(envName string, mesh *env.Mesh, found []broughtObject) [
 			s.Why = keep
 		case !env.MayDelete(owner, envName):
 			s.Why = "it is " + owner.String() + ", not environment " + fmt.Sprintf("%q", envName) + "'s"
-		case p == phaseCACerts && preinstalled:
-			s.Why = "the mesh is recorded as preinstalled, so istiod is yours and may run on it; delete it yourself " +
-				"when nothing needs it"
+		case p != phaseWorkloads && preinstalled:
+			s.Why = "the mesh is recorded as preinstalled, so istiod is yours and may run on it (an earlier `up` " +
+				"that installed Istio wrote it); delete it yourself when nothing needs it"
 		default:
 			s.Delete = true
 		}

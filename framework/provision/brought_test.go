@@ -72,18 +72,29 @@ func TestPlanBroughtRemovalDeletesOnlyTheEnvironmentsOwn(t *testing.T) {
 	}
 }
 
-// A mesh recorded as preinstalled is the user's: its cacerts stays even when labelled as the environment's (an
-// earlier `up` that installed Istio wrote it, and the user's istiod may run on it). No mesh at all (--no-mesh) is
-// not preinstalled.
-func TestPlanBroughtRemovalKeepsCacertsOfAPreinstalledMesh(t *testing.T) {
-	found := []broughtObject{obj("cluster1", kindSecret, render.Namespace, "cacerts", ours)}
+// A mesh recorded as preinstalled is the user's: its cacerts and remote secrets stay even when labelled as the
+// environment's (an earlier `up` that installed Istio wrote them, and the user's istiod may run on them); only the
+// test namespaces go. No mesh at all (--no-mesh) is not preinstalled.
+func TestPlanBroughtRemovalOfAPreinstalledMeshDeletesOnlyTestNamespaces(t *testing.T) {
+	found := []broughtObject{
+		obj("cluster1", kindSecret, render.Namespace, "cacerts", ours),
+		obj("cluster1", kindSecret, render.Namespace, istio.RemoteSecretPrefix+"cluster2", ours),
+		obj("cluster1", kindNamespace, "", "echo", ours),
+	}
 	s := planBroughtRemoval("dev", &env.Mesh{Installer: env.InstallerPreinstalled}, found)
-	if len(s) != 1 || s[0].Delete || !strings.Contains(s[0].Why, "preinstalled") {
-		t.Errorf("preinstalled: %+v, want cacerts kept, saying why", s)
+	if len(s) != 3 || !s[0].Delete || s[0].Name != "echo" {
+		t.Fatalf("preinstalled: %+v, want the namespace deleted first", s)
+	}
+	for _, k := range s[1:] {
+		if k.Delete || !strings.Contains(k.Why, "preinstalled") {
+			t.Errorf("preinstalled: %s", k.Line())
+		}
 	}
 	for _, m := range []*env.Mesh{nil, istioctl, {Installer: env.InstallerHelm}} {
-		if s := planBroughtRemoval("dev", m, found); !s[0].Delete {
-			t.Errorf("mesh %+v: cacerts kept", m)
+		for _, k := range planBroughtRemoval("dev", m, found) {
+			if !k.Delete {
+				t.Errorf("mesh %+v: %s", m, k.Line())
+			}
 		}
 	}
 }
