@@ -85,9 +85,14 @@ func (c Claimant) Check(cluster, kind, namespace, name string, labels map[string
 	if MayWrite(o, c.Env, c.Adopt) {
 		return nil
 	}
+	otherwise := "otherwise leave this cluster out, or delete the object if it is stale"
+	if o.Meshconform && o.Env != "" {
+		otherwise = fmt.Sprintf("otherwise remove environment %q first (`meshconform down --env %s` from its state "+
+			"directory): two environments cannot share a cluster's mesh", o.Env, o.Env)
+	}
 	return &RefusedError{Cluster: cluster, Kind: kind, Namespace: namespace, Name: name, Owner: o, Env: c.Env,
 		Fix: fmt.Sprintf("to let %q take it over (overwrite it, label it %s=%s, and delete it on `meshconform down`), "+
-			"pass %s; otherwise delete it, or use the environment that owns it", c.Env, EnvLabel, c.Env, AdoptFlag)}
+			"pass %s; %s", c.Env, EnvLabel, c.Env, AdoptFlag, otherwise)}
 }
 
 // RefusedError is `up` refusing to overwrite an object it did not create.

@@ -69,3 +69,20 @@ func TestRefusalNamesObjectOwnerAndFlag(t *testing.T) {
 		}
 	}
 }
+
+// The exact refusal, as README and the final report quote it.
+func TestRefusalText(t *testing.T) {
+	got := Claimant{Env: "dev"}.Check("cluster1", "Secret", "istio-system", "cacerts", nil).Error()
+	want := "cluster1: refusing to overwrite Secret istio-system/cacerts: it is not meshconform's " +
+		"(no app.kubernetes.io/managed-by=meshconform label), not environment \"dev\"'s; to let \"dev\" take it over " +
+		"(overwrite it, label it meshconform.io/env=dev, and delete it on `meshconform down`), pass " +
+		"--adopt-existing-secrets; otherwise leave this cluster out, or delete the object if it is stale"
+	if got != want {
+		t.Errorf("refusal\n got %s\nwant %s", got, want)
+	}
+	got = Claimant{Env: "dev"}.Check("cluster2", "Secret", "istio-system", "istio-remote-secret-cluster1", ObjectLabels("ci")).Error()
+	if !strings.HasSuffix(got, "otherwise remove environment \"ci\" first (`meshconform down --env ci` from its state "+
+		"directory): two environments cannot share a cluster's mesh") {
+		t.Errorf("refusal of another environment's object: %s", got)
+	}
+}
