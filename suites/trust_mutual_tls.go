@@ -45,7 +45,7 @@ var trustMutualTLS = Spec{
 			}
 		}, NodeTimeout(cfg.Timeouts.Discovery+time.Minute))
 		for _, name := range m.Names() {
-			Expect(workload.RequireMTLS(ctx, m.Clients[name], m.Namespace)).To(Succeed())
+			Expect(workload.RequireMTLS(ctx, m.Clients[name], m.State.Name, m.Namespace)).To(Succeed())
 			DeferCleanup(workload.RemoveRequireMTLS, m.Clients[name], m.Namespace)
 		}
 		if m.DataPlane == env.DataPlaneProxyless {
@@ -54,7 +54,7 @@ var trustMutualTLS = Spec{
 				if c.Role != topology.RolePrimary {
 					continue
 				}
-				Expect(workload.ClientMTLS(ctx, m.Clients[c.Name], m.Namespace, m.Host())).To(Succeed())
+				Expect(workload.ClientMTLS(ctx, m.Clients[c.Name], m.State.Name, m.Namespace, m.Host())).To(Succeed())
 				if !defaultClientMTLS(m) {
 					DeferCleanup(workload.RemoveClientMTLS, m.Clients[c.Name], m.Namespace, m.Host())
 				}
@@ -106,7 +106,7 @@ func ensureClientMTLS(ctx context.Context, m *checks.Mesh) {
 	}
 	for _, c := range m.State.Clusters {
 		if c.Role == topology.RolePrimary {
-			Expect(workload.ClientMTLS(ctx, m.Clients[c.Name], m.Namespace, m.Host())).To(Succeed())
+			Expect(workload.ClientMTLS(ctx, m.Clients[c.Name], m.State.Name, m.Namespace, m.Host())).To(Succeed())
 		}
 	}
 }

@@ -68,6 +68,7 @@ type meshFlags struct {
 	hub, tag     string
 	dataPlane    env.DataPlane
 	exposeIstiod env.IstiodExposure
+	adopt        bool
 }
 
 func (m *meshFlags) register(cmd *cobra.Command) {
@@ -85,6 +86,10 @@ func (m *meshFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&m.tag, "tag", "", "Istio image tag")
 	cmd.Flags().StringVar((*string)(&m.dataPlane), "data-plane", string(env.DataPlaneProxyless), string(env.DataPlaneProxyless)+" (gRPC xDS, no Envoy) | "+string(env.DataPlaneSidecar)+" (Envoy)")
 	cmd.Flags().StringVar((*string)(&m.exposeIstiod), "expose-istiod", "", "how remotes reach istiod: "+choices(env.IstiodExposures)+" (default: loadbalancer for proxyless)")
+	cmd.Flags().BoolVar(&m.adopt, strings.TrimPrefix(env.AdoptFlag, "--"), false, "take over the remote secrets, cacerts and "+
+		"other istio-system objects meshconform writes (reader token, istiod's Gateway, VirtualService, LoadBalancer) "+
+		"where one exists that this environment did not create: overwrite it and label it as the environment's own, "+
+		"so `down` deletes it (default: refuse, naming it)")
 }
 
 // validate rejects flag combinations that cannot mean anything; callers make its errors usage errors (exitUsage).
@@ -106,6 +111,9 @@ func (m meshFlags) validate() error {
 		return fmt.Errorf("--helm and --charts are for --installer helm, not --installer %s", m.installer)
 	case m.istioctl != "" && m.installer != env.InstallerIstioctl:
 		return fmt.Errorf("--istioctl is for --installer istioctl, not --installer %s", m.installer)
+	case m.adopt && (m.skip || m.installer == env.InstallerPreinstalled):
+		return fmt.Errorf("%s takes over objects meshconform's Istio install writes: --no-mesh and --installer "+
+			"preinstalled write none", env.AdoptFlag)
 	}
 	for flag, p := range map[string]string{"--istioctl": m.istioctl, "--helm": m.helm} {
 		if p != "" {
@@ -127,7 +135,8 @@ func (m meshFlags) validate() error {
 // cluster is created; Istio's install uses the installer it returns.
 func (m meshFlags) istioOptions(ctx context.Context, f envFlags, kit *images.Kit) (istio.Options, error) {
 	o := istio.Options{Options: installer.Options{Installer: m.installer, Istioctl: m.istioctl, Helm: m.helm,
-		Charts: m.charts}, Hub: m.hub, Tag: m.tag, DataPlane: m.dataPlane, ExposeIstiod: m.exposeIstiod}
+		Charts: m.charts}, Hub: m.hub, Tag: m.tag, DataPlane: m.dataPlane, ExposeIstiod: m.exposeIstiod,
+		AdoptExistingSecrets: m.adopt}
 	if m.istioVersion != "" {
 		bin, err := installer.FetchIstioctl(ctx, installer.FetchOptions{Version: m.istioVersion, BaseURL: m.releaseURL,
 			CacheDir: filepath.Join(f.cacheDir, "istioctl"), Out: os.Stdout})

@@ -38,6 +38,8 @@ func TestMeshFlagConflictsAreUsageErrors(t *testing.T) {
 		{[]string{"--installer", "helm", "--charts", filepath.Join(charts, "base")}, "is a single chart"},
 		{[]string{"--installer", "helm", "--charts", t.TempDir()}, "--charts"},
 		{[]string{"--installer", "kustomize"}, "--installer \"kustomize\""},
+		{[]string{"--installer", "preinstalled", "--adopt-existing-secrets"}, "--adopt-existing-secrets takes over"},
+		{[]string{"--no-mesh", "--adopt-existing-secrets"}, "--no-mesh and --installer preinstalled write none"},
 	}
 	for _, c := range cases {
 		for _, cmd := range []string{"up", "run"} {
@@ -102,7 +104,7 @@ func TestIstioVersionFetchesTheRelease(t *testing.T) {
 	}))
 	defer srv.Close()
 	f := envFlags{stateDir: t.TempDir(), cacheDir: t.TempDir()}
-	m := meshFlags{installer: "istioctl", istioVersion: "1.24.3", releaseURL: srv.URL, dataPlane: "proxyless"}
+	m := meshFlags{installer: "istioctl", istioVersion: "1.24.3", releaseURL: srv.URL, dataPlane: "proxyless", adopt: true}
 	if err := m.validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -112,6 +114,9 @@ func TestIstioVersionFetchesTheRelease(t *testing.T) {
 	}
 	if want := filepath.Join(f.cacheDir, "istioctl", "1.24.3", "istioctl"); o.Istioctl != want || !o.InstallerImages {
 		t.Errorf("options %+v: want istioctl %s with its own images", o, want)
+	}
+	if !o.AdoptExistingSecrets {
+		t.Error("--adopt-existing-secrets did not reach istio.Options")
 	}
 	m.istioVersion = "1.99.0"
 	if _, err := m.istioOptions(context.Background(), f, nil); err == nil || !strings.Contains(err.Error(), "1.99.0: no such release") {

@@ -118,10 +118,10 @@ func helmCase(name string) {
 		It("calls from every cluster reach the other, with mutual TLS carrying the caller's identity", func(ctx SpecContext) {
 			want := workload.Identity(st.Mesh.TrustDomain, ns, workload.ClientName)
 			for _, c := range st.Clusters {
-				Expect(workload.RequireMTLS(ctx, kcs[c.Name], ns)).To(Succeed())
+				Expect(workload.RequireMTLS(ctx, kcs[c.Name], st.Name, ns)).To(Succeed())
 			}
 			for _, from := range st.Clusters {
-				Expect(workload.ClientMTLS(ctx, kcs[from.Name], ns, workload.Host(ns, workload.DefaultService))).To(Succeed())
+				Expect(workload.ClientMTLS(ctx, kcs[from.Name], st.Name, ns, workload.Host(ns, workload.DefaultService))).To(Succeed())
 				Eventually(func(g Gomega) {
 					tally, err := workload.Call(ctx, kcs[from.Name], ns, target, 20, true)
 					g.Expect(err).NotTo(HaveOccurred())

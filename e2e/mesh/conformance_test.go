@@ -22,6 +22,7 @@ import (
 	apinetworking "istio.io/api/networking/v1"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -172,6 +173,17 @@ func multiPrimaryChecks(f *fixture) {
 		}
 		topoFile := filepath.Join(dir, "byo.yaml")
 		Expect(os.WriteFile(topoFile, []byte(b.String()), 0o600)).To(Succeed())
+		// The brought run is another environment, and two environments do not share a cluster's test workloads (it
+		// would refuse this environment's namespace): this environment's go first, and are restored at the end.
+		for _, c := range f.e.State.Clusters {
+			Expect(workload.Remove(ctx, f.e.Clients[c.Name], workload.DefaultNamespace)).To(Succeed())
+		}
+		Eventually(func(g Gomega) {
+			for _, c := range f.e.State.Clusters {
+				_, err := f.e.Clients[c.Name].Clientset.CoreV1().Namespaces().Get(ctx, workload.DefaultNamespace, metav1.GetOptions{})
+				g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "%s: namespace %s: %v (terminating?)", c.Name, workload.DefaultNamespace, err)
+			}
+		}).WithContext(ctx).WithTimeout(3 * time.Minute).WithPolling(time.Second).Should(Succeed())
 		before := fingerprintIstio(ctx, f.e)
 		reportDir := filepath.Join(dir, "report")
 		cmd := exec.CommandContext(ctx, bin, "run", "--topology", topoFile, "--installer", "preinstalled",
@@ -189,7 +201,10 @@ func multiPrimaryChecks(f *fixture) {
 		Expect(string(report)).To(ContainSubstring("byo-multi-primary"))
 		for _, c := range f.e.State.Clusters {
 			Expect(out.String()).To(ContainSubstring(fmt.Sprintf("Istio knows this cluster as %q", c.Name)))
+			// Its down deleted its own test namespace and nothing in istio-system (a preinstalled mesh's).
+			Expect(out.String()).To(ContainSubstring(fmt.Sprintf("byo-%s: deleting Namespace %s", c.Name, workload.DefaultNamespace)))
 		}
+		Expect(out.String()).NotTo(MatchRegexp(`deleting \w+ istio-system/`), "down of a preinstalled mesh deleted from istio-system")
 		By("restoring the workloads the run's down removed")
 		Expect(f.e.Up(ctx)).To(Succeed())
 	}, NodeTimeout(20*time.Minute))
@@ -254,7 +269,7 @@ func multiPrimaryChecks(f *fixture) {
 
 	It("fails mutual TLS when STRICT servers get plaintext calls", func(ctx SpecContext) {
 		for _, name := range f.m.Names() {
-			Expect(workload.RequireMTLS(ctx, f.e.Clients[name], f.m.Namespace)).To(Succeed())
+			Expect(workload.RequireMTLS(ctx, f.e.Clients[name], f.e.State.Name, f.m.Namespace)).To(Succeed())
 			DeferCleanup(workload.RemoveRequireMTLS, f.e.Clients[name], f.m.Namespace)
 		}
 		// No ISTIO_MUTUAL DestinationRule on this one-network mesh: the proxyless client speaks plaintext.
@@ -263,7 +278,7 @@ func multiPrimaryChecks(f *fixture) {
 			failsWith(g, err, "trust", "calls from cluster1 failed under STRICT mTLS")
 		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(time.Second).Should(Succeed())
 		By("and passes once the client is told to use ISTIO_MUTUAL")
-		Expect(workload.ClientMTLS(ctx, f.e.Clients["cluster1"], f.m.Namespace, f.m.Host())).To(Succeed())
+		Expect(workload.ClientMTLS(ctx, f.e.Clients["cluster1"], f.e.State.Name, f.m.Namespace, f.m.Host())).To(Succeed())
 		DeferCleanup(workload.RemoveClientMTLS, f.e.Clients["cluster1"], f.m.Namespace, f.m.Host())
 		Eventually(ctx, func() error {
 			_, err := checks.MutualTLS(ctx, f.m, "cluster1", f.m.ReachGroups("cluster1"), 30*time.Second)
@@ -304,7 +319,7 @@ func multiPrimaryChecks(f *fixture) {
 		Expect(err).NotTo(HaveOccurred())
 		b, err := other.Intermediate("cluster2")
 		Expect(err).NotTo(HaveOccurred())
-		changed, err := trust.ApplySecret(ctx, f.e.Clients["cluster2"], b)
+		changed, err := trust.ApplySecret(ctx, f.e.Clients["cluster2"], b, env.Claimant{Env: f.e.State.Name})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(changed).To(BeTrue(), "cluster2's cacerts already held the second root")
 		DeferCleanup(func(ctx SpecContext) {

@@ -107,9 +107,9 @@ func meshCase(name string, more ...func(f *fixture)) {
 
 		It("calls across clusters with mutual TLS carrying the caller's SPIFFE identity", func(ctx SpecContext) {
 			for _, c := range st.Clusters {
-				Expect(workload.RequireMTLS(ctx, kcs[c.Name], ns)).To(Succeed())
+				Expect(workload.RequireMTLS(ctx, kcs[c.Name], st.Name, ns)).To(Succeed())
 			}
-			Expect(workload.ClientMTLS(ctx, kcs["cluster1"], ns, workload.Host(ns, workload.DefaultService))).To(Succeed())
+			Expect(workload.ClientMTLS(ctx, kcs["cluster1"], st.Name, ns, workload.Host(ns, workload.DefaultService))).To(Succeed())
 			want := workload.Identity(st.Mesh.TrustDomain, ns, workload.ClientName)
 			Eventually(func(g Gomega) {
 				tally, err := workload.Call(ctx, kcs["cluster1"], ns, target, 20, true)

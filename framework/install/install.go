@@ -54,6 +54,18 @@ func Install(ctx context.Context, t *topology.Topology, st *env.State, opts Opti
 		return r.Run(ctx, steps.Step{Name: name, Run: func(context.Context) error { return fn() }})
 	}
 
+	// The test workloads' namespace is checked before Istio is installed: a cluster that holds someone else's is
+	// refused before anything is written into it.
+	if err := forEach(st, false, func(c *env.Cluster) error {
+		kc, err := kube.New(c.Name, c.Access.Kubeconfig, c.Access.Context)
+		if err != nil {
+			return err
+		}
+		return workload.CheckNamespace(ctx, kc, st.Name, workload.DefaultNamespace)
+	}); err != nil {
+		return err
+	}
+
 	workloadImage := ""
 	if err := phase("mesh images", func() error {
 		if opts.Kit == nil {
@@ -92,7 +104,7 @@ func Install(ctx context.Context, t *topology.Topology, st *env.State, opts Opti
 			if err != nil {
 				return err
 			}
-			spec := workload.Spec{Namespace: ns, Image: workloadImage, Cluster: c.Name,
+			spec := workload.Spec{Namespace: ns, Image: workloadImage, Cluster: c.Name, Env: st.Name,
 				Version: st.Mesh.Workloads.Versions[c.Name], DataPlane: opts.Istio.DataPlane,
 				CrossNetwork: t.MultiNetwork()}
 			if err := workload.Deploy(ctx, kc, spec); err != nil {
@@ -103,7 +115,7 @@ func Install(ctx context.Context, t *topology.Topology, st *env.State, opts Opti
 			// every primary makes it the default there. On one network, servers without STRICT serve plaintext only,
 			// so clients stay plaintext until a spec asks for mTLS.
 			if spec.DataPlane == env.DataPlaneProxyless && spec.CrossNetwork && c.Role == topology.RolePrimary {
-				if err := workload.ClientMTLS(ctx, kc, ns, workload.Host(ns, workload.DefaultService)); err != nil {
+				if err := workload.ClientMTLS(ctx, kc, st.Name, ns, workload.Host(ns, workload.DefaultService)); err != nil {
 					return err
 				}
 			}

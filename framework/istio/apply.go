@@ -3,6 +3,7 @@ package istio
 import (
 	"context"
 
+	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/kube"
 	"google.golang.org/protobuf/proto"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
@@ -27,8 +28,11 @@ type istioObject interface {
 	comparable
 }
 
-// createOrUpdate creates want, or updates the existing object when its spec (compared by specOf) differs.
-func createOrUpdate[T istioObject](ctx context.Context, c typedClient[T], want T, specOf func(T) proto.Message) error {
+// createOrUpdate creates want, or updates the existing object when its spec (compared by specOf) or labels differ.
+// An existing object the claimant may not overwrite is refused (env.Claimant.Check); labels others put on it are
+// kept.
+func createOrUpdate[T istioObject](ctx context.Context, c typedClient[T], claim env.Claimant, cluster, kind string, want T,
+	specOf func(T) proto.Message) error {
 	have, err := c.Get(ctx, want.GetName(), metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		_, err = c.Create(ctx, want, metav1.CreateOptions{FieldManager: fieldManager})
@@ -37,22 +41,27 @@ func createOrUpdate[T istioObject](ctx context.Context, c typedClient[T], want T
 	if err != nil {
 		return err
 	}
-	if proto.Equal(specOf(have), specOf(want)) {
+	if err := claim.Check(cluster, kind, have.GetNamespace(), have.GetName(), have.GetLabels()); err != nil {
+		return err
+	}
+	if proto.Equal(specOf(have), specOf(want)) && hasLabels(have.GetLabels(), want.GetLabels()) {
 		return nil
 	}
+	want.SetLabels(mergeMaps(have.GetLabels(), want.GetLabels()))
 	want.SetResourceVersion(have.GetResourceVersion())
 	_, err = c.Update(ctx, want, metav1.UpdateOptions{FieldManager: fieldManager})
 	return err
 }
 
-// applyGateway creates or updates an Istio Gateway.
-func applyGateway(ctx context.Context, ic istioclient.Interface, want *networkingv1.Gateway) error {
-	return createOrUpdate(ctx, ic.NetworkingV1().Gateways(want.Namespace), want,
+// applyGateway creates or updates an Istio Gateway in cluster.
+func applyGateway(ctx context.Context, ic istioclient.Interface, claim env.Claimant, cluster string, want *networkingv1.Gateway) error {
+	return createOrUpdate(ctx, ic.NetworkingV1().Gateways(want.Namespace), claim, cluster, kindGateway, want,
 		func(g *networkingv1.Gateway) proto.Message { return &g.Spec })
 }
 
-// applyVirtualService creates or updates an Istio VirtualService.
-func applyVirtualService(ctx context.Context, ic istioclient.Interface, want *networkingv1.VirtualService) error {
-	return createOrUpdate(ctx, ic.NetworkingV1().VirtualServices(want.Namespace), want,
+// applyVirtualService creates or updates an Istio VirtualService in cluster.
+func applyVirtualService(ctx context.Context, ic istioclient.Interface, claim env.Claimant, cluster string,
+	want *networkingv1.VirtualService) error {
+	return createOrUpdate(ctx, ic.NetworkingV1().VirtualServices(want.Namespace), claim, cluster, kindVirtualService, want,
 		func(v *networkingv1.VirtualService) proto.Message { return &v.Spec })
 }

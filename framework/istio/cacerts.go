@@ -21,7 +21,7 @@ func (r *run) cacerts(ctx context.Context, name string) error {
 		return err
 	}
 	c := r.clients[name]
-	changed, err := trust.ApplySecret(ctx, c, b)
+	changed, err := trust.ApplySecret(ctx, c, b, r.claim)
 	if err != nil {
 		return err
 	}

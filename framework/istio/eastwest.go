@@ -2,7 +2,6 @@ package istio
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/meshconform/meshconform/framework/env"
@@ -24,16 +23,16 @@ func (r *run) eastWest(ctx context.Context, name string) error {
 	}
 	ic := r.istio[name]
 	if r.t.MultiNetwork() {
-		if err := applyGateway(ctx, ic, render.CrossNetworkGateway()); err != nil {
-			return fmt.Errorf("%s: Gateway %s: %w", name, render.CrossNetworkGatewayName, err)
+		if err := applyGateway(ctx, ic, r.claim, name, render.CrossNetworkGateway(r.claim.Env)); err != nil {
+			return annotate(err, "%s: Gateway %s", name, render.CrossNetworkGatewayName)
 		}
 	}
 	if tc.IsPrimary() && r.opts.ExposeIstiod == env.ExposeGateway && len(r.t.RemotesOf(name)) > 0 {
-		if err := applyGateway(ctx, ic, render.IstiodGateway()); err != nil {
-			return fmt.Errorf("%s: Gateway %s: %w", name, render.IstiodGatewayName, err)
+		if err := applyGateway(ctx, ic, r.claim, name, render.IstiodGateway(r.claim.Env)); err != nil {
+			return annotate(err, "%s: Gateway %s", name, render.IstiodGatewayName)
 		}
-		if err := applyVirtualService(ctx, ic, render.IstiodVirtualService()); err != nil {
-			return fmt.Errorf("%s: VirtualService %s: %w", name, render.IstiodVirtualServiceName, err)
+		if err := applyVirtualService(ctx, ic, r.claim, name, render.IstiodVirtualService(r.claim.Env)); err != nil {
+			return annotate(err, "%s: VirtualService %s", name, render.IstiodVirtualServiceName)
 		}
 	}
 	ip, err := waitLoadBalancerIP(ctx, r.clients[name], render.EastWestGatewayName, r.opts.Timeouts.GatewayAddress)

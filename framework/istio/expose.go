@@ -17,7 +17,12 @@ func (r *run) exposeIstiod(ctx context.Context, name string) error {
 	var addr, how string
 	switch r.opts.ExposeIstiod {
 	case env.ExposeLoadBalancer:
-		if err := c.ApplyService(ctx, render.IstiodLoadBalancer()); err != nil {
+		want := render.IstiodLoadBalancer(r.claim.Env)
+		if err := checkExisting(ctx, r.claim, objectRef{Cluster: name, Kind: kindService, Namespace: want.Namespace,
+			Name: want.Name}, r.clients[name], nil); err != nil {
+			return err
+		}
+		if err := c.ApplyService(ctx, want); err != nil {
 			return fmt.Errorf("%s: Service %s: %w", name, render.IstiodLBServiceName, err)
 		}
 		ip, err := waitLoadBalancerIP(ctx, c, render.IstiodLBServiceName, r.opts.Timeouts.GatewayAddress)

@@ -16,13 +16,13 @@ func TestApplyGatewayIsIdempotent(t *testing.T) {
 	ctx := context.Background()
 	ic := istiofake.NewSimpleClientset()
 	for i := 0; i < 2; i++ {
-		if err := applyGateway(ctx, ic, render.CrossNetworkGateway()); err != nil {
+		if err := applyGateway(ctx, ic, testClaim, "cluster1", render.CrossNetworkGateway("test")); err != nil {
 			t.Fatalf("apply %d: %v", i, err)
 		}
 	}
-	changed := render.CrossNetworkGateway()
+	changed := render.CrossNetworkGateway("test")
 	changed.Spec.Servers[0].Hosts = []string{"*.example"}
-	if err := applyGateway(ctx, ic, changed); err != nil {
+	if err := applyGateway(ctx, ic, testClaim, "cluster1", changed); err != nil {
 		t.Fatal(err)
 	}
 	got, err := ic.NetworkingV1().Gateways(render.Namespace).Get(ctx, render.CrossNetworkGatewayName, metav1.GetOptions{})
@@ -33,7 +33,7 @@ func TestApplyGatewayIsIdempotent(t *testing.T) {
 		t.Errorf("update not applied: %v", got.Spec.Servers[0].Hosts)
 	}
 	for i := 0; i < 2; i++ {
-		if err := applyVirtualService(ctx, ic, render.IstiodVirtualService()); err != nil {
+		if err := applyVirtualService(ctx, ic, testClaim, "cluster1", render.IstiodVirtualService("test")); err != nil {
 			t.Fatalf("apply vs %d: %v", i, err)
 		}
 	}

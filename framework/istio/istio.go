@@ -117,6 +117,11 @@ type Options struct {
 	// ExposeIstiod is how remotes reach istiod: loadbalancer (default for proxyless: the east-west gateway needs
 	// Envoy) or gateway (the install guide's way, default for sidecar).
 	ExposeIstiod env.IstiodExposure
+	// AdoptExistingSecrets lets Install take over the objects it writes (remote secrets, cacerts, the reader token,
+	// istiod's Gateway, VirtualService and LoadBalancer Service) where one of that name exists that this
+	// environment did not create: without it Install refuses before writing anything (env.AdoptFlag). Adopted
+	// objects are labelled as the environment's own, and `down` deletes them.
+	AdoptExistingSecrets bool
 	// Out receives one progress line per step.
 	Out      io.Writer
 	Timeouts Timeouts
@@ -166,6 +171,9 @@ func Install(ctx context.Context, t *topology.Topology, st *env.State, opts Opti
 	if st.Topology.Name != t.Metadata.Name {
 		return fmt.Errorf("install istio: the environment is of topology %q, not %q", st.Topology.Name, t.Metadata.Name)
 	}
+	if err := env.ValidateName(st.Name); err != nil {
+		return fmt.Errorf("install istio: the environment's name: %w", err)
+	}
 	if opts.Resolved == nil {
 		return errors.New("install istio: no installer: resolve it first (installer.Resolve)")
 	}
@@ -179,15 +187,18 @@ func Install(ctx context.Context, t *topology.Topology, st *env.State, opts Opti
 		return err
 	}
 	r := &run{st: st, t: t, opts: opts, inst: inst, start: time.Now(), fetch: istiod.Clusterz,
+		claim:   env.Claimant{Env: st.Name, Adopt: opts.AdoptExistingSecrets},
 		clients: map[string]*kube.Client{}, envs: map[string]*env.Cluster{}, tokens: map[string][]byte{}}
 	r.steps = steps.New("istio", opts.Out, steps.WithSave(r.saveLocked))
 	return r.install(ctx)
 }
 
 type run struct {
-	st    *env.State
-	t     *topology.Topology
-	opts  Options
+	st   *env.State
+	t    *topology.Topology
+	opts Options
+	// claim is the environment writing, whose labels everything Install writes carries.
+	claim env.Claimant
 	inst  installer.Installer
 	ca    *trust.CA
 	start time.Time
@@ -220,6 +231,11 @@ func (r *run) install(ctx context.Context) error {
 	if err := r.connect(); err != nil {
 		return err
 	}
+	stages := render.Plan(r.t, render.PlanOptions{ExposeIstiod: r.opts.ExposeIstiod, Preinstalled: r.inst.Name() == env.InstallerPreinstalled})
+	// Before anything is written anywhere: every object Install would overwrite is this environment's.
+	if err := r.checkOwnership(ctx, plannedWrites(r.t, stages, r.opts.ExposeIstiod)); err != nil {
+		return err
+	}
 	if r.inst.Name() != env.InstallerPreinstalled {
 		if r.ca, err = trust.LoadOrCreate(filepath.Join(r.st.Dir(), "trust")); err != nil {
 			return err
@@ -229,7 +245,6 @@ func (r *run) install(ctx context.Context) error {
 	if err := r.save(); err != nil {
 		return err
 	}
-	stages := render.Plan(r.t, render.PlanOptions{ExposeIstiod: r.opts.ExposeIstiod, Preinstalled: r.inst.Name() == env.InstallerPreinstalled})
 	for _, stage := range stages {
 		if err := r.runStage(ctx, stage); err != nil {
 			return err

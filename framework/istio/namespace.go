@@ -18,7 +18,7 @@ func (r *run) namespace(ctx context.Context, name string) error {
 	if tc.IsRemote() {
 		annotations[render.ControlPlaneClustersAnnot] = tc.Primary
 	}
-	if _, _, err := r.clients[name].EnsureNamespaceWith(ctx, kube.Namespace{Name: render.Namespace, CreateLabels: render.ManagedLabels(),
+	if _, _, err := r.clients[name].EnsureNamespaceWith(ctx, kube.Namespace{Name: render.Namespace, CreateLabels: r.claim.Labels(),
 		Labels: map[string]string{render.NetworkLabel: tc.Network}, Annotations: annotations}); err != nil {
 		return err
 	}

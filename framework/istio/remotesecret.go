@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/istio/render"
 	"github.com/meshconform/meshconform/framework/kube"
 	corev1 "k8s.io/api/core/v1"
@@ -118,13 +119,16 @@ func RemoteKubeconfig(cluster string, ep APIEndpoint, token []byte) ([]byte, err
 	return clientcmd.Write(*cfg)
 }
 
-// RemoteSecret is the secret a primary's istiod reads to watch cluster (the format of istioctl create-remote-secret).
-func RemoteSecret(cluster string, kubeconfig []byte) *corev1.Secret {
+// RemoteSecret is the secret a primary's istiod reads to watch cluster (the format of istioctl create-remote-secret),
+// labelled as environment envName's.
+func RemoteSecret(cluster string, kubeconfig []byte, envName string) *corev1.Secret {
+	labels := render.ManagedLabels(envName)
+	labels[MultiClusterLabel] = "true"
 	return &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:        RemoteSecretPrefix + cluster,
 			Namespace:   render.Namespace,
-			Labels:      map[string]string{MultiClusterLabel: "true", render.ManagedByLabel: render.ManagedByValue},
+			Labels:      labels,
 			Annotations: map[string]string{ClusterAnnotation: cluster},
 		},
 		Type: corev1.SecretTypeOpaque,
@@ -133,8 +137,10 @@ func RemoteSecret(cluster string, kubeconfig []byte) *corev1.Secret {
 }
 
 // ReaderToken ensures the reader service account has a long-lived token secret in c and returns the token. The
-// token never leaves this process except inside the remote secret.
-func ReaderToken(ctx context.Context, c *kube.Client, timeout time.Duration) ([]byte, error) {
+// token never leaves this process except inside the remote secret. The secret is the claimant's: one of its name
+// that is not is refused (env.Claimant.Check), and one it may take over gets its labels. The service account is
+// Istio's (its base chart creates it): ReaderToken only reads it.
+func ReaderToken(ctx context.Context, c *kube.Client, claim env.Claimant, timeout time.Duration) ([]byte, error) {
 	cs := c.Clientset
 	var sa *corev1.ServiceAccount
 	err := kube.Poll(ctx, c.Name+": ServiceAccount "+render.Namespace+"/"+ReaderServiceAccount, time.Second, timeout,
@@ -152,13 +158,13 @@ func ReaderToken(ctx context.Context, c *kube.Client, timeout time.Duration) ([]
 	secrets := cs.CoreV1().Secrets(render.Namespace)
 	want := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
-			Name: ReaderTokenSecret, Namespace: render.Namespace, Labels: render.ManagedLabels(),
+			Name: ReaderTokenSecret, Namespace: render.Namespace, Labels: claim.Labels(),
 			Annotations: map[string]string{corev1.ServiceAccountNameKey: ReaderServiceAccount},
 		},
 		Type: corev1.SecretTypeServiceAccountToken,
 	}
-	if _, err := secrets.Create(ctx, want, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return nil, fmt.Errorf("%s: create token secret %s/%s: %w", c.Name, render.Namespace, ReaderTokenSecret, err)
+	if err := claimTokenSecret(ctx, c, claim, want); err != nil {
+		return nil, err
 	}
 	var token []byte
 	err = kube.Poll(ctx, c.Name+": token of "+render.Namespace+"/"+ReaderTokenSecret, time.Second, timeout,
@@ -190,9 +196,42 @@ func ReaderToken(ctx context.Context, c *kube.Client, timeout time.Duration) ([]
 	return token, nil
 }
 
+// claimTokenSecret creates the reader token secret, or makes sure the one that exists may be the claimant's and
+// carries its labels.
+func claimTokenSecret(ctx context.Context, c *kube.Client, claim env.Claimant, want *corev1.Secret) error {
+	secrets := c.Clientset.CoreV1().Secrets(want.Namespace)
+	_, err := secrets.Create(ctx, want, metav1.CreateOptions{})
+	if err == nil {
+		return nil
+	}
+	if !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("%s: create token secret %s/%s: %w", c.Name, want.Namespace, want.Name, err)
+	}
+	have, err := secrets.Get(ctx, want.Name, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("%s: get token secret %s/%s: %w", c.Name, want.Namespace, want.Name, err)
+	}
+	if err := claim.Check(c.Name, kindSecret, have.Namespace, have.Name, have.Labels); err != nil {
+		return err
+	}
+	if have.Type != corev1.SecretTypeServiceAccountToken || have.Annotations[corev1.ServiceAccountNameKey] != ReaderServiceAccount {
+		return fmt.Errorf("%s: secret %s/%s exists but is not a token of service account %s (type %s): delete it and re-run",
+			c.Name, want.Namespace, want.Name, ReaderServiceAccount, have.Type)
+	}
+	if hasLabels(have.Labels, want.Labels) {
+		return nil
+	}
+	have.Labels = mergeMaps(have.Labels, want.Labels)
+	if _, err := secrets.Update(ctx, have, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("%s: label token secret %s/%s: %w", c.Name, want.Namespace, want.Name, err)
+	}
+	return nil
+}
+
 // ApplyRemoteSecret writes the remote secret into the primary, updating it only when its content changed (istiod
-// reloads a changed secret; an identical write would only churn its watch). It reports whether it wrote.
-func ApplyRemoteSecret(ctx context.Context, primary *kube.Client, want *corev1.Secret) (bool, error) {
+// reloads a changed secret; an identical write would only churn its watch). It reports whether it wrote. An existing
+// secret of that name the claimant may not overwrite is refused (env.Claimant.Check).
+func ApplyRemoteSecret(ctx context.Context, primary *kube.Client, claim env.Claimant, want *corev1.Secret) (bool, error) {
 	secrets := primary.Clientset.CoreV1().Secrets(want.Namespace)
 	have, err := secrets.Get(ctx, want.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
@@ -203,6 +242,9 @@ func ApplyRemoteSecret(ctx context.Context, primary *kube.Client, want *corev1.S
 	}
 	if err != nil {
 		return false, fmt.Errorf("%s: get %s/%s: %w", primary.Name, want.Namespace, want.Name, err)
+	}
+	if err := claim.Check(primary.Name, kindSecret, have.Namespace, have.Name, have.Labels); err != nil {
+		return false, err
 	}
 	if sameSecret(have, want) {
 		return false, nil
@@ -231,6 +273,16 @@ func sameSecret(have, want *corev1.Secret) bool {
 	}
 	for k, v := range want.Data {
 		if !bytes.Equal(have.Data[k], v) {
+			return false
+		}
+	}
+	return true
+}
+
+// hasLabels reports whether have holds every label of want.
+func hasLabels(have, want map[string]string) bool {
+	for k, v := range want {
+		if hv, ok := have[k]; !ok || hv != v {
 			return false
 		}
 	}
@@ -268,7 +320,7 @@ func (r *run) readerToken(ctx context.Context, peer string) ([]byte, error) {
 	if ok {
 		return tok, nil
 	}
-	tok, err := ReaderToken(ctx, r.clients[peer], r.opts.Timeouts.ReaderToken)
+	tok, err := ReaderToken(ctx, r.clients[peer], r.claim, r.opts.Timeouts.ReaderToken)
 	if err != nil {
 		return nil, err
 	}
@@ -303,7 +355,7 @@ func (r *run) remoteSecret(ctx context.Context, primary, peer string) error {
 	if err != nil {
 		return err
 	}
-	wrote, err := ApplyRemoteSecret(ctx, r.clients[primary], RemoteSecret(peer, kc))
+	wrote, err := ApplyRemoteSecret(ctx, r.clients[primary], r.claim, RemoteSecret(peer, kc, r.claim.Env))
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/istio/render"
 	"github.com/meshconform/meshconform/framework/kube"
 	"github.com/meshconform/meshconform/framework/steps"
@@ -22,6 +23,9 @@ import (
 )
 
 var testCA = []byte("-----BEGIN CERTIFICATE-----\nTUVTSENPTkZPUk0=\n-----END CERTIFICATE-----\n")
+
+// testClaim is the environment the tests write as (syncRun's state is named "test").
+var testClaim = env.Claimant{Env: "test"}
 
 func fakeCluster(name string, objs ...runtime.Object) *kube.Client {
 	return &kube.Client{Name: name, Clientset: fake.NewClientset(objs...)}
@@ -161,7 +165,10 @@ func TestLoadAPIEndpoint(t *testing.T) {
 }
 
 func TestRemoteSecretFormat(t *testing.T) {
-	s := RemoteSecret("cluster2", []byte("kc"))
+	s := RemoteSecret("cluster2", []byte("kc"), "dev")
+	if !env.OwnerOf(s.Labels).Mine("dev") {
+		t.Errorf("labels %v: not environment dev's", s.Labels)
+	}
 	if s.Name != "istio-remote-secret-cluster2" || s.Namespace != "istio-system" {
 		t.Errorf("name = %s/%s", s.Namespace, s.Name)
 	}
@@ -179,15 +186,15 @@ func TestRemoteSecretFormat(t *testing.T) {
 func TestApplyRemoteSecretIsIdempotent(t *testing.T) {
 	ctx := context.Background()
 	p := fakeCluster("cluster1")
-	wrote, err := ApplyRemoteSecret(ctx, p, RemoteSecret("cluster2", []byte("v1")))
+	wrote, err := ApplyRemoteSecret(ctx, p, testClaim, RemoteSecret("cluster2", []byte("v1"), "test"))
 	if err != nil || !wrote {
 		t.Fatalf("create: wrote=%v err=%v", wrote, err)
 	}
-	wrote, err = ApplyRemoteSecret(ctx, p, RemoteSecret("cluster2", []byte("v1")))
+	wrote, err = ApplyRemoteSecret(ctx, p, testClaim, RemoteSecret("cluster2", []byte("v1"), "test"))
 	if err != nil || wrote {
 		t.Fatalf("same content: wrote=%v err=%v, want no write", wrote, err)
 	}
-	wrote, err = ApplyRemoteSecret(ctx, p, RemoteSecret("cluster2", []byte("v2")))
+	wrote, err = ApplyRemoteSecret(ctx, p, testClaim, RemoteSecret("cluster2", []byte("v2"), "test"))
 	if err != nil || !wrote {
 		t.Fatalf("new content: wrote=%v err=%v", wrote, err)
 	}
@@ -208,7 +215,7 @@ func TestReaderTokenCreatesTheTokenSecret(t *testing.T) {
 	ctx := context.Background()
 	c := fakeCluster("cluster2", readerSA("1"))
 	// The fake has no token controller: nothing fills the token, so the wait must time out naming what it waited for.
-	_, err := ReaderToken(ctx, c, 1500*time.Millisecond)
+	_, err := ReaderToken(ctx, c, testClaim, 1500*time.Millisecond)
 	if err == nil || !strings.Contains(err.Error(), "token") {
 		t.Fatalf("err = %v", err)
 	}
@@ -224,19 +231,19 @@ func TestReaderTokenCreatesTheTokenSecret(t *testing.T) {
 func TestReaderTokenReturnsFilledToken(t *testing.T) {
 	ctx := context.Background()
 	filled := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: ReaderTokenSecret, Namespace: render.Namespace,
+		ObjectMeta: metav1.ObjectMeta{Name: ReaderTokenSecret, Namespace: render.Namespace, Labels: env.ObjectLabels("test"),
 			Annotations: map[string]string{corev1.ServiceAccountNameKey: ReaderServiceAccount, corev1.ServiceAccountUIDKey: "sa-1"}},
 		Type: corev1.SecretTypeServiceAccountToken,
 		Data: map[string][]byte{corev1.ServiceAccountTokenKey: []byte("the-token")},
 	}
-	tok, err := ReaderToken(ctx, fakeCluster("cluster2", readerSA("1"), filled), 5*time.Second)
+	tok, err := ReaderToken(ctx, fakeCluster("cluster2", readerSA("1"), filled), testClaim, 5*time.Second)
 	if err != nil || string(tok) != "the-token" {
 		t.Fatalf("token %q, err %v", tok, err)
 	}
 
 	// A token of an earlier service account of the same name is dead: the secret is recreated (and then waits).
 	c := fakeCluster("cluster2", readerSA("2"), filled.DeepCopy())
-	if _, err := ReaderToken(ctx, c, 1500*time.Millisecond); err == nil {
+	if _, err := ReaderToken(ctx, c, testClaim, 1500*time.Millisecond); err == nil {
 		t.Fatal("returned a token of another service account")
 	}
 	s, err := c.Clientset.CoreV1().Secrets(render.Namespace).Get(ctx, ReaderTokenSecret, metav1.GetOptions{})
@@ -249,7 +256,7 @@ func TestReaderTokenReturnsFilledToken(t *testing.T) {
 }
 
 func TestReaderTokenWithoutServiceAccount(t *testing.T) {
-	_, err := ReaderToken(context.Background(), fakeCluster("cluster2"), 1200*time.Millisecond)
+	_, err := ReaderToken(context.Background(), fakeCluster("cluster2"), testClaim, 1200*time.Millisecond)
 	if err == nil || !strings.Contains(err.Error(), ReaderServiceAccount) {
 		t.Fatalf("err = %v", err)
 	}
@@ -274,7 +281,7 @@ func TestRemoteSecretStepUsesTheInNetworkServer(t *testing.T) {
 	r.envs["cluster2"].Access.InternalKubeconfig = kc("https://172.18.0.3:6443")
 	r.envs["cluster2"].Access.Context = "kind-meshconform-cluster2"
 	token := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: ReaderTokenSecret, Namespace: render.Namespace,
+		ObjectMeta: metav1.ObjectMeta{Name: ReaderTokenSecret, Namespace: render.Namespace, Labels: env.ObjectLabels("test"),
 			Annotations: map[string]string{corev1.ServiceAccountNameKey: ReaderServiceAccount}},
 		Type: corev1.SecretTypeServiceAccountToken,
 		Data: map[string][]byte{corev1.ServiceAccountTokenKey: []byte("s3cr3t-token")},

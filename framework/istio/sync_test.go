@@ -30,7 +30,8 @@ func syncRun(t *testing.T, fetch clusterzFetcher) (*run, *kube.Client) {
 	c1 := fakeCluster("cluster1", pod)
 	st := top.NewState(t.TempDir(), "test")
 	st.Mesh = &env.Mesh{Clusters: map[string]env.MeshCluster{}}
-	r := &run{st: st, t: top, opts: Options{Out: io.Discard, Timeouts: DefaultTimeouts}, start: time.Now(), fetch: fetch,
+	r := &run{st: st, t: top, opts: Options{Out: io.Discard, Timeouts: DefaultTimeouts}, claim: env.Claimant{Env: st.Name},
+		start: time.Now(), fetch: fetch,
 		clients: map[string]*kube.Client{"cluster1": c1}, envs: map[string]*env.Cluster{}, tokens: map[string][]byte{},
 		steps: steps.New("istio", io.Discard)}
 	for _, c := range top.Spec.Clusters {

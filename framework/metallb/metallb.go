@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/e2e-framework/klient/decoder"
 
+	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/kube"
 )
 
@@ -22,8 +23,8 @@ const (
 )
 
 // Install applies MetalLB's native manifest, waits for the controller, speaker and webhook, and creates the
-// cluster's pool and L2 advertisement. Re-running it is harmless.
-func Install(ctx context.Context, c *kube.Client, manifestPath string, first, last netip.Addr, timeout time.Duration) error {
+// cluster's pool and L2 advertisement, labelled as environment envName's. Re-running it is harmless.
+func Install(ctx context.Context, c *kube.Client, envName, manifestPath string, first, last netip.Addr, timeout time.Duration) error {
 	f, err := os.Open(manifestPath)
 	if err != nil {
 		return fmt.Errorf("%s: open MetalLB manifest: %w", c.Name, err)
@@ -40,7 +41,7 @@ func Install(ctx context.Context, c *kube.Client, manifestPath string, first, la
 		return fmt.Errorf("MetalLB speaker: %w", err)
 	}
 	// The controller reports Available before its validating webhook serves; creating a pool is the only honest probe.
-	for _, obj := range []*unstructured.Unstructured{Pool(first, last), L2Advertisement()} {
+	for _, obj := range []*unstructured.Unstructured{Pool(envName, first, last), L2Advertisement(envName)} {
 		err := kube.Poll(ctx, c.Name+": create MetalLB "+obj.GetKind()+" (webhook ready)", time.Second, timeout,
 			func(ctx context.Context) (bool, string, error) {
 				err := res.Create(ctx, obj.DeepCopy())
@@ -56,23 +57,32 @@ func Install(ctx context.Context, c *kube.Client, manifestPath string, first, la
 	return nil
 }
 
+// labels are environment envName's object labels (env.ObjectLabels), as unstructured wants them.
+func labels(envName string) map[string]any {
+	out := map[string]any{}
+	for k, v := range env.ObjectLabels(envName) {
+		out[k] = v
+	}
+	return out
+}
+
 // Pool is the IPAddressPool of one cluster.
-func Pool(first, last netip.Addr) *unstructured.Unstructured {
+func Pool(envName string, first, last netip.Addr) *unstructured.Unstructured {
 	u := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "metallb.io/v1beta1",
 		"kind":       "IPAddressPool",
-		"metadata":   map[string]any{"name": PoolName, "namespace": Namespace, "labels": map[string]any{"app.kubernetes.io/managed-by": "meshconform"}},
+		"metadata":   map[string]any{"name": PoolName, "namespace": Namespace, "labels": labels(envName)},
 		"spec":       map[string]any{"addresses": []any{first.String() + "-" + last.String()}},
 	}}
 	return u
 }
 
 // L2Advertisement announces the pool on the node network.
-func L2Advertisement() *unstructured.Unstructured {
+func L2Advertisement(envName string) *unstructured.Unstructured {
 	return &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "metallb.io/v1beta1",
 		"kind":       "L2Advertisement",
-		"metadata":   map[string]any{"name": PoolName, "namespace": Namespace, "labels": map[string]any{"app.kubernetes.io/managed-by": "meshconform"}},
+		"metadata":   map[string]any{"name": PoolName, "namespace": Namespace, "labels": labels(envName)},
 		"spec":       map[string]any{"ipAddressPools": []any{PoolName}},
 	}}
 }

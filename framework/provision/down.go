@@ -7,17 +7,11 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"time"
-
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/meshconform/meshconform/framework/clusters"
 	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/inventory"
-	"github.com/meshconform/meshconform/framework/kube"
 	"github.com/meshconform/meshconform/framework/network"
-	"github.com/meshconform/meshconform/framework/workload"
 )
 
 // DownOptions choose what Down removes.
@@ -38,7 +32,8 @@ var ErrNotConfirmed = errors.New("not confirmed: nothing removed")
 // Down removes one environment: what its file records, and whatever else carries its name (labelled networks, kind
 // clusters on them, tagged rules: an interrupted `up` may have made more than it recorded). Without a file it
 // removes the environment opts.Env names, found the same way; with neither it removes nothing and lists the
-// environments that exist. With All it removes every meshconform environment, after confirmation.
+// environments that exist. With All it removes every meshconform environment, after confirmation. From clusters the
+// user brought it deletes only the objects this environment wrote there and labelled as its own (brought.go).
 func Down(ctx context.Context, opts DownOptions) error {
 	out := opts.Out
 	if out == nil {
@@ -89,8 +84,10 @@ func Down(ctx context.Context, opts DownOptions) error {
 		}
 	}
 	var errs []error
+	deleted := 0
 	if st != nil {
-		errs = append(errs, removeBroughtWorkloads(ctx, st, out)...)
+		n, berrs := removeBroughtClusters(ctx, st, out)
+		deleted, errs = n, append(errs, berrs...)
 	}
 	for _, n := range plan.clusters {
 		fmt.Fprintf(out, "deleting cluster %s\n", n)
@@ -120,7 +117,7 @@ func Down(ctx context.Context, opts DownOptions) error {
 			errs = append(errs, err)
 		}
 	}
-	if len(plan.clusters)+len(plan.networks)+removed == 0 {
+	if len(plan.clusters)+len(plan.networks)+removed+deleted == 0 {
 		fmt.Fprintln(out, "nothing to remove")
 	}
 	return errors.Join(errs...)
@@ -192,54 +189,4 @@ func union(a, b []string) []string {
 		}
 	}
 	return a
-}
-
-// removeBroughtWorkloads deletes the test workloads' namespace from clusters the user brought: the only thing
-// meshconform put there. A namespace without meshconform's label is the user's and is left alone.
-func removeBroughtWorkloads(ctx context.Context, st *env.State, out io.Writer) []error {
-	if st.Mesh == nil || st.Mesh.Workloads == nil || st.Mesh.Workloads.Namespace == "" {
-		return nil
-	}
-	ns := st.Mesh.Workloads.Namespace
-	var errs []error
-	for _, c := range st.Clusters {
-		if c.Provisioned {
-			continue
-		}
-		kc, err := kube.New(c.Name, c.Access.Kubeconfig, c.Access.Context)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		got, err := kc.Clientset.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: namespace %s: %w", c.Name, ns, err))
-			continue
-		}
-		if got.Labels[workload.ManagedLabel] != "true" {
-			fmt.Fprintf(out, "%s: leaving namespace %s alone: it lacks %s=true, so it is not meshconform's\n", c.Name, ns, workload.ManagedLabel)
-			continue
-		}
-		fmt.Fprintf(out, "%s: deleting the test workloads (namespace %s)\n", c.Name, ns)
-		if err := workload.Remove(ctx, kc, ns); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		// Down is done when the namespace is gone: an `up` right after would otherwise find it terminating.
-		err = kube.Poll(ctx, "namespace "+ns+" deleted in "+c.Name, time.Second, 3*time.Minute,
-			func(ctx context.Context) (bool, string, error) {
-				_, err := kc.Clientset.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
-				if apierrors.IsNotFound(err) {
-					return true, "", nil
-				}
-				return false, "terminating", nil
-			})
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errs
 }

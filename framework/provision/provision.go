@@ -326,7 +326,7 @@ func (p *run) metallb(ctx context.Context) error {
 		if err := kc.WaitNodesReady(ctx, len(c.Nodes), p.opts.Timeouts.NodesReady); err != nil {
 			return err
 		}
-		if err := metallb.Install(ctx, kc, p.opts.Kit.MetalLBManifest(), c.PoolFirst, c.PoolLast, p.opts.Timeouts.MetalLB); err != nil {
+		if err := metallb.Install(ctx, kc, p.st.Name, p.opts.Kit.MetalLBManifest(), c.PoolFirst, c.PoolLast, p.opts.Timeouts.MetalLB); err != nil {
 			return err
 		}
 		p.logf("[%s] MetalLB ready, pool %s-%s", c.Name, c.PoolFirst, c.PoolLast)

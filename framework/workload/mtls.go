@@ -23,15 +23,15 @@ const PeerAuthenticationName = "default"
 // In multi-primary, policies go where they take effect: PeerAuthentication (what servers accept) in the server's
 // cluster, DestinationRule (what clients send) in the client's cluster.
 
-// RequireMTLS makes the namespace's servers accept only mutual TLS: a PeerAuthentication with mode STRICT, applied
-// in every cluster that runs a server. Proxyless clients then need ClientMTLS in their cluster: they do not switch
+// RequireMTLS makes the namespace's servers accept only mutual TLS: a PeerAuthentication with mode STRICT, labelled
+// as environment envName's, applied in every cluster that runs a server. Proxyless clients then need ClientMTLS in their cluster: they do not switch
 // to mTLS by themselves ("error reading server preface: EOF" otherwise).
-func RequireMTLS(ctx context.Context, c *kube.Client, ns string) error {
+func RequireMTLS(ctx context.Context, c *kube.Client, envName, ns string) error {
 	ic, err := istioClient(c)
 	if err != nil {
 		return err
 	}
-	want := strictPeerAuthentication(ns)
+	want := strictPeerAuthentication(envName, ns)
 	pas := ic.SecurityV1().PeerAuthentications(ns)
 	have, err := pas.Get(ctx, want.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
@@ -64,13 +64,14 @@ func RemoveRequireMTLS(ctx context.Context, c *kube.Client, ns string) error {
 }
 
 // ClientMTLS makes clients in this cluster call host with Istio mutual TLS: a DestinationRule with TLS mode
-// ISTIO_MUTUAL in namespace ns, e.g. ClientMTLS(ctx, c, "echo", Host("echo", "echo")).
-func ClientMTLS(ctx context.Context, c *kube.Client, ns, host string) error {
+// ISTIO_MUTUAL in namespace ns, labelled as environment envName's, e.g.
+// ClientMTLS(ctx, c, st.Name, "echo", Host("echo", "echo")).
+func ClientMTLS(ctx context.Context, c *kube.Client, envName, ns, host string) error {
 	ic, err := istioClient(c)
 	if err != nil {
 		return err
 	}
-	want := mutualDestinationRule(ns, host)
+	want := mutualDestinationRule(envName, ns, host)
 	drs := ic.NetworkingV1().DestinationRules(ns)
 	have, err := drs.Get(ctx, want.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
@@ -116,18 +117,18 @@ func DestinationRuleName(host string) string {
 	return strings.TrimRight(name, "-")
 }
 
-func strictPeerAuthentication(ns string) *securityv1.PeerAuthentication {
+func strictPeerAuthentication(envName, ns string) *securityv1.PeerAuthentication {
 	return &securityv1.PeerAuthentication{
-		ObjectMeta: metav1.ObjectMeta{Name: PeerAuthenticationName, Namespace: ns, Labels: managed()},
+		ObjectMeta: metav1.ObjectMeta{Name: PeerAuthenticationName, Namespace: ns, Labels: managed(envName)},
 		Spec: securityapi.PeerAuthentication{
 			Mtls: &securityapi.PeerAuthentication_MutualTLS{Mode: securityapi.PeerAuthentication_MutualTLS_STRICT},
 		},
 	}
 }
 
-func mutualDestinationRule(ns, host string) *networkingv1.DestinationRule {
+func mutualDestinationRule(envName, ns, host string) *networkingv1.DestinationRule {
 	return &networkingv1.DestinationRule{
-		ObjectMeta: metav1.ObjectMeta{Name: DestinationRuleName(host), Namespace: ns, Labels: managed()},
+		ObjectMeta: metav1.ObjectMeta{Name: DestinationRuleName(host), Namespace: ns, Labels: managed(envName)},
 		Spec: networkingapi.DestinationRule{
 			Host: host,
 			TrafficPolicy: &networkingapi.TrafficPolicy{

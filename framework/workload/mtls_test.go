@@ -11,22 +11,29 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/kube"
 )
 
 func TestPolicyObjects(t *testing.T) {
-	pa := strictPeerAuthentication("echo")
+	pa := strictPeerAuthentication("dev", "echo")
 	if pa.Name != "default" || pa.Namespace != "echo" || pa.Spec.Selector != nil {
 		t.Errorf("PeerAuthentication %s/%s selector %v: want namespace-wide echo/default", pa.Namespace, pa.Name, pa.Spec.Selector)
+	}
+	if !env.OwnerOf(pa.Labels).Mine("dev") {
+		t.Errorf("PeerAuthentication labels %v: not environment dev's", pa.Labels)
 	}
 	if pa.Spec.Mtls == nil || pa.Spec.Mtls.Mode != securityapi.PeerAuthentication_MutualTLS_STRICT {
 		t.Errorf("mtls %v, want STRICT", pa.Spec.Mtls)
 	}
 
 	host := Host("echo", "echo")
-	dr := mutualDestinationRule("echo", host)
+	dr := mutualDestinationRule("dev", "echo", host)
 	if dr.Namespace != "echo" || dr.Name != "mtls-echo-echo-svc-cluster-local" {
 		t.Errorf("DestinationRule %s/%s", dr.Namespace, dr.Name)
+	}
+	if !env.OwnerOf(dr.Labels).Mine("dev") {
+		t.Errorf("DestinationRule labels %v: not environment dev's", dr.Labels)
 	}
 	if dr.Spec.Host != "echo.echo.svc.cluster.local" {
 		t.Errorf("host %q", dr.Spec.Host)
@@ -55,16 +62,16 @@ func TestApplyAndRemovePolicies(t *testing.T) {
 	host := Host("echo", "echo")
 
 	// A PERMISSIVE policy someone left is turned STRICT.
-	permissive := strictPeerAuthentication("echo")
+	permissive := strictPeerAuthentication("dev", "echo")
 	permissive.Spec.Mtls.Mode = securityapi.PeerAuthentication_MutualTLS_PERMISSIVE
 	if _, err := ic.SecurityV1().PeerAuthentications("echo").Create(ctx, permissive, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {
-		if err := RequireMTLS(ctx, c, "echo"); err != nil {
+		if err := RequireMTLS(ctx, c, "dev", "echo"); err != nil {
 			t.Fatal(err)
 		}
-		if err := ClientMTLS(ctx, c, "echo", host); err != nil {
+		if err := ClientMTLS(ctx, c, "dev", "echo", host); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -90,6 +90,9 @@ type Spec struct {
 	HealthPort int32
 	// Replicas of the echo Deployment; defaults to 1.
 	Replicas int32
+	// Env is the environment deploying: every object carries its labels (env.ObjectLabels), and an existing
+	// namespace of another environment, or not meshconform's, is refused. Required.
+	Env string
 	// CrossNetwork marks proxyless servers as Istio-mTLS endpoints (security.istio.io/tlsMode: istio). istiod hands a
 	// client on another network this network's gateway only for such endpoints (the gateway routes by mTLS SNI); it is
 	// left off otherwise because it changes how istiod configures TLS for clients of single-network meshes.
@@ -153,6 +156,9 @@ func (s Spec) withDefaults() (Spec, error) {
 	if s.Cluster == "" {
 		errs = append(errs, errors.New("cluster name is required (the server reports it in every reply)"))
 	}
+	if s.Env == "" {
+		errs = append(errs, errors.New("environment name is required (every object carries it)"))
+	}
 	if s.Version == "" && !s.NoServer {
 		errs = append(errs, errors.New("version is required unless NoServer (VersionFor(cluster index))"))
 	}
@@ -194,10 +200,10 @@ func Deploy(ctx context.Context, c *kube.Client, spec Spec) error {
 	if err != nil {
 		return err
 	}
-	if err := c.EnsureNamespace(ctx, s.Namespace, namespace(s.Namespace).Labels); err != nil {
+	if err := claimNamespace(ctx, c, s); err != nil {
 		return err
 	}
-	for _, sa := range []*corev1.ServiceAccount{serviceAccount(s.Namespace, s.Service), serviceAccount(s.Namespace, ClientName)} {
+	for _, sa := range []*corev1.ServiceAccount{serviceAccount(s, s.Service), serviceAccount(s, ClientName)} {
 		if err := ensureServiceAccount(ctx, c, sa); err != nil {
 			return err
 		}
@@ -228,20 +234,62 @@ func Remove(ctx context.Context, c *kube.Client, ns string) error {
 	return nil
 }
 
-func managed() map[string]string { return map[string]string{ManagedLabel: "true"} }
-
-func namespace(name string) *corev1.Namespace {
-	l := managed()
-	l[InjectionLabel] = "enabled"
-	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: l}}
+// managed are the labels of every object environment envName deploys: meshconform.io/managed=true (what older
+// versions and the artifacts dump select by) and env.ObjectLabels.
+func managed(envName string) map[string]string {
+	l := env.ObjectLabels(envName)
+	l[ManagedLabel] = "true"
+	return l
 }
 
-func serviceAccount(ns, name string) *corev1.ServiceAccount {
-	return &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: managed()}}
+// claimNamespace creates the namespace with injection enabled and the environment's labels, or labels the one that
+// exists if it is the environment's (or meshconform's from before environments had names). Another environment's
+// namespace, or one meshconform did not create, is refused before anything is written into it: the test workloads
+// would be mixed with what is there, and `down` could not remove them without removing that too.
+func claimNamespace(ctx context.Context, c *kube.Client, s Spec) error {
+	if err := CheckNamespace(ctx, c, s.Env, s.Namespace); err != nil {
+		return err
+	}
+	ns := namespace(s)
+	return c.EnsureNamespace(ctx, ns.Name, ns.Labels)
+}
+
+// CheckNamespace is nil when environment envName may deploy the test workloads into namespace ns of c: it does not
+// exist, or it is the environment's, or meshconform's from before environments had names. Otherwise it is a
+// *env.RefusedError naming it and its owner. It writes nothing.
+func CheckNamespace(ctx context.Context, c *kube.Client, envName, ns string) error {
+	have, err := c.Clientset.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return wrap(c, "get namespace "+ns, err)
+	}
+	o := env.OwnerOf(have.Labels)
+	if o.Mine(envName) || o.Unnamed() {
+		return nil
+	}
+	fix := "the test workloads would be mixed with what it holds, and `meshconform down` could not remove them " +
+		"without removing that too; delete it, or run the tests in a cluster without it"
+	if o.Meshconform {
+		fix = "two environments cannot share a cluster's test workloads; remove the other one first " +
+			"(`meshconform down --env " + o.Env + "`, from its state directory)"
+	}
+	return &env.RefusedError{Cluster: c.Name, Kind: "Namespace", Name: ns, Owner: o, Env: envName, Fix: fix}
+}
+
+func namespace(s Spec) *corev1.Namespace {
+	l := managed(s.Env)
+	l[InjectionLabel] = "enabled"
+	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: s.Namespace, Labels: l}}
+}
+
+func serviceAccount(s Spec, name string) *corev1.ServiceAccount {
+	return &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: s.Namespace, Labels: managed(s.Env)}}
 }
 
 func echoService(s Spec) *corev1.Service {
-	l := managed()
+	l := managed(s.Env)
 	l[AppLabel] = s.Service
 	return &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: s.Service, Namespace: s.Namespace, Labels: l},
@@ -355,7 +403,7 @@ func podLabels(s Spec, selector map[string]string) map[string]string {
 }
 
 func deployment(s Spec, name, serviceAccount string, selector map[string]string, replicas int32, c corev1.Container) *appsv1.Deployment {
-	objLabels := managed()
+	objLabels := managed(s.Env)
 	maps.Copy(objLabels, selector)
 	return &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: s.Namespace, Labels: objLabels},
@@ -384,9 +432,16 @@ func labelsContain(have, want map[string]string) bool {
 }
 
 func ensureServiceAccount(ctx context.Context, c *kube.Client, sa *corev1.ServiceAccount) error {
-	_, err := c.Clientset.CoreV1().ServiceAccounts(sa.Namespace).Create(ctx, sa, metav1.CreateOptions{})
+	sas := c.Clientset.CoreV1().ServiceAccounts(sa.Namespace)
+	_, err := sas.Create(ctx, sa, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
-		return nil
+		have, err := sas.Get(ctx, sa.Name, metav1.GetOptions{})
+		if err != nil || labelsContain(have.Labels, sa.Labels) {
+			return wrap(c, "get service account "+sa.Namespace+"/"+sa.Name, err)
+		}
+		have.Labels = mergeLabels(have.Labels, sa.Labels)
+		_, err = sas.Update(ctx, have, metav1.UpdateOptions{})
+		return wrap(c, "label service account "+sa.Namespace+"/"+sa.Name, err)
 	}
 	return wrap(c, "create service account "+sa.Namespace+"/"+sa.Name, err)
 }
@@ -401,7 +456,7 @@ func applyDeployment(ctx context.Context, c *kube.Client, want *appsv1.Deploymen
 	if err != nil {
 		return wrap(c, "get deployment "+want.Namespace+"/"+want.Name, err)
 	}
-	if !labelsContain(have.Labels, managed()) {
+	if have.Labels[ManagedLabel] != "true" {
 		return fmt.Errorf("%s: deployment %s/%s exists and was not made by meshconform (no %s label); not touching it",
 			c.Name, want.Namespace, want.Name, ManagedLabel)
 	}

@@ -63,7 +63,7 @@ func TestNamesAndTargets(t *testing.T) {
 }
 
 func spec(dataPlane env.DataPlane) Spec {
-	s, err := Spec{Image: "meshconform.io/workload:abc", Cluster: "cluster1", Version: "v1", DataPlane: dataPlane}.withDefaults()
+	s, err := Spec{Image: "meshconform.io/workload:abc", Cluster: "cluster1", Version: "v1", DataPlane: dataPlane, Env: "dev"}.withDefaults()
 	if err != nil {
 		panic(err)
 	}
@@ -90,19 +90,20 @@ func TestSpecDefaultsAndValidation(t *testing.T) {
 		t.Errorf("defaults: %+v", s)
 	}
 	for name, bad := range map[string]Spec{
-		"no image":        {Cluster: "c", Version: "v1"},
-		"no cluster":      {Image: "i", Version: "v1"},
-		"no version":      {Image: "i", Cluster: "c"},
-		"bad data plane":  {Image: "i", Cluster: "c", Version: "v1", DataPlane: "ambient"},
-		"same ports":      {Image: "i", Cluster: "c", Version: "v1", Port: 8081},
-		"client name":     {Image: "i", Cluster: "c", Version: "v1", Service: "client"},
-		"port over range": {Image: "i", Cluster: "c", Version: "v1", Port: 70000},
+		"no image":        {Cluster: "c", Version: "v1", Env: "dev"},
+		"no cluster":      {Image: "i", Version: "v1", Env: "dev"},
+		"no version":      {Image: "i", Cluster: "c", Env: "dev"},
+		"no environment":  {Image: "i", Cluster: "c", Version: "v1"},
+		"bad data plane":  {Image: "i", Cluster: "c", Version: "v1", DataPlane: "ambient", Env: "dev"},
+		"same ports":      {Image: "i", Cluster: "c", Version: "v1", Port: 8081, Env: "dev"},
+		"client name":     {Image: "i", Cluster: "c", Version: "v1", Service: "client", Env: "dev"},
+		"port over range": {Image: "i", Cluster: "c", Version: "v1", Port: 70000, Env: "dev"},
 	} {
 		if _, err := bad.withDefaults(); err == nil {
 			t.Errorf("%s: accepted %+v", name, bad)
 		}
 	}
-	if _, err := (Spec{Image: "i", Cluster: "c", NoServer: true}).withDefaults(); err != nil {
+	if _, err := (Spec{Image: "i", Cluster: "c", NoServer: true, Env: "dev"}).withDefaults(); err != nil {
 		t.Errorf("NoServer without version rejected: %v", err)
 	}
 }
@@ -119,8 +120,8 @@ func TestServerDeploymentProxyless(t *testing.T) {
 				d.Spec.Template.Labels, d.Labels)
 		}
 	}
-	if d.Labels[ManagedLabel] != "true" {
-		t.Errorf("object labels %v lack %s", d.Labels, ManagedLabel)
+	if d.Labels[ManagedLabel] != "true" || !env.OwnerOf(d.Labels).Mine("dev") {
+		t.Errorf("object labels %v lack %s or environment dev's labels", d.Labels, ManagedLabel)
 	}
 	// tlsMode=istio would make the proxyless server STRICT-only (grpcgen turns PERMISSIVE into STRICT).
 	if _, ok := d.Spec.Template.Labels["security.istio.io/tlsMode"]; ok {
@@ -226,9 +227,10 @@ func TestEchoService(t *testing.T) {
 
 func TestDeployIdempotentAndConverges(t *testing.T) {
 	ctx := context.Background()
-	// A namespace someone made already, with a label of their own and no injection.
-	c := fakeClient(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "echo", Labels: map[string]string{"team": "x"}}})
-	s := Spec{Image: "img:1", Cluster: "cluster1", Version: "v1"}
+	// A namespace an older meshconform made (no environment label), with a label someone added and no injection.
+	c := fakeClient(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "echo",
+		Labels: map[string]string{"team": "x", ManagedLabel: "true"}}})
+	s := Spec{Image: "img:1", Cluster: "cluster1", Version: "v1", Env: "dev"}
 	for range 2 {
 		if err := Deploy(ctx, c, s); err != nil {
 			t.Fatal(err)
@@ -239,7 +241,7 @@ func TestDeployIdempotentAndConverges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ns.Labels["istio-injection"] != "enabled" || ns.Labels["team"] != "x" {
+	if ns.Labels["istio-injection"] != "enabled" || ns.Labels["team"] != "x" || !env.OwnerOf(ns.Labels).Mine("dev") {
 		t.Errorf("namespace labels %v", ns.Labels)
 	}
 	deps, _ := cs.AppsV1().Deployments("echo").List(ctx, metav1.ListOptions{})
@@ -254,6 +256,9 @@ func TestDeployIdempotentAndConverges(t *testing.T) {
 	var saNames []string
 	for _, sa := range sas.Items {
 		saNames = append(saNames, sa.Name)
+		if !env.OwnerOf(sa.Labels).Mine("dev") {
+			t.Errorf("service account %s labels %v", sa.Name, sa.Labels)
+		}
 	}
 	slices.Sort(saNames)
 	if !slices.Equal(saNames, []string{"client", "echo"}) {
@@ -271,7 +276,7 @@ func TestDeployIdempotentAndConverges(t *testing.T) {
 	}
 
 	// The cluster no longer runs a server: Service and client stay, echo-v1 goes.
-	if err := Deploy(ctx, c, Spec{Image: "img:1", Cluster: "cluster1", NoServer: true}); err != nil {
+	if err := Deploy(ctx, c, Spec{Image: "img:1", Cluster: "cluster1", NoServer: true, Env: "dev"}); err != nil {
 		t.Fatal(err)
 	}
 	deps, _ = cs.AppsV1().Deployments("echo").List(ctx, metav1.ListOptions{})
@@ -285,9 +290,28 @@ func TestDeployIdempotentAndConverges(t *testing.T) {
 
 func TestDeployRefusesForeignDeployment(t *testing.T) {
 	c := fakeClient(&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "client", Namespace: "echo"}})
-	err := Deploy(context.Background(), c, Spec{Image: "img:1", Cluster: "cluster1", Version: "v1"})
+	err := Deploy(context.Background(), c, Spec{Image: "img:1", Cluster: "cluster1", Version: "v1", Env: "dev"})
 	if err == nil || !strings.Contains(err.Error(), "not made by meshconform") {
 		t.Errorf("err = %v, want refusal to touch a foreign deployment", err)
+	}
+}
+
+// A namespace of the same name that is someone's, or another environment's, is refused and left as it was.
+func TestDeployRefusesANamespaceThatIsNotTheEnvironments(t *testing.T) {
+	for labels, want := range map[string]map[string]string{
+		"not meshconform's":  {"team": "x"},
+		`environment "ci"'s`: env.ObjectLabels("ci"),
+	} {
+		c := fakeClient(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "echo", Labels: want}})
+		err := Deploy(context.Background(), c, Spec{Image: "img:1", Cluster: "cluster1", Version: "v1", Env: "dev"})
+		if err == nil || !strings.Contains(err.Error(), "refusing to overwrite Namespace echo") || !strings.Contains(err.Error(), labels) {
+			t.Errorf("%v: err = %v, want a refusal saying it is %s", want, err, labels)
+		}
+		ns, _ := c.Clientset.CoreV1().Namespaces().Get(context.Background(), "echo", metav1.GetOptions{})
+		deps, _ := c.Clientset.AppsV1().Deployments("echo").List(context.Background(), metav1.ListOptions{})
+		if _, ok := ns.Labels[InjectionLabel]; ok || len(deps.Items) != 0 {
+			t.Errorf("%v: namespace labels %v, %d deployments: touched", want, ns.Labels, len(deps.Items))
+		}
 	}
 }
 

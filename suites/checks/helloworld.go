@@ -3,6 +3,7 @@ package checks
 import (
 	"context"
 	"fmt"
+	"maps"
 	"regexp"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/kube"
 	"github.com/meshconform/meshconform/framework/report/apis/v1alpha1"
 	"github.com/meshconform/meshconform/framework/workload"
@@ -40,30 +42,31 @@ var HelloImages = map[string]string{
 func DeployHelloWorld(ctx context.Context, m *Mesh) error {
 	for i, name := range m.Names() {
 		cs := m.Clients[name].Clientset
-		have, created, err := m.Clients[name].EnsureNamespaceWith(ctx, kube.Namespace{Name: HelloNamespace,
-			CreateLabels: map[string]string{workload.InjectionLabel: "enabled", workload.ManagedLabel: "true"}})
+		labels := env.ObjectLabels(m.State.Name)
+		labels[workload.InjectionLabel], labels[workload.ManagedLabel] = "enabled", "true"
+		have, created, err := m.Clients[name].EnsureNamespaceWith(ctx, kube.Namespace{Name: HelloNamespace, CreateLabels: labels})
 		if err != nil {
 			return err
 		}
-		if !created && have.Labels[workload.ManagedLabel] != "true" {
-			return fmt.Errorf("%s: namespace %s exists and is not meshconform's (no %s=true label): the guide's "+
-				"sample would be mixed with yours; remove it, or skip this spec with --label-filter '!%s'",
-				name, HelloNamespace, workload.ManagedLabel, v1alpha1.AreaDocFidelity.Label())
+		if o := env.OwnerOf(have.Labels); !created && !o.Mine(m.State.Name) && !o.Unnamed() {
+			return fmt.Errorf("%s: namespace %s exists and is %s, not environment %q's: the guide's "+
+				"sample would be mixed with what it holds; remove it, or skip this spec with --label-filter '!%s'",
+				name, HelloNamespace, o, m.State.Name, v1alpha1.AreaDocFidelity.Label())
 		}
 		objs := []func() error{
 			func() error {
-				_, err := cs.CoreV1().Services(HelloNamespace).Create(ctx, helloService(), metav1.CreateOptions{})
+				_, err := cs.CoreV1().Services(HelloNamespace).Create(ctx, owned(helloService(), m.State.Name), metav1.CreateOptions{})
 				return err
 			},
 			func() error {
-				_, err := cs.AppsV1().Deployments(HelloNamespace).Create(ctx, sleepDeployment(), metav1.CreateOptions{})
+				_, err := cs.AppsV1().Deployments(HelloNamespace).Create(ctx, owned(sleepDeployment(), m.State.Name), metav1.CreateOptions{})
 				return err
 			},
 		}
 		if i < 2 {
 			v := workload.VersionFor(i)
 			objs = append(objs, func() error {
-				_, err := cs.AppsV1().Deployments(HelloNamespace).Create(ctx, helloDeployment(v), metav1.CreateOptions{})
+				_, err := cs.AppsV1().Deployments(HelloNamespace).Create(ctx, owned(helloDeployment(v), m.State.Name), metav1.CreateOptions{})
 				return err
 			})
 		}
@@ -88,8 +91,8 @@ func RemoveHelloWorld(ctx context.Context, m *Mesh) error {
 		if err != nil {
 			return fmt.Errorf("%s: namespace %s: %w", name, HelloNamespace, err)
 		}
-		if have.Labels[workload.ManagedLabel] != "true" {
-			continue // the user's
+		if o := env.OwnerOf(have.Labels); !o.Mine(m.State.Name) && !o.Unnamed() {
+			continue // the user's, or another environment's
 		}
 		if err := nss.Delete(ctx, HelloNamespace, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("%s: delete namespace %s: %w", name, HelloNamespace, err)
@@ -148,6 +151,17 @@ func HelloToggles(ctx context.Context, m *Mesh, src string, want []string, seen 
 		}
 	}
 	return nil
+}
+
+// owned adds environment envName's labels to an object's own labels (not to its selector or pods).
+func owned[T metav1.Object](obj T, envName string) T {
+	labels := maps.Clone(obj.GetLabels())
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	maps.Copy(labels, env.ObjectLabels(envName))
+	obj.SetLabels(labels)
+	return obj
 }
 
 func helloService() *corev1.Service {

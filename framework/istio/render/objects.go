@@ -1,6 +1,7 @@
 package render
 
 import (
+	"github.com/meshconform/meshconform/framework/env"
 	apinetworking "istio.io/api/networking/v1alpha3"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -10,20 +11,21 @@ import (
 
 const (
 	// ManagedByLabel=ManagedByValue marks the objects meshconform renders.
-	ManagedByLabel = "app.kubernetes.io/managed-by"
-	ManagedByValue = "meshconform"
+	ManagedByLabel = env.ManagedByLabel
+	ManagedByValue = env.ManagedByValue
 	istiodHost     = "istiod.istio-system.svc.cluster.local"
 )
 
-// ManagedLabels are the labels of the objects meshconform renders.
-func ManagedLabels() map[string]string { return map[string]string{ManagedByLabel: ManagedByValue} }
+// ManagedLabels are the labels of the objects environment envName renders: managed-by=meshconform and
+// meshconform.io/env=envName (env.ObjectLabels).
+func ManagedLabels(envName string) map[string]string { return env.ObjectLabels(envName) }
 
 // CrossNetworkGateway is the Gateway of the install guide's expose-services: every *.local service reachable through
 // the east-west gateway on 15443 with mTLS passed through (AUTO_PASSTHROUGH routes on the SNI istiod sets).
-func CrossNetworkGateway() *networkingv1.Gateway {
+func CrossNetworkGateway(envName string) *networkingv1.Gateway {
 	return &networkingv1.Gateway{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.istio.io/v1", Kind: "Gateway"},
-		ObjectMeta: metav1.ObjectMeta{Name: CrossNetworkGatewayName, Namespace: Namespace, Labels: ManagedLabels()},
+		ObjectMeta: metav1.ObjectMeta{Name: CrossNetworkGatewayName, Namespace: Namespace, Labels: ManagedLabels(envName)},
 		Spec: apinetworking.Gateway{
 			Selector: map[string]string{"istio": "eastwestgateway"},
 			Servers: []*apinetworking.Server{{
@@ -38,7 +40,7 @@ func CrossNetworkGateway() *networkingv1.Gateway {
 // IstiodGateway and IstiodVirtualService are the install guide's expose-istiod: istiod's xDS (15012) and webhook
 // (15017) ports passed through the east-west gateway to istiod, TLS untouched (remotes verify istiod's certificate
 // for istiod.istio-system.svc, the SNI they send).
-func IstiodGateway() *networkingv1.Gateway {
+func IstiodGateway(envName string) *networkingv1.Gateway {
 	server := func(port uint32, name string) *apinetworking.Server {
 		return &apinetworking.Server{
 			Port:  &apinetworking.Port{Number: port, Name: name, Protocol: "TLS"},
@@ -48,7 +50,7 @@ func IstiodGateway() *networkingv1.Gateway {
 	}
 	return &networkingv1.Gateway{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.istio.io/v1", Kind: "Gateway"},
-		ObjectMeta: metav1.ObjectMeta{Name: IstiodGatewayName, Namespace: Namespace, Labels: ManagedLabels()},
+		ObjectMeta: metav1.ObjectMeta{Name: IstiodGatewayName, Namespace: Namespace, Labels: ManagedLabels(envName)},
 		Spec: apinetworking.Gateway{
 			Selector: map[string]string{"istio": "eastwestgateway"},
 			Servers:  []*apinetworking.Server{server(PortIstiodXDS, "tls-istiod"), server(PortIstiodHook, "tls-istiodwebhook")},
@@ -57,7 +59,7 @@ func IstiodGateway() *networkingv1.Gateway {
 }
 
 // IstiodVirtualService routes the istiod Gateway's ports to istiod (15017 to the Service's webhook port 443).
-func IstiodVirtualService() *networkingv1.VirtualService {
+func IstiodVirtualService(envName string) *networkingv1.VirtualService {
 	route := func(port, dest uint32) *apinetworking.TLSRoute {
 		return &apinetworking.TLSRoute{
 			Match: []*apinetworking.TLSMatchAttributes{{Port: port, SniHosts: []string{"*"}}},
@@ -67,7 +69,7 @@ func IstiodVirtualService() *networkingv1.VirtualService {
 	}
 	return &networkingv1.VirtualService{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.istio.io/v1", Kind: "VirtualService"},
-		ObjectMeta: metav1.ObjectMeta{Name: IstiodVirtualServiceName, Namespace: Namespace, Labels: ManagedLabels()},
+		ObjectMeta: metav1.ObjectMeta{Name: IstiodVirtualServiceName, Namespace: Namespace, Labels: ManagedLabels(envName)},
 		Spec: apinetworking.VirtualService{
 			Hosts:    []string{"*"},
 			Gateways: []string{IstiodGatewayName},
@@ -78,12 +80,12 @@ func IstiodVirtualService() *networkingv1.VirtualService {
 
 // IstiodLoadBalancer is istiod's own LoadBalancer Service for remotes where the east-west gateway cannot run: xDS and
 // CA on 15012, the injection webhook on 15017 (what a remote's EndpointSlice for remotePilotAddress targets) and 443.
-func IstiodLoadBalancer() *corev1.Service {
+func IstiodLoadBalancer(envName string) *corev1.Service {
 	port := func(name string, port, target int32) corev1.ServicePort {
 		return corev1.ServicePort{Name: name, Port: port, TargetPort: intstr.FromInt32(target), Protocol: corev1.ProtocolTCP}
 	}
 	return &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: IstiodLBServiceName, Namespace: Namespace, Labels: ManagedLabels()},
+		ObjectMeta: metav1.ObjectMeta{Name: IstiodLBServiceName, Namespace: Namespace, Labels: ManagedLabels(envName)},
 		Spec: corev1.ServiceSpec{
 			Type:     corev1.ServiceTypeLoadBalancer,
 			Selector: map[string]string{"app": "istiod"},
