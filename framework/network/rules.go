@@ -202,13 +202,31 @@ func IsolationDrops(clusters []ClusterAddrs) []Drop {
 }
 
 // Apply inserts the rules (idempotently) at the top of DOCKER-USER.
-func Apply(ctx context.Context, tag string, allows []Allow, drops []Drop) error {
+func Apply(ctx context.Context, tag string, allows []Allow, drops []Drop, bridgeDrops []BridgeDrop) error {
 	if !strings.HasPrefix(tag, RulePrefix) || tag == RulePrefix {
 		return fmt.Errorf("iptables rules need an owner's tag (EnvRuleTag), not %q: without one they would be everyone's", tag)
 	}
 	if err := iptables(ctx, "-L", "DOCKER-USER", "-n"); err != nil {
 		return fmt.Errorf("docker's DOCKER-USER chain is missing (is dockerd running with iptables enabled?): %w", err)
 	}
+	rules := ruleOrder(tag, allows, drops, bridgeDrops)
+	// Each rule goes to the top, so they are inserted last first: the chain then reads in ruleOrder's order.
+	for i := len(rules) - 1; i >= 0; i-- {
+		r := rules[i]
+		if iptables(ctx, append([]string{"-C", "DOCKER-USER"}, r...)...) == nil {
+			continue
+		}
+		if err := iptables(ctx, append([]string{"-I", "DOCKER-USER", "1"}, r...)...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ruleOrder is the order the rules must have in DOCKER-USER, first to last: replies of allowed flows, the allows,
+// the drops of other networks' CIDRs, and last the catch-all drops between bridges, which only what is above them
+// gets through.
+func ruleOrder(tag string, allows []Allow, drops []Drop, bridgeDrops []BridgeDrop) [][]string {
 	var rules [][]string
 	if len(allows) > 0 {
 		rules = append(rules, returnRule(tag))
@@ -219,15 +237,34 @@ func Apply(ctx context.Context, tag string, allows []Allow, drops []Drop) error 
 	for _, d := range drops {
 		rules = append(rules, d.args(tag))
 	}
-	for _, r := range rules {
-		if iptables(ctx, append([]string{"-C", "DOCKER-USER"}, r...)...) == nil {
-			continue
-		}
-		if err := iptables(ctx, append([]string{"-I", "DOCKER-USER", "1"}, r...)...); err != nil {
-			return err
+	for _, b := range bridgeDrops {
+		rules = append(rules, b.args(tag))
+	}
+	return rules
+}
+
+// BridgeDrop blocks everything from one of our bridges to another that no allow above it lets through. Docker 20.10
+// isolates bridges by itself (DOCKER-ISOLATION-STAGE-*); a network in nat-unprotected gateway mode on Docker >= 28
+// (what lets the allows work at all) is reachable from other bridges, nodes included, without it.
+type BridgeDrop struct {
+	FromBridge, ToBridge string
+}
+
+func (b BridgeDrop) args(tag string) []string {
+	return []string{"-i", b.FromBridge, "-o", b.ToBridge, "-m", "comment", "--comment", tag, "-j", "DROP"}
+}
+
+// IsolationBridgeDrops returns a drop for every ordered pair of the networks.
+func IsolationBridgeDrops(nets []Network) []BridgeDrop {
+	var out []BridgeDrop
+	for _, from := range nets {
+		for _, to := range nets {
+			if from.Bridge != to.Bridge {
+				out = append(out, BridgeDrop{FromBridge: from.Bridge, ToBridge: to.Bridge})
+			}
 		}
 	}
-	return nil
+	return out
 }
 
 // RemoveRules deletes every DOCKER-USER rule carrying tag ("" = every meshconform rule).

@@ -1,6 +1,7 @@
 package network
 
 import (
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -75,7 +76,7 @@ func TestOwnedRulesEveryMeshconformRule(t *testing.T) {
 
 func TestApplyRefusesRulesWithoutAnOwner(t *testing.T) {
 	for _, tag := range []string{"", RulePrefix, "mp"} {
-		if err := Apply(t.Context(), tag, nil, nil); err == nil || !strings.Contains(err.Error(), "owner") {
+		if err := Apply(t.Context(), tag, nil, nil, nil); err == nil || !strings.Contains(err.Error(), "owner") {
 			t.Errorf("Apply with tag %q: %v", tag, err)
 		}
 	}
@@ -107,5 +108,43 @@ func TestParseRule(t *testing.T) {
 		if ok != c.ok || r.Chain != c.chain || !slices.Equal(r.Spec, c.spec) || !slices.Equal(r.Comments, c.comments) {
 			t.Errorf("ParseRule(%q) = %+v, %t; want chain %q spec %q comments %q, %t", c.line, r, ok, c.chain, c.spec, c.comments, c.ok)
 		}
+	}
+}
+
+// The chain must read: replies, allows, CIDR drops, then the drops between bridges, or the catch-all would shadow the
+// allows of the LoadBalancer ranges and API servers.
+func TestRuleOrderPutsTheCatchAllDropsLast(t *testing.T) {
+	a := Network{Name: "mc-x-network1", Bridge: "mc-a", Subnet: netip.MustParsePrefix("172.30.1.0/24")}
+	b := Network{Name: "mc-x-network2", Bridge: "mc-b", Subnet: netip.MustParsePrefix("172.30.2.0/24")}
+	nets := []Network{a, b}
+	allows := IsolationAllows(nets, map[string][]netip.Addr{b.Name: {netip.MustParseAddr("172.30.2.2")}})
+	drops := []Drop{{Source: netip.MustParseAddr("172.30.1.2"), Dest: netip.MustParsePrefix("10.20.0.0/16")}}
+	between := IsolationBridgeDrops(nets)
+	if len(between) != 2 || between[0] != (BridgeDrop{"mc-a", "mc-b"}) || between[1] != (BridgeDrop{"mc-b", "mc-a"}) {
+		t.Fatalf("bridge drops %+v", between)
+	}
+	rules := ruleOrder(EnvRuleTag("x"), allows, drops, between)
+	var kinds []string
+	for _, r := range rules {
+		line := strings.Join(r, " ")
+		switch {
+		case strings.Contains(line, "RELATED,ESTABLISHED"):
+			kinds = append(kinds, "return")
+		case strings.HasSuffix(line, "ACCEPT"):
+			kinds = append(kinds, "allow")
+		case strings.Contains(line, "-s "):
+			kinds = append(kinds, "cidr-drop")
+		case strings.HasPrefix(line, "-i ") && strings.HasSuffix(line, "DROP"):
+			kinds = append(kinds, "bridge-drop")
+		default:
+			kinds = append(kinds, "?"+line)
+		}
+		if !strings.Contains(line, "--comment meshconform:env:x") {
+			t.Errorf("rule without the environment's tag: %s", line)
+		}
+	}
+	want := []string{"return", "allow", "allow", "allow", "cidr-drop", "bridge-drop", "bridge-drop"}
+	if !slices.Equal(kinds, want) {
+		t.Errorf("order %v, want %v", kinds, want)
 	}
 }

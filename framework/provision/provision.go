@@ -271,15 +271,17 @@ func (p *run) reachability(ctx context.Context) error {
 			return err
 		}
 		allows := network.IsolationAllows(nets, api)
+		between := network.IsolationBridgeDrops(nets)
 		p.logf("isolated: %d routes between clusters of the same mesh network, %d allow rules (LoadBalancer ranges and "+
-			"API servers across networks), %d drop rules", len(routes), len(allows), len(drops))
-		return network.Apply(ctx, network.EnvRuleTag(p.st.Name), allows, drops)
+			"API servers across networks), %d drop rules, %d drops of the rest between networks", len(routes), len(allows),
+			len(drops), len(between))
+		return network.Apply(ctx, network.EnvRuleTag(p.st.Name), allows, drops, between)
 	}
 	p.logf("bridged: %d routes between clusters of the same mesh network, %d drop rules across mesh networks", len(routes), len(drops))
 	if len(drops) == 0 {
 		return nil
 	}
-	return network.Apply(ctx, network.EnvRuleTag(p.st.Name), nil, drops)
+	return network.Apply(ctx, network.EnvRuleTag(p.st.Name), nil, drops, nil)
 }
 
 // checkDirectAccess refuses to go on when the engine drops traffic to our nodes from other networks in the raw table
