@@ -8,10 +8,18 @@
 # the machine's daemon again (.ci/setup-machine), on every exit path.
 #
 #   sudo hack/engine/e2e-docker29.sh [PACKAGE...]      e.g. ./e2e/provision/ (default)
+#   sudo hack/engine/e2e-docker29.sh -- COMMAND...     any command instead, e.g. -- bin/meshconform run --topology
+#                                                      multi-primary-multi-network --offline
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PATH=/usr/local/go/bin:$PATH
-pkgs=("${@:-./e2e/provision/}")
+cmd=()
+if [[ "${1:-}" == "--" ]]; then
+  shift
+  cmd=("$@")
+else
+  cmd=(go test -tags e2e -p 1 -count=1 -timeout 60m -v "${@:-./e2e/provision/}" -args -ginkgo.v)
+fi
 engine=hack/engine/docker29.sh
 log() { echo "[e2e-docker29 $(date +%H:%M:%S)] $*"; }
 
@@ -28,8 +36,8 @@ restore() {
 bash "$engine" build
 go build -o bin/meshconform ./cmd/meshconform
 # The images the e2e needs, built (or found up to date) on the machine's daemon.
-bin/meshconform images build node workload metallb >/dev/null
-mapfile -t imgs < <(docker images --format '{{.Repository}}:{{.Tag}}' | grep -E '^(meshconform\.io/(kind-node|workload)|quay\.io/metallb/)' )
+bin/meshconform images build node workload metallb istio >/dev/null
+mapfile -t imgs < <(docker images --format '{{.Repository}}:{{.Tag}}' | grep -E '^(meshconform\.io/(kind-node|workload|istio/)|quay\.io/metallb/)' )
 trap restore EXIT
 bash "$engine" start --iptables=false
 sock=unix:///run/meshconform-docker29/docker.sock
@@ -46,4 +54,4 @@ for _ in $(seq 1 30); do pgrep -x dockerd >/dev/null || break; sleep 1; done
 bash "$engine" start --iptables=true
 export DOCKER_HOST=$sock
 log "engine: $(docker version --format 'server {{.Server.Version}}, client {{.Client.Version}}')"
-go test -tags e2e -p 1 -count=1 -timeout 60m -v "${pkgs[@]}" -args -ginkgo.v
+"${cmd[@]}"
