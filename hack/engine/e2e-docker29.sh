@@ -27,6 +27,7 @@ restore() {
   local rc=$?
   log "stopping Docker 29 and starting the machine's dockerd again"
   bash "$engine" stop || true
+  unset DOCKER_HOST # the machine's daemon is on the default socket
   # Its first start after another engine managed iptables can take over a minute (it restores its networks).
   bash .ci/setup-machine >/dev/null || bash .ci/setup-machine >/dev/null ||
     { log "could not restart the machine's dockerd: run .ci/setup-machine"; rc=1; }
