@@ -190,6 +190,9 @@ func describeEnvironment(cr *v1alpha1.ConformanceReport, st *env.State) {
 		return
 	}
 	cr.ImageSource = string(st.Images.Source)
+	if e := st.Engine; e != nil {
+		cr.Engine = &v1alpha1.Engine{Version: e.Version, Host: e.Host}
+	}
 	if m := st.Mesh; m != nil {
 		cr.Implementation = v1alpha1.Implementation{Name: "istio", Version: m.IstioVersion, Installer: string(m.Installer), Hub: m.Hub,
 			Tag: m.Tag, TrustDomain: m.TrustDomain, RootFingerprint: m.RootFingerprint}

@@ -533,3 +533,16 @@ func TestHTMLMarksOnlyUnreachedGroupsMissing(t *testing.T) {
 		}
 	}
 }
+
+// The engine the clusters ran on is in the report (a vendor's result on Docker 29 and on 20.10 must be told apart).
+func TestReportNamesTheEngine(t *testing.T) {
+	st := state()
+	if cr := Build(types.Report{}, st, Options{}); cr.Engine != nil {
+		t.Errorf("no engine recorded, report says %+v", cr.Engine)
+	}
+	st.Engine = &env.Engine{Version: "29.8.1", Host: "unix:///run/meshconform-docker29/docker.sock"}
+	cr := Build(types.Report{}, st, Options{})
+	if cr.Engine == nil || cr.Engine.Version != "29.8.1" || cr.Engine.Host != st.Engine.Host {
+		t.Errorf("engine %+v, want %+v", cr.Engine, st.Engine)
+	}
+}

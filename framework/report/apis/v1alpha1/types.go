@@ -40,6 +40,8 @@ type ConformanceReport struct {
 	ImageSource string `json:"imageSource"`
 	// ExposeIstiod is how remotes reach their primary's istiod (gateway or loadbalancer).
 	ExposeIstiod string `json:"exposeIstiod,omitempty"`
+	// Engine is the container engine meshconform provisioned the clusters on (absent for brought clusters).
+	Engine *Engine `json:"engine,omitempty"`
 
 	Result     Result       `json:"result"`
 	Summary    string       `json:"summary"`
@@ -65,6 +67,12 @@ type ConformanceReport struct {
 // Failed reports whether the run must fail a CI job: an area or a suite-level node failed. Partial and skipped
 // results pass, since their specs said why they could not run; the report carries the reasons.
 func (cr *ConformanceReport) Failed() bool { return cr.Result == ResultFailure }
+
+// Engine is a container engine: its server version and, when DOCKER_HOST named it, its address.
+type Engine struct {
+	Version string `json:"version"`
+	Host    string `json:"host,omitempty"`
+}
 
 // Implementation is the mesh under test.
 type Implementation struct {
