@@ -149,6 +149,11 @@ func multiPrimaryChecks(f *fixture) {
 	It("passes every check on the healthy mesh", func(ctx SpecContext) {
 		Eventually(ctx, func() error { return checks.Synced(ctx, f.m) }).WithTimeout(2 * time.Minute).Should(Succeed())
 		Expect(checks.SharedRoot(ctx, f.m)).To(Succeed())
+		if table, err := checks.ConfigConsistent(ctx, f.m); err != nil {
+			Fail(fmt.Sprintf("config-mesh-consistent on the healthy mesh:\n%v", err))
+		} else {
+			GinkgoWriter.Printf("mesh configuration:\n%s\n", table)
+		}
 		stop := checks.KeepCalling(ctx, f.m, "cluster1")
 		Eventually(ctx, func() error { return checks.Endpoints(ctx, f.m, "cluster1", []string{"cluster2"}) }).
 			WithTimeout(2 * time.Minute).Should(Succeed())
@@ -344,6 +349,11 @@ func multiNetworkChecks(f *fixture) {
 	It("passes the checks that need no Envoy", func(ctx SpecContext) {
 		Eventually(ctx, func() error { return checks.Synced(ctx, f.m) }).WithTimeout(2 * time.Minute).Should(Succeed())
 		Expect(checks.SharedRoot(ctx, f.m)).To(Succeed())
+		if table, err := checks.ConfigConsistent(ctx, f.m); err != nil {
+			Fail(fmt.Sprintf("config-mesh-consistent on the healthy mesh:\n%v", err))
+		} else {
+			GinkgoWriter.Printf("mesh configuration:\n%s\n", table)
+		}
 		for _, c := range f.m.Names() {
 			Expect(checks.GatewayAddress(ctx, f.m, c)).To(Succeed())
 		}
@@ -412,6 +422,11 @@ func primaryRemoteChecks(f *fixture) {
 	It("passes every check on the healthy mesh", func(ctx SpecContext) {
 		Eventually(ctx, func() error { return checks.Synced(ctx, f.m) }).WithTimeout(2 * time.Minute).Should(Succeed())
 		Expect(checks.SharedRoot(ctx, f.m)).To(Succeed())
+		if table, err := checks.ConfigConsistent(ctx, f.m); err != nil {
+			Fail(fmt.Sprintf("config-mesh-consistent on the healthy mesh:\n%v", err))
+		} else {
+			GinkgoWriter.Printf("mesh configuration:\n%s\n", table)
+		}
 		Expect(checks.IstiodAnswers(ctx, f.m, "cluster2", 3*time.Second)).To(Succeed())
 		for _, src := range f.m.Names() {
 			v, err := checks.Balanced(ctx, f.m, src, f.m.ReachGroups(src), lb.MaxFalseAlarm, time.Minute)

@@ -40,12 +40,35 @@ func ConfigConsistent(ctx context.Context, m *Mesh) (string, error) {
 		}
 		got[c.Name] = s
 	}
+	got = Effective(m.State, got)
 	table := SettingsTable(m.State, got)
 	if f := CompareSettings(m.State, got); f != nil {
 		f.Observed += "\n" + table
 		return table, f
 	}
 	return table, nil
+}
+
+// Effective fills in what a remote takes from its primary: a remote installed with an external control plane has no
+// mesh config of its own (istioctl's remote profile writes none; its primary's istiod serves it with the primary's),
+// so its mesh ID and trust domain are its primary's. Anything else a cluster leaves out stays missing.
+func Effective(st *env.State, got map[string]istiod.Settings) map[string]istiod.Settings {
+	out := map[string]istiod.Settings{}
+	for n, s := range got {
+		out[n] = s
+	}
+	for _, c := range st.Remotes() {
+		s := out[c.Name]
+		p, ok := got[c.Primary]
+		if !ok || s.MeshID != "" || s.TrustDomain != "" {
+			continue
+		}
+		s.MeshID, s.TrustDomain, s.TrustDomainAliases = p.MeshID, p.TrustDomain, p.TrustDomainAliases
+		s.MeshConfigFrom = c.Primary
+		s.Missing = slices.DeleteFunc(slices.Clone(s.Missing), func(m string) bool { return strings.HasPrefix(m, "mesh config") })
+		out[c.Name] = s
+	}
+	return out
 }
 
 // SettingsTable shows what each cluster says, one row per cluster.
@@ -59,11 +82,16 @@ func SettingsTable(st *env.State, got map[string]istiod.Settings) string {
 		if len(s.TrustDomainAliases) > 0 {
 			td += " (" + strings.Join(s.TrustDomainAliases, ", ") + ")"
 		}
+		meshID := dash(s.MeshID)
+		if s.MeshConfigFrom != "" {
+			meshID += " (" + s.MeshConfigFrom + "'s)"
+			td += " (" + s.MeshConfigFrom + "'s)"
+		}
 		ver := s.Version
 		if s.Revision != "" {
 			ver += " rev " + s.Revision
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Name, c.Role, dash(s.MeshID), dash(td), dash(s.Network),
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Name, c.Role, meshID, dash(td), dash(s.Network),
 			dash(s.ClusterID), dash(shortFP(s.RootFingerprint)), dash(ver), dash(strings.Join(s.Missing, "; ")))
 	}
 	w.Flush()

@@ -111,3 +111,33 @@ func TestParseMeshConfig(t *testing.T) {
 		t.Error("malformed mesh config accepted")
 	}
 }
+
+// A remote with an external control plane has no mesh config of its own: it uses its primary's, which is no
+// disagreement (measured on primary-remote-multi-network, where the spec false-failed before). A primary without one
+// still fails.
+func TestRemoteWithoutMeshConfigUsesItsPrimarys(t *testing.T) {
+	st := threeClusters(t)
+	got := healthy()
+	s := got["c3"]
+	s.MeshID, s.TrustDomain, s.Missing = "", "", []string{"mesh config (ConfigMap istio-system/istio)"}
+	got["c3"] = s
+	if f := CompareSettings(st, got); f == nil {
+		t.Fatal("without Effective the missing mesh config must read as a disagreement")
+	}
+	eff := Effective(st, got)
+	if f := CompareSettings(st, eff); f != nil {
+		t.Errorf("a remote using its primary's mesh config fails: %v", f)
+	}
+	if e := eff["c3"]; e.MeshID != "mesh1" || e.MeshConfigFrom != "c1" || len(e.Missing) != 0 {
+		t.Errorf("effective remote settings %+v", e)
+	}
+	if table := SettingsTable(st, eff); !strings.Contains(table, "mesh1 (c1's)") {
+		t.Errorf("table does not say where the remote's mesh ID comes from:\n%s", table)
+	}
+	p := got["c2"]
+	p.MeshID, p.TrustDomain = "", ""
+	got["c2"] = p
+	if f := CompareSettings(st, Effective(st, got)); f == nil || !strings.Contains(f.Observed, "mesh IDs differ") {
+		t.Errorf("a primary without mesh config: %v", f)
+	}
+}

@@ -27,6 +27,9 @@ type Settings struct {
 	// Version and Revision are the cluster's istiod's (primaries only): its image tag and istio.io/rev label.
 	Version  string
 	Revision string
+	// MeshConfigFrom names the cluster whose mesh config this one uses (a remote served by its primary's istiod), set
+	// by the comparison, not read.
+	MeshConfigFrom string
 	// Missing lists what the cluster did not say (e.g. "mesh config"), so a comparison does not read absence as
 	// agreement.
 	Missing []string
