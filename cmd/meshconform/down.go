@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/provision"
@@ -65,7 +66,7 @@ func newDownCommand() *cobra.Command {
 // confirm shows what `down --all` would remove and asks; only "y" or "yes" agrees. Without a terminal (a script, CI)
 // there is no one to ask: it refuses, and the caller says to pass --yes.
 func confirm(in *os.File, out io.Writer, listing string) bool {
-	if fi, err := in.Stat(); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+	if !term.IsTerminal(int(in.Fd())) {
 		return false
 	}
 	fmt.Fprintf(out, "down --all removes every meshconform environment on this machine:\n%sremove all of it? [y/N] ", listing)

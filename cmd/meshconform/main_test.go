@@ -118,3 +118,17 @@ func TestTestKeepsTheLastReportsWithoutAnEnvironment(t *testing.T) {
 		t.Errorf("the previous junit.xml is gone: %v", err)
 	}
 }
+
+// Without a terminal there is no one to ask: `down --all` refuses without printing a prompt nobody answers, even
+// when stdin is /dev/null (a character device, but not a terminal).
+func TestConfirmWithoutATerminalRefusesSilently(t *testing.T) {
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	var out strings.Builder
+	if confirm(null, &out, "  kind cluster mc-x-c1\n") || out.Len() != 0 {
+		t.Errorf("confirm on /dev/null: agreed or prompted %q", out.String())
+	}
+}
