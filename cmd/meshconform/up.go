@@ -69,12 +69,15 @@ func up(ctx context.Context, t *topology.Topology, f envFlags, m meshFlags, offl
 		return nil, err
 	}
 	var mesh istio.Options
+	var prebuild []string
 	if !m.skip {
 		if mesh, err = m.istioOptions(ctx, f, kit); err != nil {
 			return nil, err
 		}
+		prebuild = install.Artifacts(mesh)
 	}
-	st, err := provision.Up(ctx, t, provision.Options{StateDir: f.stateDir, Env: name, Offline: offline, Kit: kit, Out: os.Stdout})
+	st, err := provision.Up(ctx, t, provision.Options{StateDir: f.stateDir, Env: name, Offline: offline, Kit: kit,
+		Prebuild: prebuild, Out: os.Stdout})
 	if err != nil || m.skip {
 		return st, err
 	}

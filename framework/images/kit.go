@@ -52,6 +52,8 @@ type Kit struct {
 
 	mu      sync.Mutex
 	results map[string]*result
+	// total and built count the builds Prebuild announced, for its "(k of N)" lines.
+	total, built int
 	outMu   sync.Mutex
 	// goBuild serialises Go builds: each already uses every core, running two at once only thrashes.
 	goBuild sync.Mutex
@@ -250,7 +252,8 @@ func (k *Kit) run(ctx context.Context, name string) error {
 		k.progress("%-22s FAILED after %s", name, since(began))
 		return fmt.Errorf("build %s: %w (log: %s)", name, err, logPath)
 	}
-	k.progress("%-22s built in %s", name, since(began))
+	k.recordTook(name, time.Since(began))
+	k.progress("%-22s built in %s%s", name, since(began), k.count())
 	return nil
 }
 

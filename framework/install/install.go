@@ -71,17 +71,12 @@ func Install(ctx context.Context, t *topology.Topology, st *env.State, opts Opti
 		if opts.Kit == nil {
 			return errors.New("no image kit")
 		}
-		if err := opts.Kit.Ensure(ctx, "workload"); err != nil {
+		if err := opts.Kit.Ensure(ctx, Artifacts(opts.Istio)...); err != nil {
 			return err
 		}
 		workloadImage = opts.Kit.WorkloadImage()
 		refs := []string{workloadImage}
-		// Without --hub/--tag the mesh runs the kit's Istio build, online or not: its images exist in no registry, so
-		// they are loaded into the nodes like the workload.
-		if opts.Istio.Hub == "" && opts.Istio.Tag == "" && !opts.Istio.InstallerImages {
-			if err := opts.Kit.Ensure(ctx, "istio"); err != nil {
-				return err
-			}
+		if kitIstio(opts.Istio) {
 			opts.Istio.Hub, opts.Istio.Tag = images.IstioHub, images.IstioVersion
 			refs = append(refs, images.PilotImage, images.ProxyV2Image)
 		}
@@ -127,6 +122,19 @@ func Install(ctx context.Context, t *topology.Topology, st *env.State, opts Opti
 		})
 	})
 }
+
+// Artifacts are the image kit's artifacts Install needs with these mesh options: the workload always, and the kit's
+// Istio build unless the mesh runs other images. Build them before clusters exist (provision.Options.Prebuild).
+func Artifacts(o istio.Options) []string {
+	if kitIstio(o) {
+		return []string{"workload", "istio"}
+	}
+	return []string{"workload"}
+}
+
+// kitIstio: without --hub/--tag the mesh runs the kit's Istio build, online or not: its images exist in no registry,
+// so they are loaded into the nodes like the workload.
+func kitIstio(o istio.Options) bool { return o.Hub == "" && o.Tag == "" && !o.InstallerImages }
 
 // forEach runs fn for every cluster in parallel (provisionedOnly: skip bring-your-own clusters).
 func forEach(st *env.State, provisionedOnly bool, fn func(*env.Cluster) error) error {

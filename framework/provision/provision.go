@@ -42,6 +42,9 @@ type Options struct {
 	// Offline forces the image kit's images even when registries are reachable.
 	Offline  bool
 	Kit      *images.Kit
+	// Prebuild are kit artifacts later phases need (the mesh's images): built in the images step, before any cluster
+	// exists, so no cluster sits idle waiting on a cold build.
+	Prebuild []string
 	Out      io.Writer
 	Timeouts Timeouts
 }
@@ -134,10 +137,11 @@ func (p *run) images(ctx context.Context) error {
 	plan := images.Choose(ctx, p.opts.Offline)
 	p.st.Images = env.Images{Source: plan.Source, Reason: plan.Reason, NodeImage: plan.NodeImage, Loaded: plan.Load}
 	p.logf("images: %s (%s)", plan.Source, plan.Reason)
+	need := []string{"metallb-manifest"}
 	if plan.Source == env.SourceOffline {
-		return p.opts.Kit.Ensure(ctx, "node", "metallb-manifest")
+		need = append(need, "node")
 	}
-	return p.opts.Kit.Ensure(ctx, "metallb-manifest")
+	return p.opts.Kit.Prebuild(ctx, append(need, p.opts.Prebuild...)...)
 }
 
 func (p *run) networks(ctx context.Context) error {
