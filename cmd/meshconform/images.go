@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -29,7 +31,7 @@ func newImagesCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return kit.Ensure(cmd.Context(), args...)
+			return kit.Prebuild(cmd.Context(), args...)
 		},
 	}
 	build.Flags().StringSliceVar(&force, "force", nil, "rebuild these artifacts (or all) even when up to date")
@@ -51,7 +53,14 @@ func newImagesCommand() *cobra.Command {
 				}
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", n, kit.Stamp(n)[:12], state, images.Describe(n))
 			}
-			return w.Flush()
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			if b, err := kit.Missing(cmd.Context(), images.Names()...); err == nil && len(b.Artifacts) > 0 {
+				fmt.Printf("to build: %d artifacts (%s), about %s on this machine\n", len(b.Artifacts),
+					strings.Join(b.Artifacts, ", "), b.Estimate.Round(10*time.Second))
+			}
+			return nil
 		},
 	}
 	cmd.AddCommand(build, list)

@@ -108,8 +108,11 @@ func (k *Kit) recordTook(name string, d time.Duration) {
 }
 
 // Prebuild builds what the run will need before anything waits on it, saying first how much there is to build and
-// counting the builds as they finish. Nothing to build is one line.
+// counting the builds as they finish. Nothing to build is one line. No names: every public artifact.
 func (k *Kit) Prebuild(ctx context.Context, names ...string) error {
+	if len(names) == 0 {
+		names = Names()
+	}
 	b, err := k.Missing(ctx, names...)
 	if err != nil {
 		return err
