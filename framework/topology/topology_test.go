@@ -171,6 +171,7 @@ func TestSubnetDerivation(t *testing.T) {
 
 var builtinNamesWant = []string{
 	"mix-3-cluster",
+	"mix-5-cluster",
 	"multi-primary",
 	"multi-primary-multi-network",
 	"primary-remote",
