@@ -204,6 +204,7 @@ func TestBuiltins(t *testing.T) {
 		"primary-remote":               {NetworkingBridged, []string{"network1"}, 1, 1, []Feature{PrimaryRemote, BridgedNetworking}},
 		"primary-remote-multi-network": {NetworkingIsolated, []string{"network1", "network2"}, 1, 1, []Feature{MultiNetwork, PrimaryRemote, IsolatedNetworking}},
 		"mix-3-cluster":                {NetworkingIsolated, []string{"network1", "network2"}, 2, 1, []Feature{MultiNetwork, PrimaryRemote, MultiPrimary, IsolatedNetworking}},
+		"mix-5-cluster":                {NetworkingIsolated, []string{"network1", "network2"}, 3, 2, []Feature{MultiNetwork, PrimaryRemote, MultiPrimary, IsolatedNetworking}},
 	}
 	for _, name := range builtinNamesWant {
 		t.Run(name, func(t *testing.T) {
