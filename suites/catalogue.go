@@ -40,6 +40,9 @@ var AreaTitles = map[v1alpha1.Area]string{
 	v1alpha1.AreaLoadBalancing: "Load balancing",
 	v1alpha1.AreaIsolation:     "Network isolation",
 	v1alpha1.AreaDocFidelity:   "Install guide verification",
+	v1alpha1.AreaLifecycle:     "Remote secret lifecycle",
+	v1alpha1.AreaFailover:      "Failover",
+	v1alpha1.AreaScoping:       "Service scoping",
 }
 
 // entry records where a spec is listed: the spec's code location for Ginkgo, which orders specs by it.

@@ -42,6 +42,10 @@ func TestCatalogueEntries(t *testing.T) {
 			t.Errorf("%s: unknown area %q (one of %v)", where, s.Area, v1alpha1.Areas)
 		}
 		perArea[s.Area]++
+		if inDisruptiveArea := slices.Contains(v1alpha1.DisruptiveAreas, s.Area); s.Disruptive != inDisruptiveArea {
+			t.Errorf("%s: disruptive %v but area %s is disruptive %v: disruptive specs have their own areas, "+
+				"which run last", where, s.Disruptive, s.Area, inDisruptiveArea)
+		}
 		if AreaTitles[s.Area] == "" {
 			t.Errorf("%s: area %q has no container title", where, s.Area)
 		}
@@ -75,10 +79,16 @@ func TestCatalogueEntries(t *testing.T) {
 			t.Errorf("%s: body in %s, want its own file %s", where, filepath.Base(file), want)
 		}
 	}
+	disruptiveSeen := false
 	for _, a := range v1alpha1.Areas {
 		if perArea[a] == 0 {
 			t.Errorf("area %s has no spec", a)
 		}
+		d := slices.Contains(v1alpha1.DisruptiveAreas, a)
+		if disruptiveSeen && !d {
+			t.Errorf("area %s is listed after a disruptive area: disruptive areas must run last", a)
+		}
+		disruptiveSeen = disruptiveSeen || d
 	}
 	if len(Catalogue) < 12 {
 		t.Errorf("only %d specs in the catalogue", len(Catalogue))
@@ -347,6 +357,34 @@ func TestLBSourcesBehindGateways(t *testing.T) {
 		m := tc.env.mesh(t)
 		if got := strings.Join(lbSources(m), ","); got != tc.want {
 			t.Errorf("%s (gateways cannot run: %v): sources %q, want %q", tc.env.topology, tc.env.gatewaysCannotRun, got, tc.want)
+		}
+	}
+}
+
+// Disruptive specs run on environments meshconform created, not on brought clusters unless asked, never when
+// turned off; the reason names the brought clusters and the flag.
+func TestDisruptionAllowed(t *testing.T) {
+	created := environment{topology: "multi-primary", dataPlane: env.DataPlaneProxyless, images: "offline"}.mesh(t)
+	for i := range created.State.Clusters {
+		created.State.Clusters[i].Provisioned = true
+	}
+	brought := environment{topology: "multi-primary", dataPlane: env.DataPlaneProxyless, images: "offline"}.mesh(t)
+	brought.State.Clusters[0].Provisioned = true // cluster2 is the user's
+	cases := []struct {
+		d      Disruption
+		m      *checks.Mesh
+		runs   bool
+		reason string
+	}{
+		{DisruptionAuto, created, true, ""},
+		{DisruptionAuto, brought, false, "cluster2 is brought (your mesh), so it runs only with --disruptive"},
+		{DisruptionOn, brought, true, ""},
+		{DisruptionOff, created, false, "--disruptive=false"},
+	}
+	for _, c := range cases {
+		a := disruptionAllowed(c.d, c.m)
+		if (a.Decision == Runs) != c.runs || !strings.Contains(a.Reason, c.reason) {
+			t.Errorf("disruption %q: %v %q, want runs=%v with %q", c.d, a.Decision, a.Reason, c.runs, c.reason)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package suites
 
 import (
 	"fmt"
+	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	"github.com/onsi/ginkgo/v2/types"
@@ -127,8 +128,51 @@ func (s Spec) Labels() []string {
 
 // applies is s.Applies on m, Applicable for a spec without a rule.
 func (s Spec) applies(m *checks.Mesh) Applicability {
+	if s.Disruptive {
+		if a := disruptionAllowed(cfg.Disruptive, m); a.Decision != Runs {
+			return a
+		}
+	}
 	if s.Applies == nil {
 		return Applicable()
 	}
 	return s.Applies(m)
+}
+
+// Disruption says whether disruptive specs run: DisruptionAuto runs them on environments meshconform created and not
+// on brought clusters (they are the user's mesh), DisruptionOn and DisruptionOff always and never.
+type Disruption string
+
+const (
+	DisruptionAuto Disruption = ""
+	DisruptionOn   Disruption = "on"
+	DisruptionOff  Disruption = "off"
+)
+
+// disruptionAllowed is the rule for disruptive specs, before their own Applies.
+func disruptionAllowed(d Disruption, m *checks.Mesh) Applicability {
+	switch d {
+	case DisruptionOn:
+		return Applicable()
+	case DisruptionOff:
+		return CannotRunHere("disruptive specs are off (--disruptive=false)")
+	}
+	var brought []string
+	for _, c := range m.State.Clusters {
+		if !c.Provisioned {
+			brought = append(brought, c.Name)
+		}
+	}
+	if len(brought) > 0 {
+		return CannotRunHere(fmt.Sprintf("disruptive: it changes the mesh on purpose and restores it, and %s %s brought "+
+			"(your mesh), so it runs only with --disruptive", strings.Join(brought, ", "), isAre(len(brought))))
+	}
+	return Applicable()
+}
+
+func isAre(n int) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
 }

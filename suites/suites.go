@@ -41,6 +41,9 @@ type Config struct {
 	// LabelFilter and Focus select specs as Ginkgo's --label-filter and --focus do.
 	LabelFilter string
 	Focus       []string
+	// Disruptive: whether the disruptive specs run (default: on environments meshconform created, not on brought
+	// clusters).
+	Disruptive Disruption
 	// FalseAlarm is the load-balancing verdict's false-alarm rate (default and maximum 1e-6).
 	FalseAlarm float64
 	// Command reproduces the run, for the report; TopologyFile is the topology it was given.
@@ -68,6 +71,11 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Out == nil {
 		c.Out = os.Stdout
+	}
+	switch c.Disruptive {
+	case DisruptionAuto, DisruptionOn, DisruptionOff:
+	default:
+		return c, fmt.Errorf("disruptive %q: use on, off or empty (auto)", c.Disruptive)
 	}
 	t, err := c.Timeouts.WithDefaults()
 	c.Timeouts = t

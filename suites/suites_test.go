@@ -127,4 +127,20 @@ func TestSpecTreeLabels(t *testing.T) {
 	if specs < 9 {
 		t.Errorf("only %d specs in the tree", specs)
 	}
+	// Across areas the run order is Areas' (Ginkgo would shuffle the containers): the disruptive areas run last.
+	rank := map[string]int{}
+	for i, a := range v1alpha1.Areas {
+		rank[AreaTitles[a]] = i
+	}
+	last := -1
+	for _, r := range report.SpecReports {
+		if r.LeafNodeType != types.NodeTypeIt {
+			continue
+		}
+		i := rank[r.ContainerHierarchyTexts[0]]
+		if i < last {
+			t.Errorf("%q runs after an area listed later than its own", r.FullText())
+		}
+		last = i
+	}
 }

@@ -12,8 +12,10 @@ var _ = declare(Catalogue)
 // declare generates the Ginkgo nodes of specs. Containers' bodies run when Ginkgo builds the tree (inside RunSpecs,
 // after Prepare), so the spec timeout follows the configured suite timeout.
 func declare(specs []Spec) bool {
-	for _, area := range v1alpha1.Areas {
-		Describe(AreaTitles[area], Label(area.Label()), func() {
+	for i, area := range v1alpha1.Areas {
+		// Ginkgo shuffles top-level containers; a priority per area keeps them in Areas order, so the disruptive
+		// areas run after every other spec has seen the mesh as installed.
+		Describe(AreaTitles[area], Label(area.Label()), SpecPriority(len(v1alpha1.Areas)-i), func() {
 			for _, s := range specs {
 				if s.Area == area {
 					s.declare()

@@ -186,6 +186,9 @@ type testFlags struct {
 	noArtifacts bool
 	timeouts    map[string]string
 	falseAlarm  float64
+	disruptive  bool
+	// disruptiveSet: --disruptive was given (either way); unset means the default for the environment.
+	disruptiveSet func() bool
 }
 
 func (t *testFlags) register(cmd *cobra.Command) {
@@ -199,6 +202,9 @@ func (t *testFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringToStringVar(&t.timeouts, "timeout", nil, "override a wait, e.g. --timeout sync=5m,warmUp=2m "+
 		"(sync, certs, discovery, gateway, probe, warmUp, docFidelity, suite)")
 	cmd.Flags().Float64Var(&t.falseAlarm, "false-alarm", 1e-6, "false-alarm rate of the load-balancing verdict (at most 1e-6)")
+	cmd.Flags().BoolVar(&t.disruptive, "disruptive", false, "run the disruptive specs (they change the mesh on purpose "+
+		"and restore it; label 'disruptive'). Default: on for environments meshconform created, off for brought clusters")
+	t.disruptiveSet = func() bool { return cmd.Flags().Changed("disruptive") }
 }
 
 // config turns the flags into the suites' configuration; errors are usage errors.
@@ -211,6 +217,12 @@ func (t *testFlags) config(stateDir string) (suites.Config, error) {
 		return c, err
 	}
 	c.Timeouts = to
+	if t.disruptiveSet != nil && t.disruptiveSet() {
+		c.Disruptive = suites.DisruptionOff
+		if t.disruptive {
+			c.Disruptive = suites.DisruptionOn
+		}
+	}
 	if _, err := c.Timeouts.WithDefaults(); err != nil {
 		return c, fmt.Errorf("--timeout: %w", err)
 	}

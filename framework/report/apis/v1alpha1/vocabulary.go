@@ -13,10 +13,23 @@ const (
 	AreaDocFidelity   Area = "doc-fidelity"
 	// AreaConfig: the clusters agree on who they are (mesh ID, trust domain, root, cluster IDs, versions).
 	AreaConfig Area = "config"
+
+	// The disruptive areas: their specs change the mesh on purpose and restore it, and run after every other area.
+
+	// AreaLifecycle: remote secrets rotated, broken and removed while traffic flows.
+	AreaLifecycle Area = "lifecycle"
+	// AreaFailover: a cluster's endpoints drained (and localities preferred and failed over), then restored.
+	AreaFailover Area = "failover"
+	// AreaScoping: services kept to their own cluster (clusterLocal) or routed to a named one (subsets).
+	AreaScoping Area = "scoping"
 )
 
-// Areas are the conformance areas, in report order.
+// Areas are the conformance areas, in report and run order: the disruptive ones last.
+// (An area is listed once it has specs.)
 var Areas = []Area{AreaTrust, AreaDiscovery, AreaGateway, AreaLoadBalancing, AreaIsolation, AreaDocFidelity, AreaConfig}
+
+// DisruptiveAreas hold only disruptive specs.
+var DisruptiveAreas = []Area{AreaLifecycle, AreaFailover, AreaScoping}
 
 // UnlabelledArea collects specs that carry no area label, so their failures are not lost.
 const UnlabelledArea Area = "unlabelled"
