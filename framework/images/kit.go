@@ -54,7 +54,7 @@ type Kit struct {
 	results map[string]*result
 	// total and built count the builds Prebuild announced, for its "(k of N)" lines.
 	total, built int
-	outMu   sync.Mutex
+	outMu        sync.Mutex
 	// goBuild serialises Go builds: each already uses every core, running two at once only thrashes.
 	goBuild sync.Mutex
 }

@@ -100,7 +100,9 @@ func (k *Kit) expected(name string) time.Duration {
 	return d
 }
 
-func (k *Kit) tookPath(name string) string { return filepath.Join(k.opts.CacheDir, "logs", name+".took") }
+func (k *Kit) tookPath(name string) string {
+	return filepath.Join(k.opts.CacheDir, "logs", name+".took")
+}
 
 // recordTook keeps what a build took, for the next estimate; losing it only makes the estimate coarser.
 func (k *Kit) recordTook(name string, d time.Duration) {

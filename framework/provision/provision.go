@@ -40,8 +40,8 @@ type Options struct {
 	// Env is the environment's name (env.ResolveName); an existing environment file's own name wins.
 	Env string
 	// Offline forces the image kit's images even when registries are reachable.
-	Offline  bool
-	Kit      *images.Kit
+	Offline bool
+	Kit     *images.Kit
 	// Prebuild are kit artifacts later phases need (the mesh's images): built in the images step, before any cluster
 	// exists, so no cluster sits idle waiting on a cold build.
 	Prebuild []string
