@@ -28,6 +28,8 @@ var Catalogue = []Spec{
 	entry(isolationNodes),
 
 	entry(docFidelityHelloworld),
+
+	entry(failoverDrainedCluster),
 }
 
 // AreaTitles are the Ginkgo container texts of the areas: the first words of every spec name in the reports and

@@ -187,6 +187,9 @@ func (e environment) mesh(t *testing.T) *checks.Mesh {
 		topo.Spec.Networking = e.networking
 	}
 	st := topo.NewState(t.TempDir(), "test")
+	for i := range st.Clusters {
+		st.Clusters[i].Provisioned = true // as `up` records them
+	}
 	st.Images.Source = e.images
 	st.Mesh = &env.Mesh{DataPlane: e.dataPlane, ExposeIstiod: e.expose, Clusters: map[string]env.MeshCluster{}}
 	var gateways []string
@@ -219,17 +222,18 @@ func gatewaysCannotRun(st *env.State, names []string) {
 
 // Reasons the rules give, as the reports have always printed them.
 const (
-	oneNetwork       = "the mesh has one network"
-	noGatewayNeeded  = "the topology needs no east-west gateway (one network, istiod not exposed through one)"
-	noGatewayClients = "no cluster needs another cluster's east-west gateway"
-	noRemotes        = "the topology has no remote clusters"
-	nodesByDesign    = "nodes of other mesh networks are reachable by design unless networking is isolated"
-	noSharedNetwork  = "no two clusters share a network"
-	noCaller         = "no cluster can call another: calls across networks need east-west gateways, whose pods cannot run here (no Envoy)"
-	lbNoGateway      = "every other cluster is on another network, reachable only through east-west gateways, whose pods cannot run (no Envoy)"
-	gatewaysNoEnvoy  = "the east-west gateway pods of cluster1, cluster2 cannot run: the proxyv2 image has no Envoy"
-	istiodNoGateway  = "istiod is exposed through the east-west gateway, whose pods cannot run (no Envoy)"
-	guideProxyless   = "the guide's procedure needs the sidecar data plane (Envoy); this run uses proxyless"
+	oneNetwork        = "the mesh has one network"
+	noGatewayNeeded   = "the topology needs no east-west gateway (one network, istiod not exposed through one)"
+	noGatewayClients  = "no cluster needs another cluster's east-west gateway"
+	noRemotes         = "the topology has no remote clusters"
+	nodesByDesign     = "nodes of other mesh networks are reachable by design unless networking is isolated"
+	noSharedNetwork   = "no two clusters share a network"
+	noCaller          = "no cluster can call another: calls across networks need east-west gateways, whose pods cannot run here (no Envoy)"
+	lbNoGateway       = "every other cluster is on another network, reachable only through east-west gateways, whose pods cannot run (no Envoy)"
+	gatewaysNoEnvoy   = "the east-west gateway pods of cluster1, cluster2 cannot run: the proxyv2 image has no Envoy"
+	istiodNoGateway   = "istiod is exposed through the east-west gateway, whose pods cannot run (no Envoy)"
+	failoverNoGateway = "no caller reaches two clusters: the other networks are reachable only through east-west gateways, whose pods cannot run (no Envoy)"
+	guideProxyless    = "the guide's procedure needs the sidecar data plane (Envoy); this run uses proxyless"
 )
 
 // Each case lists the specs that do not run and why; every other spec of the catalogue must run.
@@ -258,6 +262,7 @@ func TestApplicability(t *testing.T) {
 			"doc-fidelity-helloworld":         CannotRunHere(guideProxyless),
 		}},
 		{"two networks, gateway pods cannot run here", with(offline, "multi-primary-multi-network", nil), map[string]Applicability{
+			"failover-drained-cluster":         CannotRunHere(failoverNoGateway),
 			"trust-mutual-tls":                 CannotRunHere(noCaller),
 			"discovery-same-network-endpoints": NotApplicable(noSharedNetwork),
 			"gateway-ports":                    CannotRunHere(gatewaysNoEnvoy),
@@ -277,6 +282,7 @@ func TestApplicability(t *testing.T) {
 			"isolation-nodes":                  NotApplicable(nodesByDesign),
 		}},
 		{"a remote on another network, istiod behind a gateway that cannot run", with(offline, "primary-remote-multi-network", nil), map[string]Applicability{
+			"failover-drained-cluster":         CannotRunHere(failoverNoGateway),
 			"trust-mutual-tls":                 CannotRunHere(noCaller),
 			"discovery-same-network-endpoints": NotApplicable(noSharedNetwork),
 			"gateway-ports":                    CannotRunHere(gatewaysNoEnvoy),
@@ -287,6 +293,7 @@ func TestApplicability(t *testing.T) {
 		{"a remote on another network, istiod behind its own load balancer", with(offline, "primary-remote-multi-network", func(e *environment) {
 			e.expose = env.ExposeLoadBalancer
 		}), map[string]Applicability{
+			"failover-drained-cluster":         CannotRunHere(failoverNoGateway),
 			"trust-mutual-tls":                 CannotRunHere(noCaller),
 			"discovery-same-network-endpoints": NotApplicable(noSharedNetwork),
 			"gateway-ports":                    CannotRunHere(gatewaysNoEnvoy),
@@ -311,6 +318,7 @@ func TestApplicability(t *testing.T) {
 				checks.HelloImages["sleep"] + ") cannot be pulled: no registry is reachable"),
 		}},
 		{"one cluster", with(upstream, "multi-primary", func(e *environment) { e.clusters = 1 }), map[string]Applicability{
+			"failover-drained-cluster":         NotApplicable("the service runs in one cluster"),
 			"trust-mutual-tls":                 CannotRunHere(noCaller),
 			"discovery-same-network-endpoints": NotApplicable(noSharedNetwork),
 			"discovery-cross-network-gateway":  NotApplicable(oneNetwork),
@@ -365,11 +373,8 @@ func TestLBSourcesBehindGateways(t *testing.T) {
 // turned off; the reason names the brought clusters and the flag.
 func TestDisruptionAllowed(t *testing.T) {
 	created := environment{topology: "multi-primary", dataPlane: env.DataPlaneProxyless, images: "offline"}.mesh(t)
-	for i := range created.State.Clusters {
-		created.State.Clusters[i].Provisioned = true
-	}
 	brought := environment{topology: "multi-primary", dataPlane: env.DataPlaneProxyless, images: "offline"}.mesh(t)
-	brought.State.Clusters[0].Provisioned = true // cluster2 is the user's
+	brought.State.Clusters[1].Provisioned = false // cluster2 is the user's
 	cases := []struct {
 		d      Disruption
 		m      *checks.Mesh

@@ -68,7 +68,15 @@ var Profiles = []report.ProfileDefinition{
 	// Reserved: the disruptive specs (the mesh broken on purpose and restored: istiod restarts, rotated remote
 	// secrets, ...) and the policy specs (authorization and traffic policy across clusters) that later issues add.
 	// A profile with no specs is not reported.
-	{Name: v1alpha1.ProfileLifecycle},
+	{
+		// The mesh under change: a spec here breaks something on purpose (disruptive), watches the mesh cope and
+		// restores it. Any mesh qualifies; a spec whose change the topology cannot show is not applicable.
+		Name:  v1alpha1.ProfileLifecycle,
+		Shape: report.Shape{Primaries: 1},
+		Core: []report.FeatureDefinition{
+			{Name: "FailoverOnDrainedCluster", Specs: specs(failoverDrainedCluster)},
+		},
+	},
 	{Name: v1alpha1.ProfilePolicy},
 }
 

@@ -25,6 +25,9 @@ type Timeouts struct {
 	WarmUp time.Duration `json:"warmUp"`
 	// DocFidelity: the install guide's sample becomes Ready and toggles versions. Default 5m, max 15m.
 	DocFidelity time.Duration `json:"docFidelity"`
+	// Failover: after a cluster's echo pods are drained, calls from every caller stop failing and stop reaching it
+	// (and after the restore it answers again). Default 1m, max 5m.
+	Failover time.Duration `json:"failover"`
 	// Suite: the whole run of the suites. Default 30m, max 2h.
 	Suite time.Duration `json:"suite"`
 }
@@ -32,12 +35,12 @@ type Timeouts struct {
 // DefaultTimeouts fit a laptop or a 2-core CI runner with kind clusters.
 var DefaultTimeouts = Timeouts{Sync: 2 * time.Minute, Certs: time.Minute, Discovery: 2 * time.Minute,
 	Gateway: 2 * time.Minute, Probe: 3 * time.Second, WarmUp: time.Minute, DocFidelity: 5 * time.Minute,
-	Suite: 30 * time.Minute}
+	Failover: time.Minute, Suite: 30 * time.Minute}
 
 // MaxTimeouts are the largest values accepted: a wait beyond them hides a broken mesh rather than a slow one.
 var MaxTimeouts = Timeouts{Sync: 10 * time.Minute, Certs: 5 * time.Minute, Discovery: 10 * time.Minute,
 	Gateway: 10 * time.Minute, Probe: 30 * time.Second, WarmUp: 5 * time.Minute, DocFidelity: 15 * time.Minute,
-	Suite: 2 * time.Hour}
+	Failover: 5 * time.Minute, Suite: 2 * time.Hour}
 
 // WithDefaults fills zero fields from DefaultTimeouts and refuses negative values or values above MaxTimeouts,
 // naming the field.

@@ -200,7 +200,7 @@ func (t *testFlags) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVarP(&t.verbose, "verbose", "v", true, "print every spec and its steps as it runs")
 	cmd.Flags().BoolVar(&t.noArtifacts, "no-artifacts", false, "do not dump every cluster's state when a spec fails")
 	cmd.Flags().StringToStringVar(&t.timeouts, "timeout", nil, "override a wait, e.g. --timeout sync=5m,warmUp=2m "+
-		"(sync, certs, discovery, gateway, probe, warmUp, docFidelity, suite)")
+		"(sync, certs, discovery, gateway, probe, warmUp, docFidelity, failover, suite)")
 	cmd.Flags().Float64Var(&t.falseAlarm, "false-alarm", 1e-6, "false-alarm rate of the load-balancing verdict (at most 1e-6)")
 	cmd.Flags().BoolVar(&t.disruptive, "disruptive", false, "run the disruptive specs (they change the mesh on purpose "+
 		"and restore it; label 'disruptive'). Default: on for environments meshconform created, off for brought clusters")

@@ -130,6 +130,7 @@ func TestAreaResults(t *testing.T) {
 		"isolation":             {v1alpha1.ResultNotApplicable, v1alpha1.Statistics{NotApplicable: 2}},
 		"doc-fidelity":          {v1alpha1.ResultSkipped, v1alpha1.Statistics{}},
 		"config":                {v1alpha1.ResultSkipped, v1alpha1.Statistics{}},
+		"failover":              {v1alpha1.ResultSkipped, v1alpha1.Statistics{}},
 		v1alpha1.UnlabelledArea: {v1alpha1.ResultFailure, v1alpha1.Statistics{Failed: 1}},
 	}
 	if len(cr.Areas) != len(want) {

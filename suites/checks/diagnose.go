@@ -82,6 +82,12 @@ const (
 		"wrong cluster), or the environment file is wrong about the networks (gateways recorded as unable to run do run)"
 	causeNotIsolated = "networks meant to be isolated route pod traffic directly: routes or firewall rules between the " +
 		"docker networks let pod IPs through, so the test would not notice a broken gateway path"
+	causeFailoverNoOther = "the caller cannot fail over: istiod serving it does not know the other clusters' echo " +
+		"endpoints (remote secret, network labels), or they are not reachable from it (east-west gateway, firewall)"
+	causeFailoverStale = "istiod keeps sending the drained cluster's endpoints: EDS is not updated when a remote " +
+		"cluster's pods go away (a stale remote-secret watch, or the client's xDS stream is stuck)"
+	causeFailoverNoReturn = "the restored cluster's endpoints do not come back into the caller's view: istiod no longer " +
+		"watches that cluster (remote secret), or the restored pods lack the mesh's labels"
 )
 
 // inspectIstiod lists what to look at on the istiod of a cluster.
