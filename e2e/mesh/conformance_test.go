@@ -304,7 +304,46 @@ func multiPrimaryChecks(f *fixture) {
 		Eventually(func(g Gomega) {
 			failsWith(g, checks.Endpoints(ctx, f.m, "cluster1", []string{"cluster2"}), "discovery", "lacks cluster2's echo endpoint")
 		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+		stop()
+
+		// The same broken state for failover: cluster1's own echo service drained, its client has nowhere to go.
+		restore, err := checks.Drain(ctx, f.m, "cluster1", 2*time.Minute)
+		DeferCleanup(func(ctx SpecContext) { Expect(restore(ctx)).To(Succeed()) }, NodeTimeout(3*time.Minute))
+		Expect(err).NotTo(HaveOccurred())
+		start := time.Now()
+		_, err = checks.FailedOver(ctx, f.m, "cluster1", "cluster1", 20*time.Second)
+		failsWith(Default, err, "failover", "calls from cluster1: 10 of 10 failed")
+		Expect(err.Error()).To(ContainSubstring("does not know the other clusters' echo endpoints"))
+		GinkgoWriter.Printf("failover verdict on the broken mesh after %s\n", time.Since(start).Round(time.Second))
 	}, NodeTimeout(15*time.Minute))
+
+	It("fails over when cluster1's echo service is drained, and sees it answer again after the restore", func(ctx SpecContext) {
+		plan, ok := checks.PlanFailover(f.m)
+		Expect(ok).To(BeTrue())
+		Expect(plan.Drained).To(Equal("cluster1"))
+		Expect(plan.Sources).To(Equal([]string{"cluster1", "cluster2"}))
+		restore, err := checks.Drain(ctx, f.m, "cluster1", 2*time.Minute)
+		restored := false
+		DeferCleanup(func(ctx SpecContext) {
+			if !restored {
+				Expect(restore(ctx)).To(Succeed())
+			}
+		}, NodeTimeout(3*time.Minute))
+		Expect(err).NotTo(HaveOccurred())
+		for _, src := range plan.Sources {
+			res, err := checks.FailedOver(ctx, f.m, src, "cluster1", time.Minute)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(res.Judged).To(Equal(map[string]int{"cluster2": 30}))
+			GinkgoWriter.Printf("%s failed over in %.0fs\n", src, res.Converged)
+		}
+		Expect(restore(ctx)).To(Succeed())
+		restored = true
+		for _, src := range plan.Sources {
+			took, err := checks.Recovered(ctx, f.m, src, "cluster1", time.Minute)
+			Expect(err).NotTo(HaveOccurred())
+			GinkgoWriter.Printf("%s: cluster1 answers again after %s\n", src, took.Round(time.Second))
+		}
+	}, NodeTimeout(8*time.Minute))
 
 	It("fails isolation when clusters said to be on two networks route pod traffic to each other", func(ctx SpecContext) {
 		// The broken state: cluster2 claims network2, but its pods are routed from cluster1 (one bridged network
