@@ -30,6 +30,8 @@ var Catalogue = []Spec{
 	entry(docFidelityHelloworld),
 
 	entry(failoverDrainedCluster),
+
+	entry(scopingClusterLocal),
 }
 
 // AreaTitles are the Ginkgo container texts of the areas: the first words of every spec name in the reports and

@@ -232,6 +232,7 @@ const (
 	lbNoGateway       = "every other cluster is on another network, reachable only through east-west gateways, whose pods cannot run (no Envoy)"
 	gatewaysNoEnvoy   = "the east-west gateway pods of cluster1, cluster2 cannot run: the proxyv2 image has no Envoy"
 	istiodNoGateway   = "istiod is exposed through the east-west gateway, whose pods cannot run (no Envoy)"
+	scopingNoGateway  = "no caller reaches another cluster: the other networks are reachable only through east-west gateways, whose pods cannot run (no Envoy)"
 	failoverNoGateway = "no caller reaches two clusters: the other networks are reachable only through east-west gateways, whose pods cannot run (no Envoy)"
 	guideProxyless    = "the guide's procedure needs the sidecar data plane (Envoy); this run uses proxyless"
 )
@@ -263,6 +264,7 @@ func TestApplicability(t *testing.T) {
 		}},
 		{"two networks, gateway pods cannot run here", with(offline, "multi-primary-multi-network", nil), map[string]Applicability{
 			"failover-drained-cluster":         CannotRunHere(failoverNoGateway),
+			"scoping-cluster-local":            CannotRunHere(scopingNoGateway),
 			"trust-mutual-tls":                 CannotRunHere(noCaller),
 			"discovery-same-network-endpoints": NotApplicable(noSharedNetwork),
 			"gateway-ports":                    CannotRunHere(gatewaysNoEnvoy),
@@ -283,6 +285,7 @@ func TestApplicability(t *testing.T) {
 		}},
 		{"a remote on another network, istiod behind a gateway that cannot run", with(offline, "primary-remote-multi-network", nil), map[string]Applicability{
 			"failover-drained-cluster":         CannotRunHere(failoverNoGateway),
+			"scoping-cluster-local":            CannotRunHere(scopingNoGateway),
 			"trust-mutual-tls":                 CannotRunHere(noCaller),
 			"discovery-same-network-endpoints": NotApplicable(noSharedNetwork),
 			"gateway-ports":                    CannotRunHere(gatewaysNoEnvoy),
@@ -294,6 +297,7 @@ func TestApplicability(t *testing.T) {
 			e.expose = env.ExposeLoadBalancer
 		}), map[string]Applicability{
 			"failover-drained-cluster":         CannotRunHere(failoverNoGateway),
+			"scoping-cluster-local":            CannotRunHere(scopingNoGateway),
 			"trust-mutual-tls":                 CannotRunHere(noCaller),
 			"discovery-same-network-endpoints": NotApplicable(noSharedNetwork),
 			"gateway-ports":                    CannotRunHere(gatewaysNoEnvoy),
@@ -319,6 +323,7 @@ func TestApplicability(t *testing.T) {
 		}},
 		{"one cluster", with(upstream, "multi-primary", func(e *environment) { e.clusters = 1 }), map[string]Applicability{
 			"failover-drained-cluster":         NotApplicable("the service runs in one cluster"),
+			"scoping-cluster-local":            NotApplicable("the service runs in one cluster"),
 			"trust-mutual-tls":                 CannotRunHere(noCaller),
 			"discovery-same-network-endpoints": NotApplicable(noSharedNetwork),
 			"discovery-cross-network-gateway":  NotApplicable(oneNetwork),

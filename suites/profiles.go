@@ -76,6 +76,9 @@ var Profiles = []report.ProfileDefinition{
 		Core: []report.FeatureDefinition{
 			{Name: "FailoverOnDrainedCluster", Specs: specs(failoverDrainedCluster)},
 		},
+		Extended: []report.FeatureDefinition{
+			{Name: "ClusterLocalServices", Specs: specs(scopingClusterLocal)},
+		},
 	},
 	{Name: v1alpha1.ProfilePolicy},
 }

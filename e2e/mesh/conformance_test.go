@@ -317,6 +317,46 @@ func multiPrimaryChecks(f *fixture) {
 		GinkgoWriter.Printf("failover verdict on the broken mesh after %s\n", time.Since(start).Round(time.Second))
 	}, NodeTimeout(15*time.Minute))
 
+	It("keeps calls local when the echo host is cluster-local, and crosses again once it is not", func(ctx SpecContext) {
+		restore, err := checks.MakeClusterLocal(ctx, f.m, []string{"cluster1", "cluster2"})
+		restored := false
+		DeferCleanup(func(ctx SpecContext) {
+			if !restored {
+				Expect(restore(ctx)).To(Succeed())
+			}
+		}, NodeTimeout(time.Minute))
+		Expect(err).NotTo(HaveOccurred())
+		for _, src := range []string{"cluster1", "cluster2"} {
+			t, err := checks.StaysLocal(ctx, f.m, src, 2*time.Minute)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(t.ByCluster).To(Equal(map[string]int{src: 30}))
+		}
+		Expect(restore(ctx)).To(Succeed())
+		restored = true
+		for _, src := range []string{"cluster1", "cluster2"} {
+			took, err := checks.CrossesAgain(ctx, f.m, src, 2*time.Minute)
+			Expect(err).NotTo(HaveOccurred())
+			GinkgoWriter.Printf("%s crosses again after %s\n", src, took.Round(time.Second))
+		}
+	}, NodeTimeout(10*time.Minute))
+
+	It("fails cluster scoping when only cluster1's mesh config makes the host cluster-local, and names the cause in load balancing too", func(ctx SpecContext) {
+		restore, err := checks.MakeClusterLocal(ctx, f.m, []string{"cluster1"})
+		DeferCleanup(func(ctx SpecContext) { Expect(restore(ctx)).To(Succeed()) }, NodeTimeout(time.Minute))
+		Expect(err).NotTo(HaveOccurred())
+		_, err = checks.StaysLocal(ctx, f.m, "cluster1", 2*time.Minute)
+		Expect(err).NotTo(HaveOccurred())
+		start := time.Now()
+		_, err = checks.StaysLocal(ctx, f.m, "cluster2", 20*time.Second)
+		failsWith(Default, err, "scoping", "calls from cluster2 were answered by cluster1")
+		Expect(err.Error()).To(ContainSubstring("the mesh config of cluster2's istiod (which serves cluster2) does not make the host cluster-local"))
+		GinkgoWriter.Printf("scoping verdict on the broken mesh after %s\n", time.Since(start).Round(time.Second))
+		// The load-balancing diagnosis reads the mesh config it can see instead of guessing.
+		_, err = checks.Balanced(ctx, f.m, "cluster1", f.m.ReachGroups("cluster1"), lb.MaxFalseAlarm, 20*time.Second)
+		failsWith(Default, err, "loadbalancing", "cluster1")
+		Expect(err.Error()).To(ContainSubstring("the mesh config of cluster1's istiod makes " + f.m.Host() + " cluster-local"))
+	}, NodeTimeout(10*time.Minute))
+
 	It("fails over when cluster1's echo service is drained, and sees it answer again after the restore", func(ctx SpecContext) {
 		plan, ok := checks.PlanFailover(f.m)
 		Expect(ok).To(BeTrue())

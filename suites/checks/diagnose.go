@@ -86,6 +86,12 @@ const (
 		"endpoints (remote secret, network labels), or they are not reachable from it (east-west gateway, firewall)"
 	causeFailoverStale = "istiod keeps sending the drained cluster's endpoints: EDS is not updated when a remote " +
 		"cluster's pods go away (a stale remote-secret watch, or the client's xDS stream is stuck)"
+	causeClusterLocalMissing = "the mesh config of %s's istiod (which serves %s) does not make the host cluster-local: " +
+		"its serviceSettings lack the entry (the edit did not reach that ConfigMap, or another revision's istiod serves it)"
+	causeClusterLocalIgnored = "the mesh config makes the host cluster-local but calls still cross clusters: istiod did " +
+		"not apply the changed mesh config (it reloads ConfigMap istio on change), or the client's xDS view is stale"
+	causeClusterLocalStuck = "calls stay local after the cluster-local setting was removed: istiod did not apply the " +
+		"restored mesh config, or the other clusters' endpoints are gone from its view (remote secret)"
 	causeFailoverNoReturn = "the restored cluster's endpoints do not come back into the caller's view: istiod no longer " +
 		"watches that cluster (remote secret), or the restored pods lack the mesh's labels"
 )

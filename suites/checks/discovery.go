@@ -120,7 +120,11 @@ func Endpoints(ctx context.Context, m *Mesh, src string, dsts []string) error {
 		if m.SameNetwork(src, dst) {
 			for _, p := range pods {
 				if !slices.Contains(seen, p) {
-					return fail(v1alpha1.AreaDiscovery, causeNoRemoteEndpoints, inspect,
+					cause := causeNoRemoteEndpoints
+					if note := m.ClusterLocalNote(ctx, src); note != "" {
+						cause = note
+					}
+					return fail(v1alpha1.AreaDiscovery, cause, inspect,
 						"the client in %s lacks %s's echo endpoint %s (it has %v)", src, dst, p, seen)
 				}
 			}

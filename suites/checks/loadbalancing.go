@@ -63,6 +63,12 @@ func Balanced(ctx context.Context, m *Mesh, src string, reach lb.Reach, alpha fl
 	if len(causes) == 0 {
 		causes = append(causes, causeStaysLocal)
 	}
+	// The mesh config seen is a better cause than the catalogue's guesses.
+	if missingKind(v, lb.GroupCluster) || missingKind(v, lb.GroupNetwork) || missingKind(v, lb.GroupRemoteCluster) {
+		if note := m.ClusterLocalNote(ctx, src); note != "" {
+			causes = []string{note}
+		}
+	}
 	observed := v.Reason
 	if w := t.Warmup; w != nil && !w.Complete {
 		observed += fmt.Sprintf("; before that, %d warm-up calls over %.0fs reached only %v", w.Calls, w.Seconds, w.Reached)
