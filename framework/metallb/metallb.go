@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/e2e-framework/klient/decoder"
+	"sigs.k8s.io/e2e-framework/klient/k8s"
 
 	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/kube"
@@ -31,7 +32,23 @@ func Install(ctx context.Context, c *kube.Client, envName, manifestPath string, 
 	}
 	defer f.Close()
 	res := c.Klient.Resources()
-	if err := decoder.DecodeEach(ctx, f, decoder.CreateIgnoreAlreadyExists(res)); err != nil {
+	certs, err := webhookCerts(time.Now())
+	if err != nil {
+		return fmt.Errorf("%s: MetalLB webhook certificate: %w", c.Name, err)
+	}
+	create := decoder.CreateIgnoreAlreadyExists(res)
+	// The manifest's webhook Secret is empty: MetalLB's cert rotator fills it after the controller starts, and the
+	// kubelet refreshes the mounted copy only on its next volume sync (up to a minute later), so the webhook served
+	// after 20 s in one round and 56 s in the next. Created filled, the controller starts with its certificate.
+	fill := func(ctx context.Context, obj k8s.Object) error {
+		if u, ok := obj.(*unstructured.Unstructured); ok && u.GetKind() == "Secret" && u.GetName() == WebhookSecret {
+			if err := unstructured.SetNestedStringMap(u.Object, certs, "stringData"); err != nil {
+				return err
+			}
+		}
+		return create(ctx, obj)
+	}
+	if err := decoder.DecodeEach(ctx, f, fill); err != nil {
 		return fmt.Errorf("%s: apply MetalLB manifest: %w", c.Name, err)
 	}
 	if err := c.WaitDeploymentAvailable(ctx, Namespace, "controller", timeout); err != nil {
