@@ -67,7 +67,9 @@ func webhookCerts(now time.Time) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	certPEM := func(der []byte) string { return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})) }
+	certPEM := func(der []byte) string {
+		return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	}
 	keyPEM := func(k *rsa.PrivateKey) string {
 		return string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)}))
 	}
