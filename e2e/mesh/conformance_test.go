@@ -352,8 +352,12 @@ func multiPrimaryChecks(f *fixture) {
 		Expect(err.Error()).To(ContainSubstring("the mesh config of cluster2's istiod (which serves cluster2) does not make the host cluster-local"))
 		GinkgoWriter.Printf("scoping verdict on the broken mesh after %s\n", time.Since(start).Round(time.Second))
 		// The load-balancing diagnosis reads the mesh config it can see instead of guessing.
-		_, err = checks.Balanced(ctx, f.m, "cluster1", f.m.ReachGroups("cluster1"), lb.MaxFalseAlarm, 20*time.Second)
-		failsWith(Default, err, "loadbalancing", "cluster1")
+		start = time.Now()
+		_, err = checks.Balanced(ctx, f.m, "cluster1", f.m.ReachGroups("cluster1"), lb.MaxFalseAlarm, time.Minute)
+		failsWith(Default, err, "loadbalancing", "calls from cluster1 cannot reach cluster1, cluster2")
+		Expect(time.Since(start)).To(BeNumerically("<", 10*time.Second), "the mesh config decides the verdict: no warm-up")
+		var final *checks.Failure
+		Expect(errors.As(err, &final) && final.Final).To(BeTrue(), "a cluster-local host is a final verdict")
 		Expect(err.Error()).To(ContainSubstring("the mesh config of cluster1's istiod makes " + f.m.Host() + " cluster-local"))
 	}, NodeTimeout(10*time.Minute))
 

@@ -96,6 +96,11 @@ const (
 		"watches that cluster (remote secret), or the restored pods lack the mesh's labels"
 )
 
+// inspectMeshConfig is where a cluster's mesh config (serviceSettings, locality settings) is read.
+func inspectMeshConfig(cluster string) []string {
+	return []string{fmt.Sprintf("kubectl --context %s -n istio-system get configmap istio -o jsonpath='{.data.mesh}'", cluster)}
+}
+
 // inspectIstiod lists what to look at on the istiod of a cluster.
 func inspectIstiod(cluster string) []string {
 	return []string{

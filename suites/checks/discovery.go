@@ -109,6 +109,14 @@ func Endpoints(ctx context.Context, m *Mesh, src string, dsts []string) error {
 			}
 		}
 	}
+	if len(dsts) > 0 {
+		if note := m.ClusterLocalNote(ctx, src); note != "" {
+			f := fail(v1alpha1.AreaDiscovery, note, append(inspect, inspectMeshConfig(server)...),
+				"the client in %s has only its own cluster's endpoints for %s (it has %v)", src, m.Host(), seen)
+			f.Final = true // the mesh config says so: waiting does not change it
+			return f
+		}
+	}
 	for _, dst := range dsts {
 		pods, err := m.EchoPods(ctx, dst)
 		if err != nil {
@@ -120,11 +128,7 @@ func Endpoints(ctx context.Context, m *Mesh, src string, dsts []string) error {
 		if m.SameNetwork(src, dst) {
 			for _, p := range pods {
 				if !slices.Contains(seen, p) {
-					cause := causeNoRemoteEndpoints
-					if note := m.ClusterLocalNote(ctx, src); note != "" {
-						cause = note
-					}
-					return fail(v1alpha1.AreaDiscovery, cause, inspect,
+					return fail(v1alpha1.AreaDiscovery, causeNoRemoteEndpoints, inspect,
 						"the client in %s lacks %s's echo endpoint %s (it has %v)", src, dst, p, seen)
 				}
 			}

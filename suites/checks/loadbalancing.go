@@ -17,6 +17,16 @@ import (
 // first calls, uncounted, until every group has answered once (for at most warmUp), so the judged calls run on a
 // channel connected to every group. The verdict is returned even when it fails, for the report.
 func Balanced(ctx context.Context, m *Mesh, src string, reach lb.Reach, alpha float64, warmUp time.Duration) (lb.Verdict, error) {
+	// A cluster-local echo host decides the verdict before any call: waiting out the warm-up would only confirm it.
+	if len(reach.Groups) > 1 {
+		if note := m.ClusterLocalNote(ctx, src); note != "" {
+			v := lb.Verdict{Source: src, Reason: note}
+			f := fail(v1alpha1.AreaLoadBalancing, note, inspectMeshConfig(m.Istiod(src)),
+				"calls from %s cannot reach %s", src, DescribeReach(reach))
+			f.Final = true
+			return v, f
+		}
+	}
 	endpoints := map[string]int{}
 	for _, d := range reach.Clusters() {
 		pods, err := m.EchoPods(ctx, d)
@@ -62,12 +72,6 @@ func Balanced(ctx context.Context, m *Mesh, src string, reach lb.Reach, alpha fl
 	}
 	if len(causes) == 0 {
 		causes = append(causes, causeStaysLocal)
-	}
-	// The mesh config seen is a better cause than the catalogue's guesses.
-	if missingKind(v, lb.GroupCluster) || missingKind(v, lb.GroupNetwork) || missingKind(v, lb.GroupRemoteCluster) {
-		if note := m.ClusterLocalNote(ctx, src); note != "" {
-			causes = []string{note}
-		}
 	}
 	observed := v.Reason
 	if w := t.Warmup; w != nil && !w.Complete {
