@@ -32,6 +32,7 @@ var Catalogue = []Spec{
 	entry(failoverDrainedCluster),
 
 	entry(scopingClusterLocal),
+	entry(scopingSubsetCluster),
 }
 
 // AreaTitles are the Ginkgo container texts of the areas: the first words of every spec name in the reports and

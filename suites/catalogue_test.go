@@ -265,6 +265,7 @@ func TestApplicability(t *testing.T) {
 		{"two networks, gateway pods cannot run here", with(offline, "multi-primary-multi-network", nil), map[string]Applicability{
 			"failover-drained-cluster":         CannotRunHere(failoverNoGateway),
 			"scoping-cluster-local":            CannotRunHere(scopingNoGateway),
+			"scoping-subset-cluster":           CannotRunHere(scopingNoGateway),
 			"trust-mutual-tls":                 CannotRunHere(noCaller),
 			"discovery-same-network-endpoints": NotApplicable(noSharedNetwork),
 			"gateway-ports":                    CannotRunHere(gatewaysNoEnvoy),
@@ -286,6 +287,7 @@ func TestApplicability(t *testing.T) {
 		{"a remote on another network, istiod behind a gateway that cannot run", with(offline, "primary-remote-multi-network", nil), map[string]Applicability{
 			"failover-drained-cluster":         CannotRunHere(failoverNoGateway),
 			"scoping-cluster-local":            CannotRunHere(scopingNoGateway),
+			"scoping-subset-cluster":           CannotRunHere(scopingNoGateway),
 			"trust-mutual-tls":                 CannotRunHere(noCaller),
 			"discovery-same-network-endpoints": NotApplicable(noSharedNetwork),
 			"gateway-ports":                    CannotRunHere(gatewaysNoEnvoy),
@@ -298,6 +300,7 @@ func TestApplicability(t *testing.T) {
 		}), map[string]Applicability{
 			"failover-drained-cluster":         CannotRunHere(failoverNoGateway),
 			"scoping-cluster-local":            CannotRunHere(scopingNoGateway),
+			"scoping-subset-cluster":           CannotRunHere(scopingNoGateway),
 			"trust-mutual-tls":                 CannotRunHere(noCaller),
 			"discovery-same-network-endpoints": NotApplicable(noSharedNetwork),
 			"gateway-ports":                    CannotRunHere(gatewaysNoEnvoy),
@@ -324,6 +327,7 @@ func TestApplicability(t *testing.T) {
 		{"one cluster", with(upstream, "multi-primary", func(e *environment) { e.clusters = 1 }), map[string]Applicability{
 			"failover-drained-cluster":         NotApplicable("the service runs in one cluster"),
 			"scoping-cluster-local":            NotApplicable("the service runs in one cluster"),
+			"scoping-subset-cluster":           NotApplicable("the service runs in one cluster"),
 			"trust-mutual-tls":                 CannotRunHere(noCaller),
 			"discovery-same-network-endpoints": NotApplicable(noSharedNetwork),
 			"discovery-cross-network-gateway":  NotApplicable(oneNetwork),

@@ -78,6 +78,7 @@ var Profiles = []report.ProfileDefinition{
 		},
 		Extended: []report.FeatureDefinition{
 			{Name: "ClusterLocalServices", Specs: specs(scopingClusterLocal)},
+			{Name: "SubsetRoutingByCluster", Specs: specs(scopingSubsetCluster)},
 		},
 	},
 	{Name: v1alpha1.ProfilePolicy},

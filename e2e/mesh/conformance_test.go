@@ -361,6 +361,34 @@ func multiPrimaryChecks(f *fixture) {
 		Expect(err.Error()).To(ContainSubstring("the mesh config of cluster1's istiod makes " + f.m.Host() + " cluster-local"))
 	}, NodeTimeout(10*time.Minute))
 
+	It("routes every caller to the cluster a subset names, and fails, diagnosed, when the subset selects no endpoint", func(ctx SpecContext) {
+		plan, ok := checks.PlanSubset(f.m)
+		Expect(ok).To(BeTrue())
+		Expect(plan.Target).To(Equal("cluster2"))
+		restore, err := checks.RouteToCluster(ctx, f.m, "cluster2", nil)
+		DeferCleanup(func(ctx SpecContext) { Expect(restore(ctx)).To(Succeed()) }, NodeTimeout(time.Minute))
+		Expect(err).NotTo(HaveOccurred())
+		for _, src := range plan.Sources {
+			t, err := checks.RoutedTo(ctx, f.m, src, "cluster2", 2*time.Minute)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(t.ByCluster).To(Equal(map[string]int{"cluster2": 30}))
+		}
+		Expect(restore(ctx)).To(Succeed())
+		took, err := checks.SpreadsAgain(ctx, f.m, "cluster1", "cluster2", 2*time.Minute)
+		Expect(err).NotTo(HaveOccurred())
+		GinkgoWriter.Printf("cluster1: route removed, cluster1 answers again after %s\n", took.Round(time.Second))
+
+		// Broken: the subset selects a cluster ID no endpoint carries.
+		restore, err = checks.RouteToCluster(ctx, f.m, "cluster2", map[string]string{"cluster2": "no-such-cluster"})
+		DeferCleanup(func(ctx SpecContext) { Expect(restore(ctx)).To(Succeed()) }, NodeTimeout(time.Minute))
+		Expect(err).NotTo(HaveOccurred())
+		start := time.Now()
+		_, err = checks.RoutedTo(ctx, f.m, "cluster1", "cluster2", 20*time.Second)
+		failsWith(Default, err, "scoping", "failed")
+		Expect(err.Error()).To(ContainSubstring("subset cluster2 selects no endpoint"))
+		GinkgoWriter.Printf("subset verdict on the broken mesh after %s\n", time.Since(start).Round(time.Second))
+	}, NodeTimeout(10*time.Minute))
+
 	It("fails over when cluster1's echo service is drained, and sees it answer again after the restore", func(ctx SpecContext) {
 		plan, ok := checks.PlanFailover(f.m)
 		Expect(ok).To(BeTrue())

@@ -92,6 +92,13 @@ const (
 		"not apply the changed mesh config (it reloads ConfigMap istio on change), or the client's xDS view is stale"
 	causeClusterLocalStuck = "calls stay local after the cluster-local setting was removed: istiod did not apply the " +
 		"restored mesh config, or the other clusters' endpoints are gone from its view (remote secret)"
+	causeSubsetEmpty = "subset %s selects no endpoint the caller can use: istiod labels each endpoint %s=<its " +
+		"cluster ID>, and %s's is %s; a subset selecting another value, a cluster ID that differs from the name, or " +
+		"that cluster's endpoints missing from the caller's view leave the route without a backend"
+	causeSubsetIgnored = "calls ignore the subset route: the VirtualService did not reach the caller's istiod (it " +
+		"reads config from its own cluster only), or another VirtualService for the host wins"
+	causeSubsetStuck = "calls keep going to one cluster after the subset route was removed: istiod did not remove " +
+		"the VirtualService from the caller's view"
 	causeFailoverNoReturn = "the restored cluster's endpoints do not come back into the caller's view: istiod no longer " +
 		"watches that cluster (remote secret), or the restored pods lack the mesh's labels"
 )

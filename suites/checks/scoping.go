@@ -115,15 +115,22 @@ func StaysLocal(ctx context.Context, m *Mesh, src string, bound time.Duration) (
 // CrossesAgain calls from src until a cluster other than src answers (after the cluster-local setting was
 // removed), for at most bound.
 func CrossesAgain(ctx context.Context, m *Mesh, src string, bound time.Duration) (time.Duration, error) {
-	var others []string
-	for _, c := range m.Reachable(src) {
-		if c != src {
-			others = append(others, c)
-		}
-	}
+	return reachAny(ctx, m, src, slices.DeleteFunc(m.Reachable(src), func(c string) bool { return c == src }), bound,
+		causeClusterLocalStuck, "its cluster-local setting was removed")
+}
+
+// SpreadsAgain calls from src until a cluster other than target answers (after the subset route to target was
+// removed), for at most bound.
+func SpreadsAgain(ctx context.Context, m *Mesh, src, target string, bound time.Duration) (time.Duration, error) {
+	return reachAny(ctx, m, src, slices.DeleteFunc(m.Reachable(src), func(c string) bool { return c == target }), bound,
+		causeSubsetStuck, "the subset route was removed")
+}
+
+// reachAny calls from src until one of want answers, for at most bound.
+func reachAny(ctx context.Context, m *Mesh, src string, want []string, bound time.Duration, cause, after string) (time.Duration, error) {
 	start := time.Now()
 	t, err := workload.CallWith(ctx, m.Clients[src], m.Namespace, workload.CallSpec{Target: m.Target(), Count: 1,
-		XDS: true, WarmUpUntil: []string{workload.AnyOf(others...)}, WarmUpTimeout: bound})
+		XDS: true, WarmUpUntil: []string{workload.AnyOf(want...)}, WarmUpTimeout: bound})
 	took := time.Since(start)
 	if err != nil && t.Sent == 0 {
 		return took, fmt.Errorf("calls from %s: %w", src, err)
@@ -133,9 +140,9 @@ func CrossesAgain(ctx context.Context, m *Mesh, src string, bound time.Duration)
 		if w != nil {
 			reached = w.Reached
 		}
-		return took, fail(v1alpha1.AreaScoping, causeClusterLocalStuck, inspectIstiod(m.Istiod(src)),
-			"%.0fs after %s's cluster-local setting was removed, calls from %s reached only %v, none of %v", took.Seconds(),
-			m.Host(), src, reached, others)
+		return took, fail(v1alpha1.AreaScoping, cause, inspectIstiod(m.Istiod(src)),
+			"%.0fs after %s for %s, calls from %s reached only %v, none of %v", took.Seconds(), after, m.Host(), src,
+			reached, want)
 	}
 	return took, nil
 }
@@ -164,4 +171,98 @@ func byCluster(t workload.Tally) string {
 		return "no cluster"
 	}
 	return s
+}
+
+// SubsetPlan is where RouteToCluster sends every caller: Target, reached by every one of Sources next to another
+// cluster, so that "only Target answers" says something.
+type SubsetPlan struct {
+	Target  string
+	Sources []string
+}
+
+// PlanSubset picks the last cluster (topology order) that the most callers reach next to another cluster.
+func PlanSubset(m *Mesh) (SubsetPlan, bool) {
+	var best SubsetPlan
+	for _, t := range m.Names() {
+		p := SubsetPlan{Target: t}
+		for _, s := range m.Names() {
+			if r := m.Reachable(s); len(r) > 1 && slices.Contains(r, t) {
+				p.Sources = append(p.Sources, s)
+			}
+		}
+		if len(p.Sources) >= len(best.Sources) && len(p.Sources) > 0 {
+			best = p
+		}
+	}
+	return best, len(best.Sources) > 0
+}
+
+// RouteToCluster applies, in every primary, subsets of the echo host by cluster (subset name = cluster name,
+// selecting on the Istio cluster ID ids gives, default m.IstioID) and a route of every call to target's subset.
+// restore removes them.
+func RouteToCluster(ctx context.Context, m *Mesh, target string, ids map[string]string) (restore func(context.Context) error, err error) {
+	subsets := map[string]string{}
+	for _, n := range m.Names() {
+		subsets[n] = m.IstioID(n)
+		if id, ok := ids[n]; ok {
+			subsets[n] = id
+		}
+	}
+	restore = func(ctx context.Context) error {
+		var errs []error
+		for _, p := range m.Primaries() {
+			errs = append(errs, workload.RemoveRouteToCluster(ctx, m.Clients[p], m.State.Name, m.Namespace, m.Host()))
+		}
+		return errors.Join(errs...)
+	}
+	for _, p := range m.Primaries() {
+		if err := workload.RouteToCluster(ctx, m.Clients[p], m.State.Name, m.Namespace, m.Host(), subsets, target); err != nil {
+			return restore, err
+		}
+	}
+	return restore, nil
+}
+
+// RoutedTo calls from src until a batch is answered by target alone (for at most bound), then judges scopingJudged
+// calls, which must all succeed in target.
+func RoutedTo(ctx context.Context, m *Mesh, src, target string, bound time.Duration) (workload.Tally, error) {
+	start := time.Now()
+	only := func(t workload.Tally) bool { return t.Failed() == 0 && t.OK > 0 && t.ByCluster[target] == t.OK }
+	var last workload.Tally
+	var lastErr error
+	for {
+		last, lastErr = workload.Call(ctx, m.Clients[src], m.Namespace, m.Target(), failoverBatch, true)
+		if (lastErr == nil && only(last)) || time.Since(start) > bound {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return last, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+	if lastErr != nil && last.Sent == 0 {
+		return last, fmt.Errorf("calls from %s: %w", src, lastErr)
+	}
+	judged := last
+	if only(last) {
+		t, err := workload.Call(ctx, m.Clients[src], m.Namespace, m.Target(), scopingJudged, true)
+		if err != nil && t.Sent == 0 {
+			return t, fmt.Errorf("calls from %s: %w", src, err)
+		}
+		judged = t
+	}
+	if only(judged) {
+		return judged, nil
+	}
+	observed := fmt.Sprintf("%.0fs after routing %s to subset %s, %d calls from %s were answered by %s",
+		time.Since(start).Seconds(), m.Host(), target, judged.Sent, src, byCluster(judged))
+	cause := causeSubsetIgnored
+	if judged.Failed() > 0 {
+		observed += fmt.Sprintf(", %d failed (first error: %s)", judged.Failed(), judged.FirstError)
+		cause = fmt.Sprintf(causeSubsetEmpty, target, workload.ClusterLabel, target, m.IstioID(target))
+	}
+	inspect := append(inspectIstiod(m.Istiod(src)),
+		fmt.Sprintf("kubectl --context %s -n %s get destinationrule,virtualservice -o yaml", m.Istiod(src), m.Namespace))
+	return judged, fail(v1alpha1.AreaScoping, cause, inspect, "%s", observed)
 }
