@@ -134,10 +134,14 @@ func (p *run) images(ctx context.Context) error {
 	plan := images.Choose(ctx, p.opts.Offline)
 	p.st.Images = env.Images{Source: plan.Source, Reason: plan.Reason, NodeImage: plan.NodeImage, Loaded: plan.Load}
 	p.logf("images: %s (%s)", plan.Source, plan.Reason)
-	if plan.Source == env.SourceOffline {
-		return p.opts.Kit.Ensure(ctx, "node", "metallb-manifest")
+	switch {
+	case plan.Source == env.SourceUpstream:
+		p.logf("node image %s (%s)", plan.NodeImage, images.UpstreamNodeNote)
+	case !p.opts.Kit.UpToDate(ctx, "node"):
+		p.logf("node image %s: not built yet; the image kit builds it from source (debootstrap, Kubernetes %s): "+
+			"20-40 minutes the first time, seconds after", plan.NodeImage, images.KubernetesVersion)
 	}
-	return p.opts.Kit.Ensure(ctx, "metallb-manifest")
+	return p.opts.Kit.Ensure(ctx, plan.Artifacts()...)
 }
 
 func (p *run) networks(ctx context.Context) error {
