@@ -138,8 +138,8 @@ func (p *run) images(ctx context.Context) error {
 	case plan.Source == env.SourceUpstream:
 		p.logf("node image %s (%s)", plan.NodeImage, images.UpstreamNodeNote)
 	case !p.opts.Kit.UpToDate(ctx, "node"):
-		p.logf("node image %s: not built yet; the image kit builds it from source (debootstrap, Kubernetes %s): "+
-			"20-40 minutes the first time, seconds after", plan.NodeImage, images.KubernetesVersion)
+		p.logf("node image %s: not up to date; the image kit builds it from source (debootstrap, Kubernetes %s): "+
+			"20-40 minutes from nothing, about a minute when only its assembly is due", plan.NodeImage, images.KubernetesVersion)
 	}
 	return p.opts.Kit.Ensure(ctx, plan.Artifacts()...)
 }
