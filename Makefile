@@ -14,7 +14,8 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 build:
 	$(GO) build -ldflags "-X main.buildVersion=$(VERSION)" -o $(BIN) ./cmd/meshconform
 
-run: build deps
+run: build
+	$(call kit_tools,--run)
 	$(BIN) run
 
 unit:
@@ -42,10 +43,19 @@ staticcheck:
 		echo "building staticcheck $(STATICCHECK_VERSION) into bin/"; \
 		GOBIN=$(CURDIR)/bin $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION); }
 
-# The offline image kit needs debootstrap; on Debian/Ubuntu it is installed when missing.
-deps:
-	@command -v debootstrap >/dev/null || command -v /usr/sbin/debootstrap >/dev/null || \
-		{ echo "installing debootstrap"; apt-get install -y -qq debootstrap >/dev/null; }
+# Host tools the image kit still needs (debootstrap, for the offline node image's root filesystem) are installed with
+# apt only when the kit says so: `meshconform images tools [--run]` prints the missing Debian packages of what would be
+# built here (nothing when the kit is up to date, or for `run` when a registry answers and no offline node image is
+# needed). apt-get update first: a fresh machine may have no package lists.
+define kit_tools
+	@pkgs="$$($(BIN) images tools $(1))" || exit 1; \
+	if [ -n "$$pkgs" ]; then echo "installing $$pkgs (the image kit needs it)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkgs >/dev/null; fi
+endef
+
+# What `meshconform images build` needs (every artifact).
+deps: build
+	$(call kit_tools,)
 
 # bin-helm (helm built from the module proxy) is not part of any image: the helm installer and its tests use it.
 images: build deps

@@ -16,6 +16,7 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/meshconform/meshconform/framework/env"
+	"github.com/meshconform/meshconform/framework/images"
 	"github.com/meshconform/meshconform/framework/report"
 	"github.com/meshconform/meshconform/framework/report/apis/v1alpha1"
 	"github.com/meshconform/meshconform/framework/topology"
@@ -167,8 +168,12 @@ type environment struct {
 	topology   string
 	networking topology.Networking // overrides the topology's
 	dataPlane  env.DataPlane
-	images     env.ImageSource    // offline | upstream
-	expose     env.IstiodExposure // istiod exposure: gateway (default) | loadbalancer
+	images     env.ImageSource // offline | upstream
+	// imagesReason is why (default: "registry unreachable: ..." offline); kitImages: the mesh ran the kit's Istio
+	// build (offline environments always do).
+	imagesReason string
+	kitImages    bool
+	expose       env.IstiodExposure // istiod exposure: gateway (default) | loadbalancer
 	// gatewaysCannotRun: the east-west gateway pods cannot run (no Envoy).
 	gatewaysCannotRun bool
 	clusters          int // keep only the first n clusters (0: all)
@@ -190,8 +195,15 @@ func (e environment) mesh(t *testing.T) *checks.Mesh {
 	for i := range st.Clusters {
 		st.Clusters[i].Provisioned = true // as `up` records them
 	}
-	st.Images.Source = e.images
-	st.Mesh = &env.Mesh{DataPlane: e.dataPlane, ExposeIstiod: e.expose, Clusters: map[string]env.MeshCluster{}}
+	st.Images.Source, st.Images.Reason = e.images, e.imagesReason
+	if e.images == env.SourceOffline && e.imagesReason == "" {
+		st.Images.Reason = "registry unreachable: https://registry.k8s.io/v2/ did not answer directly in 3 attempts"
+	}
+	st.Mesh = &env.Mesh{DataPlane: e.dataPlane, ExposeIstiod: e.expose, Clusters: map[string]env.MeshCluster{},
+		Hub: "docker.io/istio", Tag: "1.31.0"}
+	if e.kitImages || e.images == env.SourceOffline {
+		st.Mesh.Hub, st.Mesh.Tag = images.IstioHub, images.IstioVersion
+	}
 	var gateways []string
 	for i, c := range topo.Spec.Clusters {
 		st.Cluster(c.Name).NodeIPs = []netip.Addr{netip.AddrFrom4([4]byte{172, 18, byte(i), 2})}
@@ -222,19 +234,27 @@ func gatewaysCannotRun(st *env.State, names []string) {
 
 // Reasons the rules give, as the reports have always printed them.
 const (
+	scopingNoGateway  = "no caller reaches another cluster: the other networks are reachable only through east-west gateways, whose pods cannot run (no Envoy)"
+	failoverNoGateway = "no caller reaches two clusters: the other networks are reachable only through east-west gateways, whose pods cannot run (no Envoy)"
 	oneNetwork        = "the mesh has one network"
 	noGatewayNeeded   = "the topology needs no east-west gateway (one network, istiod not exposed through one)"
 	noGatewayClients  = "no cluster needs another cluster's east-west gateway"
 	noRemotes         = "the topology has no remote clusters"
 	nodesByDesign     = "nodes of other mesh networks are reachable by design unless networking is isolated"
 	noSharedNetwork   = "no two clusters share a network"
-	noCaller          = "no cluster can call another: calls across networks need east-west gateways, whose pods cannot run here (no Envoy)"
-	lbNoGateway       = "every other cluster is on another network, reachable only through east-west gateways, whose pods cannot run (no Envoy)"
-	gatewaysNoEnvoy   = "the east-west gateway pods of cluster1, cluster2 cannot run: the proxyv2 image has no Envoy"
-	istiodNoGateway   = "istiod is exposed through the east-west gateway, whose pods cannot run (no Envoy)"
-	scopingNoGateway  = "no caller reaches another cluster: the other networks are reachable only through east-west gateways, whose pods cannot run (no Envoy)"
-	failoverNoGateway = "no caller reaches two clusters: the other networks are reachable only through east-west gateways, whose pods cannot run (no Envoy)"
-	guideProxyless    = "the guide's procedure needs the sidecar data plane (Envoy); this run uses proxyless"
+	// Why an Envoy spec cannot run on the kit's images, and how to run it (on a machine that reached no registry).
+	kitNoEnvoy = "no Envoy in the images this run used (meshconform.io/istio/proxyv2:" + images.IstioVersion +
+		" is the image kit's pilot-agent-only build); to run it: meshconform run --data-plane sidecar --istio-version " +
+		"1.31.0 (released images, with Envoy; needs a registry, and none answered here)"
+	registryMissing = "; needs a registry, and none answered here)"
+	noCaller        = "no cluster can call another: calls across networks need east-west gateways, whose pods cannot run: " + kitNoEnvoy
+	lbNoGateway     = "every other cluster is on another network, reachable only through east-west gateways, whose pods cannot run: " + kitNoEnvoy
+	gatewaysNoEnvoy = "the east-west gateway pods of cluster1, cluster2 cannot run: " + kitNoEnvoy
+	istiodNoGateway = "istiod is exposed through the east-west gateway, whose pods cannot run: " + kitNoEnvoy +
+		"; or expose istiod through its own load balancer: --expose-istiod loadbalancer"
+	guideProxyless = "the guide's procedure needs Envoy sidecars; this run used the proxyless data plane and the image " +
+		"kit's proxyv2, which has no Envoy; to run it: meshconform run --data-plane sidecar --istio-version 1.31.0 " +
+		"(released images, with Envoy; needs a registry, and none answered here)"
 )
 
 // Each case lists the specs that do not run and why; every other spec of the catalogue must run.
@@ -322,13 +342,47 @@ func TestApplicability(t *testing.T) {
 			"isolation-pods":                  NotApplicable(oneNetwork),
 			"isolation-nodes":                 NotApplicable(nodesByDesign),
 			"doc-fidelity-helloworld": CannotRunHere("the guide's images (" + checks.HelloImages["v1"] + ", " +
-				checks.HelloImages["sleep"] + ") cannot be pulled: no registry is reachable"),
+				checks.HelloImages["sleep"] + ") cannot be pulled: no registry answered here (registry unreachable: " +
+				"https://registry.k8s.io/v2/ did not answer directly in 3 attempts); run it where one does"),
+		}},
+		// A machine with a registry, on the default data plane and the kit's Istio build: the Envoy specs say the
+		// images had no Envoy and the command that runs them, not that this machine cannot.
+		{"a registry, proxyless on the kit's images, two networks", with(offline, "multi-primary-multi-network", func(e *environment) {
+			e.images, e.imagesReason, e.kitImages = env.SourceUpstream, "https://registry.k8s.io/v2/ answered HTTP 200", true
+		}), map[string]Applicability{
+			"trust-mutual-tls":                 CannotRunHere(strings.TrimSuffix(noCaller, registryMissing) + ")"),
+			"discovery-same-network-endpoints": NotApplicable(noSharedNetwork),
+			"gateway-ports":                    CannotRunHere(strings.TrimSuffix(gatewaysNoEnvoy, registryMissing) + ")"),
+			"gateway-istiod-reachable":         NotApplicable(noRemotes),
+			"lb-spread":                        CannotRunHere(strings.TrimSuffix(lbNoGateway, registryMissing) + ")"),
+			"doc-fidelity-helloworld":          CannotRunHere(strings.TrimSuffix(guideProxyless, registryMissing) + ")"),
+			"failover-drained-cluster":         CannotRunHere(failoverNoGateway),
+			"scoping-cluster-local":            CannotRunHere(scopingNoGateway),
+			"scoping-subset-cluster":           CannotRunHere(scopingNoGateway),
+		}},
+		{"a registry, proxyless on a released Istio: the gateways run, the guide needs sidecars", with(upstream, "multi-primary-multi-network", func(e *environment) {
+			e.dataPlane = env.DataPlaneProxyless
+		}), map[string]Applicability{
+			"discovery-same-network-endpoints": NotApplicable(noSharedNetwork),
+			"gateway-istiod-reachable":         NotApplicable(noRemotes),
+			"doc-fidelity-helloworld": CannotRunHere("the guide's procedure needs Envoy sidecars; this run used the proxyless " +
+				"data plane; to run it: meshconform run --data-plane sidecar --istio-version 1.31.0 (released images, with Envoy)"),
+		}},
+		{"--offline: the reason says so", with(offline, "multi-primary", func(e *environment) { e.imagesReason = "--offline" }), map[string]Applicability{
+			"discovery-cross-network-gateway": NotApplicable(oneNetwork),
+			"gateway-address":                 NotApplicable(noGatewayNeeded),
+			"gateway-ports":                   NotApplicable(noGatewayClients),
+			"gateway-istiod-reachable":        NotApplicable(noRemotes),
+			"isolation-pods":                  NotApplicable(oneNetwork),
+			"isolation-nodes":                 NotApplicable(nodesByDesign),
+			"doc-fidelity-helloworld": CannotRunHere(strings.TrimSuffix(guideProxyless, registryMissing) +
+				"; needs a registry, and this run used --offline)"),
 		}},
 		{"one cluster", with(upstream, "multi-primary", func(e *environment) { e.clusters = 1 }), map[string]Applicability{
 			"failover-drained-cluster":         NotApplicable("the service runs in one cluster"),
 			"scoping-cluster-local":            NotApplicable("the service runs in one cluster"),
 			"scoping-subset-cluster":           NotApplicable("the service runs in one cluster"),
-			"trust-mutual-tls":                 CannotRunHere(noCaller),
+			"trust-mutual-tls":                 CannotRunHere("no cluster can call another: the mesh has one cluster"),
 			"discovery-same-network-endpoints": NotApplicable(noSharedNetwork),
 			"discovery-cross-network-gateway":  NotApplicable(oneNetwork),
 			"gateway-address":                  NotApplicable(noGatewayNeeded),

@@ -22,10 +22,10 @@ var docFidelityHelloworld = Spec{
 	Applies: func(m *checks.Mesh) Applicability {
 		switch {
 		case m.DataPlane != env.DataPlaneSidecar:
-			return CannotRunHere("the guide's procedure needs the sidecar data plane (Envoy); this run uses " + string(m.DataPlane))
+			return noSidecars(m, "the guide's procedure")
 		case m.State.Images.Source == env.SourceOffline:
 			return CannotRunHere("the guide's images (" + checks.HelloImages["v1"] + ", " + checks.HelloImages["sleep"] +
-				") cannot be pulled: no registry is reachable")
+				") cannot be pulled: no registry answered here (" + m.State.Images.Reason + "); run it where one does")
 		case len(m.Names()) < 2:
 			return NotApplicable("the guide's procedure needs two clusters")
 		}

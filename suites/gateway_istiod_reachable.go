@@ -21,7 +21,9 @@ var gatewayIstiodReachable = Spec{
 		}
 		for _, r := range remotes {
 			if m.ExposeIstiod() == env.ExposeGateway && m.GatewayCannotRun(m.Istiod(r.Name)) {
-				return CannotRunHere("istiod is exposed through the east-west gateway, whose pods cannot run (no Envoy)")
+				a := needsGateways(m, "istiod is exposed through the east-west gateway, whose pods cannot run")
+				a.Reason += "; or expose istiod through its own load balancer: --expose-istiod loadbalancer"
+				return a
 			}
 		}
 		return Applicable()

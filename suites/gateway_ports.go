@@ -20,8 +20,7 @@ var gatewayPorts = Spec{
 		pairs, cannot := gatewayClients(m)
 		switch {
 		case len(pairs) == 0 && len(cannot) > 0:
-			return CannotRunHere("the east-west gateway pods of " + strings.Join(cannot, ", ") +
-				" cannot run: the proxyv2 image has no Envoy")
+			return needsGateways(m, "the east-west gateway pods of "+joinNames(cannot)+" cannot run")
 		case len(pairs) == 0:
 			return NotApplicable("no cluster needs another cluster's east-west gateway")
 		}

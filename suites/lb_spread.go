@@ -27,7 +27,7 @@ var lbSpread = Spec{
 		case len(lbSources(m)) > 0:
 			return Applicable()
 		case m.MultiNetwork():
-			return CannotRunHere("every other cluster is on another network, reachable only through east-west gateways, whose pods cannot run (no Envoy)")
+			return needsGateways(m, "every other cluster is on another network, reachable only through east-west gateways, whose pods cannot run")
 		}
 		return NotApplicable("the service runs in one cluster")
 	},

@@ -23,8 +23,12 @@ var trustMutualTLS = Spec{
 	// STRICT mTLS in the namespace would fail the plaintext calls of specs running beside it.
 	Serial: true,
 	Applies: func(m *checks.Mesh) Applicability {
-		if len(callers(m)) == 0 {
-			return CannotRunHere("no cluster can call another: calls across networks need east-west gateways, whose pods cannot run here (no Envoy)")
+		switch {
+		case len(callers(m)) > 0:
+		case len(m.Names()) < 2:
+			return CannotRunHere("no cluster can call another: the mesh has one cluster")
+		default:
+			return needsGateways(m, "no cluster can call another: calls across networks need east-west gateways, whose pods cannot run")
 		}
 		return Applicable()
 	},

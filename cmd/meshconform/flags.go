@@ -130,6 +130,66 @@ func (m meshFlags) validate() error {
 	return nil
 }
 
+// inspectImage reads a local image's labels for the Envoy guards (nil: the docker engine's; tests set it).
+var inspectImage istio.InspectImage
+
+// proxyImage is the proxyv2 image the install these flags ask for would run.
+func (m meshFlags) proxyImage() istio.ProxyImage {
+	kitInstaller := m.istioVersion == "" && m.istioctl == "" && m.charts == ""
+	return istio.PlannedProxyImage(m.installer, m.hub, m.tag, m.istioVersion, kitInstaller)
+}
+
+// requireEnvoy refuses, before anything is created, the sidecar data plane with a proxy image known to have no
+// Envoy (a usage error): its sidecars and gateways would only crash-loop.
+func (m meshFlags) requireEnvoy(ctx context.Context) error {
+	if m.skip || m.dataPlane != env.DataPlaneSidecar {
+		return nil
+	}
+	if err := istio.RequireEnvoy(ctx, "--data-plane sidecar", m.proxyImage(), inspectImage); err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	return nil
+}
+
+// requireRunnableSelection refuses (a usage error) a run whose label filter and focus select only specs that need
+// what the run cannot give them: the sidecar data plane, or Envoy in the proxy image (e.g. the install guide's check
+// asked for by itself on the kit's images). A selection with one spec that can run goes ahead; the rest are skipped
+// with their reasons, as always.
+func requireRunnableSelection(ctx context.Context, m meshFlags, labelFilter string, focus []string) error {
+	selected, err := suites.Selected(labelFilter, focus)
+	if err != nil || len(selected) == 0 {
+		return nil // a bad filter is refused by testFlags.config; one that selects nothing runs nothing, as Ginkgo does
+	}
+	var verdict *istio.EnvoyVerdict
+	var lacks, names []string
+	for _, s := range selected {
+		switch {
+		case s.DataPlane != "" && s.DataPlane != m.dataPlane:
+			lacks = append(lacks, fmt.Sprintf("%s needs --data-plane %s", s.ShortName, s.DataPlane))
+		case s.NeedsEnvoy():
+			if verdict == nil {
+				v := istio.EnvoyIn(ctx, m.proxyImage(), inspectImage)
+				verdict = &v
+			}
+			if !verdict.Absent {
+				return nil
+			}
+			lacks = append(lacks, s.ShortName+" needs Envoy")
+		default:
+			return nil
+		}
+		names = append(names, s.ShortName)
+	}
+	what := "every spec --label-filter/--focus selects (" + strings.Join(names, ", ") + ")"
+	if verdict != nil && verdict.Absent {
+		return &exitError{code: exitUsage, err: &istio.NoEnvoyError{What: what, Verdict: *verdict,
+			Otherwise: "or select specs that need no Envoy"}}
+	}
+	return &exitError{code: exitUsage, err: fmt.Errorf("%s cannot run in this run: %s. Add --data-plane %s with images "+
+		"that have Envoy (--istio-version %s), or select other specs", what, strings.Join(lacks, "; "), env.DataPlaneSidecar,
+		installer.ExampleRelease)}
+}
+
 // istioOptions turns the flags into installer options, fetching a release's istioctl (--istio-version), and resolves
 // the installer once (installer.Resolve: defaults filled, tools checked), so a missing tool is reported before any
 // cluster is created; Istio's install uses the installer it returns.

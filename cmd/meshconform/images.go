@@ -63,6 +63,48 @@ func newImagesCommand() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(build, list)
+	var forRun, offline bool
+	tools := &cobra.Command{
+		Use:   "tools [ARTIFACT...]",
+		Short: "Print the Debian packages the kit still needs here to build the artifacts (nothing when none)",
+		Long: "Prints, space-separated on stdout, the Debian packages of the host tools that `images build ARTIFACT...`\n" +
+			"(every artifact when none is named) would run and that are not installed; only artifacts that are not up to\n" +
+			"date count. With --run: the artifacts `meshconform run` builds on this machine, which probes the registry as\n" +
+			"`up` does (the offline node image, hence debootstrap, only when no registry answers or with --offline).\n" +
+			"`make run` installs what it prints (after apt-get update) and nothing when it prints nothing.",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if offline && !forRun {
+				return &exitError{code: exitUsage, err: fmt.Errorf("--offline is for --run")}
+			}
+			if forRun && len(args) > 0 {
+				return &exitError{code: exitUsage, err: fmt.Errorf("--run chooses the artifacts itself: name none")}
+			}
+			kit, err := images.New(images.Options{CacheDir: cacheDir})
+			if err != nil {
+				return err
+			}
+			names := args
+			if forRun {
+				plan := images.Choose(cmd.Context(), offline)
+				fmt.Fprintf(os.Stderr, "images: %s (%s)\n", plan.Source, plan.Reason)
+				// up builds the plan's artifacts, then the kit's Istio (unless --hub/--tag/--istio-version) and the
+				// test workload: Go builds only.
+				names = append(plan.Artifacts(), "istio", "workload")
+			}
+			pkgs, err := kit.MissingTools(cmd.Context(), names...)
+			if err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			if len(pkgs) > 0 {
+				fmt.Fprintf(os.Stderr, "the image kit needs %s to build %s here and it is not installed: %s\n",
+					strings.Join(pkgs, ", "), strings.Join(names, ", "), images.AptInstall(pkgs...))
+				fmt.Println(strings.Join(pkgs, " "))
+			}
+			return nil
+		},
+	}
+	tools.Flags().BoolVar(&forRun, "run", false, "for what `meshconform run` builds here (the registry probe decides)")
+	tools.Flags().BoolVar(&offline, "offline", false, "with --run: as `run --offline`")
+	cmd.AddCommand(build, list, tools)
 	return cmd
 }

@@ -44,6 +44,13 @@ func newRunCommand() *cobra.Command {
 			if err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
+			// What needs Envoy is refused before any cluster is created, not found out from a crash loop.
+			if err := m.requireEnvoy(cmd.Context()); err != nil {
+				return err
+			}
+			if err := requireRunnableSelection(cmd.Context(), m, tc.LabelFilter, tc.Focus); err != nil {
+				return err
+			}
 			release, err := f.lock(cmd.Context())
 			if err != nil {
 				return err

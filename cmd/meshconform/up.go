@@ -32,6 +32,9 @@ func newUpCommand() *cobra.Command {
 			if err := m.validate(); err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
+			if err := m.requireEnvoy(cmd.Context()); err != nil {
+				return err
+			}
 			release, err := f.lock(cmd.Context())
 			if err != nil {
 				return err

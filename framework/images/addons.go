@@ -114,7 +114,7 @@ func init() {
 				return err
 			}
 			proxyLabels := map[string]string{"io.meshconform.source": "istio.io/istio@" + IstioModuleVersion,
-				"io.meshconform.envoy": "absent: Envoy is in no reachable registry; only the proxyless gRPC data plane works"}
+				EnvoyLabel: proxyEnvoyLabel}
 			proxy := imageSpec{Ref: ProxyV2Image, Env: path, Entrypoint: []string{"/usr/local/bin/pilot-agent"},
 				Labels: proxyLabels}
 			if err := staticImage(ctx, log, k.buildDir(), map[string]string{

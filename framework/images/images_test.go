@@ -193,3 +193,71 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// MissingTools names a tool only for what Ensure would build: an up-to-date artifact needs none, nor its dependencies.
+func TestMissingToolsCountsOnlyWhatWouldBuild(t *testing.T) {
+	installed := map[string]bool{"present-tool": true}
+	saved := haveTool
+	haveTool = func(c string) bool { return installed[c] }
+	defer func() { haveTool = saved }()
+	state := map[string]bool{}
+	reg := func(name string, present bool, tool string, deps ...string) {
+		state[name] = present
+		a := &artifact{name: name, title: name, deps: deps, stamp: func(*Kit) string { return name },
+			present: func(context.Context, *Kit, string) bool { return state[name] }}
+		if tool != "" {
+			a.tools = []hostTool{{command: tool, pkg: tool + "-pkg"}}
+		}
+		register(a)
+		t.Cleanup(func() { delete(registry, name) })
+	}
+	reg("tt-leaf-built", true, "leaf-tool")          // built: its tool is not needed
+	reg("tt-leaf-missing", false, "missing-tool")    // not built, tool missing
+	reg("tt-leaf-installed", false, "present-tool")  // not built, tool installed
+	reg("tt-top-built", true, "", "tt-leaf-missing") // built: its missing dependency is never looked at
+	reg("tt-top", false, "", "tt-leaf-built", "tt-leaf-missing", "tt-leaf-installed")
+	k, err := New(Options{CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, c := range []struct {
+		names []string
+		want  string
+	}{
+		{[]string{"tt-top"}, "missing-tool-pkg"},
+		{[]string{"tt-top-built"}, ""},
+		{[]string{"tt-leaf-built"}, ""},
+		{[]string{"tt-leaf-installed"}, ""},
+		{[]string{"tt-top", "tt-leaf-missing"}, "missing-tool-pkg"},
+	} {
+		got, err := k.MissingTools(ctx, c.names...)
+		if err != nil || strings.Join(got, " ") != c.want {
+			t.Errorf("MissingTools(%v) = %v, %v; want %q", c.names, got, err, c.want)
+		}
+	}
+	state["tt-leaf-missing"] = true // once built, nothing is missing
+	if got, _ := k.MissingTools(ctx, "tt-top"); len(got) != 0 {
+		t.Errorf("after the leaf was built: %v", got)
+	}
+	if _, err := k.MissingTools(ctx, "no-such-artifact"); err == nil {
+		t.Error("an unknown artifact is not an error")
+	}
+
+	// The real kit: the node image needs debootstrap (its root filesystem) when it is to be built; MetalLB's
+	// manifest and the Istio images need no host tool.
+	k, err = New(Options{CacheDir: t.TempDir(), Force: []string{"node"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := k.MissingTools(ctx, "node"); err != nil || strings.Join(got, " ") != "debootstrap" {
+		t.Errorf("node with an empty cache and no debootstrap: %v, %v", got, err)
+	}
+	if got, err := k.MissingTools(ctx, "metallb-manifest", "istio", "workload"); err != nil || len(got) != 0 {
+		t.Errorf("upstream mode's artifacts: %v, %v", got, err)
+	}
+	installed["debootstrap"] = true
+	if got, _ := k.MissingTools(ctx, "node"); len(got) != 0 {
+		t.Errorf("debootstrap installed: %v", got)
+	}
+}

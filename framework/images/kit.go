@@ -12,7 +12,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -101,6 +103,73 @@ type artifact struct {
 	public bool
 	// cpuBound artifacts (Go builds) run one at a time: each already uses every core.
 	cpuBound bool
+	// tools are the host commands build runs beyond docker and go (which every artifact needs).
+	tools []hostTool
+}
+
+// hostTool is a command an artifact's build runs and the Debian package that installs it.
+type hostTool struct{ command, pkg string }
+
+// haveTool says whether a command is installed: on PATH, or in the sbin directories a non-root PATH lacks.
+var haveTool = func(command string) bool {
+	if _, err := exec.LookPath(command); err == nil {
+		return true
+	}
+	for _, dir := range []string{"/usr/sbin", "/sbin", "/usr/local/sbin"} {
+		if fi, err := os.Stat(filepath.Join(dir, command)); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// MissingTools are the Debian packages of the host tools that Ensure(names...) (every public artifact when none is
+// named) would run and that are not installed. Only what Ensure would build counts: an artifact that is up to date
+// needs nothing, nor do its dependencies, so a machine whose kit is built (or that never needs the offline node
+// image) is asked to install nothing.
+func (k *Kit) MissingTools(ctx context.Context, names ...string) ([]string, error) {
+	if len(names) == 0 {
+		names = Names()
+	}
+	seen := map[string]bool{}
+	var pkgs []string
+	var walk func(name string) error
+	walk = func(name string) error {
+		if seen[name] {
+			return nil
+		}
+		seen[name] = true
+		a, err := lookup(name)
+		if err != nil {
+			return err
+		}
+		if !k.forced(name) && a.present(ctx, k, k.Stamp(name)) {
+			return nil
+		}
+		for _, t := range a.tools {
+			if !haveTool(t.command) && !slices.Contains(pkgs, t.pkg) {
+				pkgs = append(pkgs, t.pkg)
+			}
+		}
+		for _, d := range a.deps {
+			if err := walk(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, n := range names {
+		if err := walk(n); err != nil {
+			return nil, err
+		}
+	}
+	sort.Strings(pkgs)
+	return pkgs, nil
+}
+
+// AptInstall is the command that installs Debian packages on a fresh machine: apt's lists may be missing or stale.
+func AptInstall(pkgs ...string) string {
+	return "apt-get update && apt-get install -y " + strings.Join(pkgs, " ")
 }
 
 var registry = map[string]*artifact{}

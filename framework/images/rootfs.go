@@ -31,14 +31,22 @@ func init() {
 		},
 		present: func(_ context.Context, k *Kit, stamp string) bool { return fileStampMatches(k.rootfsDir(), stamp) },
 		build:   buildRootfs,
+		tools:   []hostTool{debootstrap},
 	})
 }
 
 func (k *Kit) rootfsDir() string { return filepath.Join(k.opts.CacheDir, "rootfs", debianSuite) }
 
+var debootstrap = hostTool{command: "debootstrap", pkg: "debootstrap"}
+
 func buildRootfs(ctx context.Context, k *Kit, stamp string, log io.Writer) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("debootstrap needs root: run this command as root (sudo)")
+	}
+	if !haveTool(debootstrap.command) {
+		return fmt.Errorf("the offline node image's Debian root filesystem is made with debootstrap, which is not "+
+			"installed: %s (or use a machine that reaches registry.k8s.io, where the kit's node image is not needed)",
+			AptInstall(debootstrap.pkg))
 	}
 	dir := k.rootfsDir()
 	tmp := dir + ".tmp"

@@ -3,12 +3,12 @@ package istio
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/meshconform/meshconform/framework/env"
+	"github.com/meshconform/meshconform/framework/images"
 	"github.com/meshconform/meshconform/framework/istio/render"
 	"github.com/meshconform/meshconform/framework/kube"
 	corev1 "k8s.io/api/core/v1"
@@ -54,9 +54,8 @@ func gatewayImageVerdict(ctx context.Context, c *kube.Client) string {
 		if ctr.Name != "istio-proxy" {
 			continue
 		}
-		out, err := exec.CommandContext(ctx, "docker", "image", "inspect", "--format",
-			`{{ index .Config.Labels "io.meshconform.envoy" }}`, ctr.Image).Output()
-		if label := strings.TrimSpace(string(out)); err == nil && label != "" && label != "<no value>" {
+		labels, _ := images.LocalImageLabels(ctx, ctr.Image)
+		if label := strings.TrimSpace(labels[images.EnvoyLabel]); label != "" {
 			return "; image " + ctr.Image + " says Envoy is " + label
 		}
 	}

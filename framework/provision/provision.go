@@ -137,11 +137,14 @@ func (p *run) images(ctx context.Context) error {
 	plan := images.Choose(ctx, p.opts.Offline)
 	p.st.Images = env.Images{Source: plan.Source, Reason: plan.Reason, NodeImage: plan.NodeImage, Loaded: plan.Load}
 	p.logf("images: %s (%s)", plan.Source, plan.Reason)
-	need := []string{"metallb-manifest"}
-	if plan.Source == env.SourceOffline {
-		need = append(need, "node")
+	switch {
+	case plan.Source == env.SourceUpstream:
+		p.logf("node image %s (%s)", plan.NodeImage, images.UpstreamNodeNote)
+	case !p.opts.Kit.UpToDate(ctx, "node"):
+		p.logf("node image %s: not up to date; the image kit builds it from source (debootstrap, Kubernetes %s): "+
+			"20-40 minutes from nothing, about a minute when only its assembly is due", plan.NodeImage, images.KubernetesVersion)
 	}
-	return p.opts.Kit.Prebuild(ctx, append(need, p.opts.Prebuild...)...)
+	return p.opts.Kit.Prebuild(ctx, append(plan.Artifacts(), p.opts.Prebuild...)...)
 }
 
 func (p *run) networks(ctx context.Context) error {

@@ -26,6 +26,14 @@ const DefaultReleaseURL = "https://github.com/istio/istio/releases/download"
 // ReleaseURLEnv overrides DefaultReleaseURL (a mirror, or a test server).
 const ReleaseURLEnv = "MESHCONFORM_ISTIO_RELEASE_URL"
 
+// ExampleRelease is the released Istio named where meshconform says how to run what needs Envoy (--istio-version):
+// the newest minor release when this was written (1.31.0, 2026-08-31; the one before, 1.30, is at 1.30.4). The
+// GitHub workflow's matrix runs it (a test checks), so the advice is a command CI runs.
+const ExampleRelease = "1.31.0"
+
+// ReleaseHub is the hub a released istioctl installs its images from when no --hub is given.
+const ReleaseHub = "docker.io/istio"
+
 // FetchOptions configure FetchIstioctl.
 type FetchOptions struct {
 	// Version is an Istio release, e.g. 1.24.3.
