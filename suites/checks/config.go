@@ -34,7 +34,7 @@ const (
 func ConfigConsistent(ctx context.Context, m *Mesh) (string, error) {
 	got := map[string]istiod.Settings{}
 	for _, c := range m.State.Clusters {
-		s, err := istiod.ReadSettings(ctx, m.Clients[c.Name], c.Role == env.RolePrimary, "")
+		s, err := istiod.ReadSettings(ctx, m.Clients[c.Name], c.Role == env.RolePrimary, m.Revision(c.Name))
 		if err != nil {
 			return "", err
 		}
