@@ -193,10 +193,10 @@ func TestTargetString(t *testing.T) {
 
 func TestProxyTag(t *testing.T) {
 	for values, want := range map[string]string{
-		`{"global":{"hub":"meshconform.io/istio","tag":"1.31-alpha.eed52ebb66ad","proxy":{"image":"proxyv2"}}}`: "1.31-alpha.eed52ebb66ad",
+		`{"global":{"hub":"meshconform.io/istio","tag":"1.31-alpha.eed52ebb66ad","proxy":{"image":"proxyv2"}}}`:  "1.31-alpha.eed52ebb66ad",
 		`{"global":{"hub":"docker.io/istio","tag":"1.30.2","proxy":{"image":"docker.io/istio/proxyv2:1.29.0"}}}`: "1.29.0",
-		`{"global":{"tag":1.24,"proxy":{"image":"proxyv2"}}}`:                                                     "1.24",
-		`{"global":{"proxy":{"image":"proxyv2"}}}`:                                                                "",
+		`{"global":{"tag":1.24,"proxy":{"image":"proxyv2"}}}`:                                                    "1.24",
+		`{"global":{"proxy":{"image":"proxyv2"}}}`:                                                               "",
 		`not json`: "",
 	} {
 		if got := ProxyTag(values); got != want {
