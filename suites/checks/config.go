@@ -243,7 +243,9 @@ func distinct(names []string, of func(string) string) string {
 
 // dataPlaneVersion is the proxy version a cluster's pods are injected with: its injector's (a remote's, after
 // Effective), else the proxy its injector config names, else its istiod's own.
-func dataPlaneVersion(s istiod.Settings) string { return cmp.Or(s.InjectorVersion, s.ProxyVersion, s.Version) }
+func dataPlaneVersion(s istiod.Settings) string {
+	return cmp.Or(s.InjectorVersion, s.ProxyVersion, s.Version)
+}
 
 // SkewProblem says why a data plane of version dp served by a control plane of version cp is outside Istio's
 // supported skew (the control plane at most one minor version ahead, the data plane never ahead), "" when it is
