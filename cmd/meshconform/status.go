@@ -3,8 +3,8 @@ package main
 import (
 	"fmt"
 	"os"
-	"text/tabwriter"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
