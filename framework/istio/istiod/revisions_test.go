@@ -10,6 +10,8 @@ import (
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -201,6 +203,34 @@ func TestProxyTag(t *testing.T) {
 	} {
 		if got := ProxyTag(values); got != want {
 			t.Errorf("ProxyTag(%s) = %q, want %q", values, got, want)
+		}
+	}
+}
+
+// During a canary upgrade two istiods run side by side: each revision's checks read its own pods.
+func TestRunningPodsOfARevision(t *testing.T) {
+	pod := func(name, rev string) *corev1.Pod {
+		l := map[string]string{"app": "istiod"}
+		if rev != "" {
+			l[render.RevisionLabel] = rev
+		}
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: render.Namespace, Labels: l},
+			Status: corev1.PodStatus{Phase: corev1.PodRunning}}
+	}
+	c := &kube.Client{Name: "cluster1", Clientset: fake.NewClientset(pod("istiod-7d9f", "default"), pod("istiod-canary-55c8", "canary"),
+		pod("istiod-old-1", ""))}
+	for rev, want := range map[string]string{"canary": "istiod-canary-55c8", "default": "istiod-7d9f,istiod-old-1",
+		"": "istiod-7d9f,istiod-canary-55c8,istiod-old-1", "stable": ""} {
+		pods, err := RunningPods(context.Background(), c, rev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, p := range pods {
+			names = append(names, p.Name)
+		}
+		if got := strings.Join(names, ","); got != want {
+			t.Errorf("RunningPods(%q) = %s, want %s", rev, got, want)
 		}
 	}
 }
