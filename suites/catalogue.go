@@ -10,6 +10,7 @@ import (
 // one file (its Spec and body) and one line here; README.md, "Adding a check", shows the steps.
 var Catalogue = []Spec{
 	entry(configMeshConsistent),
+	entry(configInjectionRevision),
 
 	entry(trustSharedRoot),
 	entry(trustMutualTLS),

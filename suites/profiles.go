@@ -24,6 +24,8 @@ var Profiles = []report.ProfileDefinition{
 		Shape: report.Shape{Primaries: 2},
 		Core: []report.FeatureDefinition{
 			{Name: "ConsistentMeshIdentity", Specs: specs(configMeshConsistent)},
+			// The other specs test the control plane the report names only if it injected the workloads.
+			{Name: "InjectionByTestedRevision", Specs: specs(configInjectionRevision)},
 			{Name: "SharedRootOfTrust", Specs: specs(trustSharedRoot)},
 			{Name: "CrossClusterMutualTLS", Specs: specs(trustMutualTLS)},
 			{Name: "ClusterDiscovery", Specs: specs(discoverySynced)},
@@ -40,6 +42,7 @@ var Profiles = []report.ProfileDefinition{
 		Shape: report.Shape{Remotes: 1},
 		Core: []report.FeatureDefinition{
 			{Name: "ConsistentMeshIdentity", Specs: specs(configMeshConsistent)},
+			{Name: "InjectionByTestedRevision", Specs: specs(configInjectionRevision)},
 			{Name: "SharedRootOfTrust", Specs: specs(trustSharedRoot)},
 			{Name: "CrossClusterMutualTLS", Specs: specs(trustMutualTLS)},
 			{Name: "ClusterDiscovery", Specs: specs(discoverySynced)},

@@ -18,6 +18,7 @@ import (
 	"github.com/meshconform/meshconform/framework/images"
 	"github.com/meshconform/meshconform/framework/istio"
 	"github.com/meshconform/meshconform/framework/istio/installer"
+	"github.com/meshconform/meshconform/framework/istio/render"
 	"github.com/meshconform/meshconform/framework/topology"
 	"github.com/meshconform/meshconform/suites"
 )
@@ -68,6 +69,7 @@ type meshFlags struct {
 	hub, tag     string
 	dataPlane    env.DataPlane
 	exposeIstiod env.IstiodExposure
+	revision     string
 	adopt        bool
 }
 
@@ -86,6 +88,10 @@ func (m *meshFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&m.tag, "tag", "", "Istio image tag")
 	cmd.Flags().StringVar((*string)(&m.dataPlane), "data-plane", string(env.DataPlaneProxyless), string(env.DataPlaneProxyless)+" (gRPC xDS, no Envoy) | "+string(env.DataPlaneSidecar)+" (Envoy)")
 	cmd.Flags().StringVar((*string)(&m.exposeIstiod), "expose-istiod", "", "how remotes reach istiod: "+choices(env.IstiodExposures)+" (default: loadbalancer for proxyless)")
+	cmd.Flags().StringVar(&m.revision, "revision", "", "istiod revision: install istiod as this revision (istioctl --revision, "+
+		"helm revision) or, with --installer preinstalled, test this revision or revision tag; the test namespaces are labelled "+
+		"istio.io/rev=<it> (default: the topology's spec.mesh.revision, else the default revision; preinstalled: the "+
+		"default revision or tag, else the only revision, else an error listing them)")
 	cmd.Flags().BoolVar(&m.adopt, strings.TrimPrefix(env.AdoptFlag, "--"), false, "take over the remote secrets, cacerts and "+
 		"other istio-system objects meshconform writes (reader token, istiod's Gateway, VirtualService, LoadBalancer) "+
 		"where one exists that this environment did not create: overwrite it and label it as the environment's own, "+
@@ -111,9 +117,14 @@ func (m meshFlags) validate() error {
 		return fmt.Errorf("--helm and --charts are for --installer helm, not --installer %s", m.installer)
 	case m.istioctl != "" && m.installer != env.InstallerIstioctl:
 		return fmt.Errorf("--istioctl is for --installer istioctl, not --installer %s", m.installer)
+	case m.revision != "" && m.skip:
+		return errors.New("--revision chooses the istiod revision of the mesh, which --no-mesh does not install")
 	case m.adopt && (m.skip || m.installer == env.InstallerPreinstalled):
 		return fmt.Errorf("%s takes over objects meshconform's Istio install writes: --no-mesh and --installer "+
 			"preinstalled write none", env.AdoptFlag)
+	}
+	if err := render.ValidateRevision("--revision", m.revision); err != nil {
+		return err
 	}
 	for flag, p := range map[string]string{"--istioctl": m.istioctl, "--helm": m.helm} {
 		if p != "" {
@@ -195,7 +206,7 @@ func requireRunnableSelection(ctx context.Context, m meshFlags, labelFilter stri
 // cluster is created; Istio's install uses the installer it returns.
 func (m meshFlags) istioOptions(ctx context.Context, f envFlags, kit *images.Kit) (istio.Options, error) {
 	o := istio.Options{Options: installer.Options{Installer: m.installer, Istioctl: m.istioctl, Helm: m.helm,
-		Charts: m.charts}, Hub: m.hub, Tag: m.tag, DataPlane: m.dataPlane, ExposeIstiod: m.exposeIstiod,
+		Charts: m.charts}, Hub: m.hub, Tag: m.tag, DataPlane: m.dataPlane, ExposeIstiod: m.exposeIstiod, Revision: m.revision,
 		AdoptExistingSecrets: m.adopt}
 	if m.istioVersion != "" {
 		bin, err := installer.FetchIstioctl(ctx, installer.FetchOptions{Version: m.istioVersion, BaseURL: m.releaseURL,

@@ -40,6 +40,9 @@ func TestMeshFlagConflictsAreUsageErrors(t *testing.T) {
 		{[]string{"--installer", "kustomize"}, "--installer \"kustomize\""},
 		{[]string{"--installer", "preinstalled", "--adopt-existing-secrets"}, "--adopt-existing-secrets takes over"},
 		{[]string{"--no-mesh", "--adopt-existing-secrets"}, "--no-mesh and --installer preinstalled write none"},
+		{[]string{"--revision", "1.31"}, `--revision "1.31" is not a DNS label`},
+		{[]string{"--revision", "Canary", "--installer", "preinstalled"}, `--revision "Canary" is not a DNS label`},
+		{[]string{"--revision", "canary", "--no-mesh"}, "--no-mesh does not install"},
 	}
 	for _, c := range cases {
 		for _, cmd := range []string{"up", "run"} {

@@ -73,7 +73,7 @@ func TestReportValidate(t *testing.T) {
 	}
 	s := string(content)
 	// Three corruptions at once: an unknown profile result, a count that contradicts the spec list, an unknown field.
-	for _, r := range [][2]string{{"  result: partial\n  shape:", "  result: great\n  shape:"}, {"      passed: 5\n", "      passed: 6\n"}} {
+	for _, r := range [][2]string{{"  result: partial\n  shape:", "  result: great\n  shape:"}, {"      passed: 6\n", "      passed: 7\n"}} {
 		if !strings.Contains(s, r[0]) {
 			t.Fatalf("fixture lacks %q:\n%s", r[0], s)
 		}
@@ -89,11 +89,11 @@ func TestReportValidate(t *testing.T) {
 	}{
 		{"a report Build wrote", []string{"report", "validate", good}, exitOK,
 			[]string{good + ": valid ConformanceReport (meshconform.io/v1alpha1), result partial",
-				"profile MultiPrimary: partial (core: 5/5 passed; extended: 1/2 passed, 1 could not run here)"}},
+				"profile MultiPrimary: partial (core: 6/6 passed; extended: 1/2 passed, 1 could not run here)"}},
 		{"every problem, each with its JSON path", []string{"report", "validate", bad}, exitFailed,
 			[]string{bad + ": $: additional properties 'extra' not allowed",
 				bad + ": $.profiles[0].result: value must be one of",
-				bad + ": $.profiles[0].core.statistics: count 6 specs, but specs lists 5",
+				bad + ": $.profiles[0].core.statistics: count 7 specs, but specs lists 6",
 				bad + ": $.profiles[0].result: \"great\", but core success and extended partial make it partial",
 				"invalid conformance report: "}},
 		{"not YAML", []string{"report", "validate", write("x.yaml", "apiVersion: [unclosed\n")}, exitFailed, []string{"$: neither YAML nor JSON"}},

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -49,6 +50,15 @@ func newStatusCommand() *cobra.Command {
 			if m := st.Mesh; m != nil {
 				fmt.Printf("mesh: Istio %s via %s, %s data plane, istiod exposed by %s, trust domain %s, root %s\n",
 					m.IstioVersion, m.Installer, m.DataPlane, valueOr(string(m.ExposeIstiod), "-"), m.TrustDomain, m.RootFingerprint)
+				for _, c := range st.Clusters {
+					in := m.InjectionOf(c.Name)
+					var ds []string
+					for _, d := range m.Clusters[c.Name].Istiods {
+						ds = append(ds, fmt.Sprintf("%s %s (revision %s)", d.Deployment, valueOr(d.Version, "?"), d.Revision))
+					}
+					fmt.Printf("%s: test workloads injected by %s=%s (revision %s)%s\n", c.Name, in.Label, in.Value, in.Revision,
+						map[bool]string{true: "; runs " + strings.Join(ds, ", "), false: ""}[len(ds) > 0])
+				}
 				for _, n := range m.Notes {
 					fmt.Printf("note: %s\n", n)
 				}

@@ -108,7 +108,7 @@ func helmCase(name string) {
 					continue
 				}
 				Eventually(func(g Gomega) {
-					statuses, err := istiod.ClusterStatuses(ctx, kcs[c.Name])
+					statuses, err := istiod.ClusterStatuses(ctx, kcs[c.Name], st.Mesh.IstiodRevision(c.Name))
 					g.Expect(err).NotTo(HaveOccurred())
 					g.Expect(istiod.SyncProblems(statuses, all)).To(BeEmpty(), "%s's istiod", c.Name)
 				}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(2 * time.Second).Should(Succeed())

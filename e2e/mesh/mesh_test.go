@@ -57,7 +57,7 @@ func meshCase(name string, more ...func(f *fixture)) {
 			}
 			for _, c := range st.Clusters {
 				// meshconform installs with the topology's names as Istio's cluster IDs; read back where Istio keeps them.
-				id, err := istiod.ClusterID(ctx, kcs[c.Name], c.Role == topology.RolePrimary)
+				id, err := istiod.ClusterID(ctx, kcs[c.Name], c.Role == topology.RolePrimary, st.Mesh.IstiodRevision(c.Name))
 				Expect(err).NotTo(HaveOccurred())
 				Expect(id).To(Equal(c.Name), "%s: Istio's cluster ID", c.Name)
 				if c.Role != topology.RolePrimary {
@@ -65,7 +65,7 @@ func meshCase(name string, more ...func(f *fixture)) {
 				}
 				Expect(kcs[c.Name].WaitDeploymentAvailable(ctx, "istio-system", "istiod", time.Minute)).To(Succeed())
 				Eventually(func(g Gomega) {
-					statuses, err := istiod.ClusterStatuses(ctx, kcs[c.Name])
+					statuses, err := istiod.ClusterStatuses(ctx, kcs[c.Name], st.Mesh.IstiodRevision(c.Name))
 					g.Expect(err).NotTo(HaveOccurred())
 					g.Expect(istiod.SyncProblems(statuses, all)).To(BeEmpty(), "%s's istiod", c.Name)
 				}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(2 * time.Second).Should(Succeed())

@@ -63,7 +63,7 @@ var _ = Describe("multi-primary-multi-network", Ordered, Label("e2e", "mesh", "p
 		// A proxyless client holds an xDS stream (and istiod its endpoints) only while it makes calls: keep one calling.
 		DeferCleanup(checks.KeepCalling(ctx, f.m, "cluster1"))
 		Eventually(func(g Gomega) {
-			eds, err := istiod.ProxyEndpoints(ctx, kcs["cluster1"], pod+"."+ns)
+			eds, err := istiod.ProxyEndpoints(ctx, kcs["cluster1"], st.Mesh.IstiodRevision("cluster1"), pod+"."+ns)
 			g.Expect(err).NotTo(HaveOccurred())
 			var echo []string
 			for name, eps := range eds {

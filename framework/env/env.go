@@ -120,9 +120,13 @@ type Mesh struct {
 	Tag          string    `json:"tag,omitempty"`
 	DataPlane    DataPlane `json:"dataPlane"`
 	// ExposeIstiod is how remotes reach their primary's istiod.
-	ExposeIstiod    IstiodExposure `json:"exposeIstiod,omitempty"`
-	TrustDomain     string         `json:"trustDomain"`
-	RootFingerprint string         `json:"rootFingerprint"`
+	ExposeIstiod IstiodExposure `json:"exposeIstiod,omitempty"`
+	// Revision is the istiod revision or revision tag the user named (--revision, the topology's spec.mesh.revision):
+	// what meshconform installed with, or, preinstalled, what the test namespaces are labelled for. Empty: none was
+	// named (each cluster's Injection says what was chosen).
+	Revision        string `json:"revision,omitempty"`
+	TrustDomain     string `json:"trustDomain"`
+	RootFingerprint string `json:"rootFingerprint"`
 	// Clusters is keyed by cluster name.
 	Clusters map[string]MeshCluster `json:"clusters"`
 	// Workloads are the test workloads deployed for the suites.
@@ -148,6 +152,36 @@ type MeshCluster struct {
 	// IstioClusterID is the ID Istio knows the cluster by, recorded for preinstalled meshes; empty means the
 	// cluster's name (what meshconform installs with).
 	IstioClusterID string `json:"istioClusterID,omitempty"`
+	// Injection is how the cluster's test workloads are injected: the namespace label and the istiod revision it
+	// selects. nil: istio-injection=enabled and the default revision (what environments recorded before revisions).
+	Injection *Injection `json:"injection,omitempty"`
+	// Istiods are every istiod control plane the cluster runs, whichever is tested (primaries; a remote only when its
+	// injection runs locally).
+	Istiods []Istiod `json:"istiods,omitempty"`
+}
+
+// Injection is how a cluster's test workloads are injected.
+type Injection struct {
+	// Label=Value is the test namespaces' label: istio-injection=enabled, or istio.io/rev=<revision or tag>.
+	Label string `json:"label"`
+	Value string `json:"value"`
+	// Revision is the istiod revision that injects and configures the workloads (a tag resolved), "default" for the
+	// default one. On a remote, its primary's istiod of that revision serves them.
+	Revision string `json:"revision"`
+	// Tag is the revision tag the label names, if it names one.
+	Tag string `json:"tag,omitempty"`
+	// Webhook is the MutatingWebhookConfiguration that injects them.
+	Webhook string `json:"webhook,omitempty"`
+}
+
+// Istiod is one istiod revision of a cluster.
+type Istiod struct {
+	Revision   string `json:"revision"`
+	Deployment string `json:"deployment"`
+	// Version is what the running istiod reports (its image tag when it cannot be asked).
+	Version string `json:"version,omitempty"`
+	// Tags are the revision tags pointing at it.
+	Tags []string `json:"tags,omitempty"`
 }
 
 // Workloads are the test workloads of the suites.

@@ -100,3 +100,18 @@ func (s *State) GatewayCannotRun(name string) bool {
 	mc := s.MeshCluster(name)
 	return mc.EastWestGateway != "" && !mc.GatewayReady && mc.GatewayCannotRun
 }
+
+// InjectionOf is how a cluster's test workloads are injected: its record, else the default (istio-injection=enabled,
+// revision default), which is what environments recorded before revisions meant.
+func (m *Mesh) InjectionOf(cluster string) Injection {
+	if m != nil {
+		if in := m.Clusters[cluster].Injection; in != nil {
+			return *in
+		}
+	}
+	return Injection{Label: InjectionLabel, Value: InjectionEnabled, Revision: DefaultRevision}
+}
+
+// IstiodRevision is the istiod revision that serves a cluster's test workloads ("default" for the default one): on a
+// primary its own istiod's, on a remote its primary's istiod's.
+func (m *Mesh) IstiodRevision(cluster string) string { return m.InjectionOf(cluster).Revision }

@@ -104,9 +104,23 @@ func (s *State) Validate() error {
 		if m.ExposeIstiod != "" && !validIn(m.ExposeIstiod, IstiodExposures) {
 			add("mesh.exposeIstiod", "%q: must be one of %s", m.ExposeIstiod, join(IstiodExposures))
 		}
-		for name := range m.Clusters {
+		for name, mc := range m.Clusters {
 			if !names[name] {
 				add("mesh.clusters."+name, "not a cluster of this environment")
+			}
+			if in := mc.Injection; in != nil {
+				f := "mesh.clusters." + name + ".injection"
+				switch {
+				case in.Label == InjectionLabel && in.Value != InjectionEnabled:
+					add(f+".value", "%q: %s takes %q", in.Value, InjectionLabel, InjectionEnabled)
+				case in.Label == RevisionLabel && in.Value == "":
+					add(f+".value", "missing: the revision or tag %s names", RevisionLabel)
+				case in.Label != InjectionLabel && in.Label != RevisionLabel:
+					add(f+".label", "%q: must be %s or %s", in.Label, InjectionLabel, RevisionLabel)
+				}
+				if in.Revision == "" {
+					add(f+".revision", "missing (%q for the default revision)", DefaultRevision)
+				}
 			}
 		}
 		if w := m.Workloads; w != nil && (w.Port < 0 || w.Port > 65535) {

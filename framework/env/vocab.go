@@ -78,6 +78,16 @@ const (
 // ImageSources are the valid image sources.
 var ImageSources = []ImageSource{SourceOffline, SourceUpstream, SourceNone}
 
+// Injection labels (Istio's; the env package is a leaf, so they are spelled here as well as in istio/render).
+const (
+	// InjectionLabel=InjectionEnabled selects the default revision or the default tag.
+	InjectionLabel   = "istio-injection"
+	InjectionEnabled = "enabled"
+	// RevisionLabel=<revision or tag> selects a revision.
+	RevisionLabel   = "istio.io/rev"
+	DefaultRevision = "default"
+)
+
 func validIn[T comparable](v T, valid []T) bool {
 	for _, x := range valid {
 		if x == v {

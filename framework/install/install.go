@@ -7,7 +7,9 @@ package install
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/meshconform/meshconform/framework/clusters"
@@ -99,9 +101,10 @@ func Install(ctx context.Context, t *topology.Topology, st *env.State, opts Opti
 			if err != nil {
 				return err
 			}
+			injection := st.Mesh.InjectionOf(c.Name)
 			spec := workload.Spec{Namespace: ns, Image: workloadImage, Cluster: c.Name, Env: st.Name,
 				Version: st.Mesh.Workloads.Versions[c.Name], DataPlane: opts.Istio.DataPlane,
-				CrossNetwork: t.MultiNetwork()}
+				CrossNetwork: t.MultiNetwork(), Injection: injection}
 			if err := workload.Deploy(ctx, kc, spec); err != nil {
 				return err
 			}
@@ -114,10 +117,21 @@ func Install(ctx context.Context, t *topology.Topology, st *env.State, opts Opti
 					return err
 				}
 			}
-			if err := workload.WaitReady(ctx, kc, ns, opts.Timeouts.Workloads); err != nil {
-				return err
+			waitErr := workload.WaitReady(ctx, kc, ns, opts.Timeouts.Workloads)
+			// The revision under test must be the one that injected them (its grpc-agent template, its istiod).
+			problems, err := workload.CheckInjection(ctx, kc, ns, injection)
+			if err != nil {
+				return errors.Join(waitErr, err)
 			}
-			logf("[%s] echo %s and client ready", c.Name, spec.Version)
+			if len(problems) > 0 {
+				return errors.Join(waitErr, fmt.Errorf("%s: the test workloads are not injected by revision %s (%s=%s): %s",
+					c.Name, injection.Revision, injection.Label, injection.Value, strings.Join(problems, "; ")))
+			}
+			if waitErr != nil {
+				return waitErr
+			}
+			logf("[%s] echo %s and client ready, injected by revision %s (%s=%s)", c.Name, spec.Version,
+				injection.Revision, injection.Label, injection.Value)
 			return nil
 		})
 	})

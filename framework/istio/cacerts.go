@@ -29,7 +29,7 @@ func (r *run) cacerts(ctx context.Context, name string) error {
 	what := "unchanged"
 	if changed {
 		what = "written"
-		restarted, err := restartIfExists(ctx, c, "istiod")
+		restarted, err := restartIfExists(ctx, c, render.IstiodName(r.opts.Revision))
 		if err != nil {
 			return err
 		}

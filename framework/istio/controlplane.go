@@ -30,7 +30,8 @@ func (r *run) writeOperator(file string, op *render.IstioOperator) (string, erro
 
 func (r *run) controlPlane(ctx context.Context, name string) error {
 	began := time.Now()
-	op, err := render.ControlPlaneOperator(render.RenderInput{Topology: r.t, Cluster: name, Hub: r.opts.Hub, Tag: r.opts.Tag})
+	op, err := render.ControlPlaneOperator(render.RenderInput{Topology: r.t, Cluster: name, Hub: r.opts.Hub, Tag: r.opts.Tag,
+		Revision: r.opts.Revision})
 	if err != nil {
 		return err
 	}
@@ -41,7 +42,7 @@ func (r *run) controlPlane(ctx context.Context, name string) error {
 	if err := r.inst.Install(ctx, r.target(name), op, file); err != nil {
 		return err
 	}
-	if err := r.clients[name].WaitDeploymentAvailable(ctx, render.Namespace, "istiod", r.opts.Timeouts.IstiodReady); err != nil {
+	if err := r.clients[name].WaitDeploymentAvailable(ctx, render.Namespace, render.IstiodName(r.opts.Revision), r.opts.Timeouts.IstiodReady); err != nil {
 		if strings.Contains(err.Error(), "ImagePull") || strings.Contains(err.Error(), "ErrImageNeverPull") {
 			if r.opts.Hub == "" && r.opts.Tag == "" {
 				return fmt.Errorf("istiod: %w; the nodes cannot pull %s's default pilot image (see the pod's image): "+
@@ -54,7 +55,7 @@ func (r *run) controlPlane(ctx context.Context, name string) error {
 		}
 		return fmt.Errorf("istiod: %w", err)
 	}
-	running, err := r.inst.Verify(ctx, r.target(name), true)
+	running, err := r.inst.Verify(ctx, r.target(name), true, r.opts.Revision)
 	if err != nil {
 		return err
 	}
@@ -68,6 +69,11 @@ func (r *run) controlPlane(ctx context.Context, name string) error {
 	if running != "" && installerVersion != "" && running != installerVersion {
 		r.note(fmt.Sprintf("istiod in %s reports version %s; %s is %s", name, running, r.inst.Name(), installerVersion))
 	}
-	r.logf(name, began, "istiod %s available (%s, profile %s)", orUnknown(running), file, op.Spec.Profile)
+	tgt, err := r.discover(ctx, name, true)
+	if err != nil {
+		return err
+	}
+	r.logf(name, began, "%s %s available (%s, profile %s); test namespaces labelled %s", render.IstiodName(r.opts.Revision),
+		orUnknown(running), file, op.Spec.Profile, tgt)
 	return nil
 }

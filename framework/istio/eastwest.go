@@ -13,7 +13,7 @@ import (
 func (r *run) eastWest(ctx context.Context, name string) error {
 	began := time.Now()
 	tc, _ := r.t.Cluster(name)
-	op := render.EastWestOperator(tc.Network, r.opts.Hub, r.opts.Tag)
+	op := render.EastWestOperator(tc.Network, r.opts.Hub, r.opts.Tag, r.opts.Revision)
 	file, err := r.writeOperator(name+"-eastwest.yaml", op)
 	if err != nil {
 		return err
@@ -31,7 +31,7 @@ func (r *run) eastWest(ctx context.Context, name string) error {
 		if err := applyGateway(ctx, ic, r.claim, name, render.IstiodGateway(r.claim.Env)); err != nil {
 			return annotate(err, "%s: Gateway %s", name, render.IstiodGatewayName)
 		}
-		if err := applyVirtualService(ctx, ic, r.claim, name, render.IstiodVirtualService(r.claim.Env)); err != nil {
+		if err := applyVirtualService(ctx, ic, r.claim, name, render.IstiodVirtualService(r.claim.Env, r.opts.Revision)); err != nil {
 			return annotate(err, "%s: VirtualService %s", name, render.IstiodVirtualServiceName)
 		}
 	}

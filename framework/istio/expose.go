@@ -17,7 +17,7 @@ func (r *run) exposeIstiod(ctx context.Context, name string) error {
 	var addr, how string
 	switch r.opts.ExposeIstiod {
 	case env.ExposeLoadBalancer:
-		want := render.IstiodLoadBalancer(r.claim.Env)
+		want := render.IstiodLoadBalancer(r.claim.Env, r.opts.Revision)
 		if err := checkExisting(ctx, r.claim, objectRef{Cluster: name, Kind: kindService, Namespace: want.Namespace,
 			Name: want.Name}, r.clients[name], nil); err != nil {
 			return err

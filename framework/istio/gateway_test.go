@@ -33,7 +33,7 @@ func TestApplyGatewayIsIdempotent(t *testing.T) {
 		t.Errorf("update not applied: %v", got.Spec.Servers[0].Hosts)
 	}
 	for i := 0; i < 2; i++ {
-		if err := applyVirtualService(ctx, ic, testClaim, "cluster1", render.IstiodVirtualService("test")); err != nil {
+		if err := applyVirtualService(ctx, ic, testClaim, "cluster1", render.IstiodVirtualService("test", "")); err != nil {
 			t.Fatalf("apply vs %d: %v", i, err)
 		}
 	}

@@ -114,6 +114,10 @@ type Options struct {
 	Hub, Tag string
 	// DataPlane is proxyless (default) or sidecar.
 	DataPlane env.DataPlane
+	// Revision is the istiod revision to install (istioctl --revision, helm revision) or, preinstalled, the revision
+	// or tag to test; the test namespaces are labelled istio.io/rev=<it>. Empty: the topology's spec.mesh.revision,
+	// else the default revision (preinstalled: the default, else the only revision, else an error listing them).
+	Revision string
 	// ExposeIstiod is how remotes reach istiod: loadbalancer (default for proxyless: the east-west gateway needs
 	// Envoy) or gateway (the install guide's way, default for sidecar).
 	ExposeIstiod env.IstiodExposure
@@ -127,9 +131,15 @@ type Options struct {
 	Timeouts Timeouts
 }
 
-func (o Options) withDefaults(st *env.State) (Options, error) {
+func (o Options) withDefaults(st *env.State, t *topology.Topology) (Options, error) {
 	if o.Out == nil {
 		o.Out = io.Discard
+	}
+	if o.Revision == "" {
+		o.Revision = t.Spec.Mesh.Revision
+	}
+	if err := render.ValidateRevision("revision", o.Revision); err != nil {
+		return o, err
 	}
 	if o.Installer == "" {
 		o.Installer = env.InstallerIstioctl
@@ -177,7 +187,7 @@ func Install(ctx context.Context, t *topology.Topology, st *env.State, opts Opti
 	if opts.Resolved == nil {
 		return errors.New("install istio: no installer: resolve it first (installer.Resolve)")
 	}
-	opts, err := opts.withDefaults(st)
+	opts, err := opts.withDefaults(st, t)
 	if err != nil {
 		return err
 	}
@@ -220,7 +230,7 @@ func (r *run) install(ctx context.Context) error {
 		return fmt.Errorf("%s version: %w", r.inst.Name(), err)
 	}
 	r.st.Mesh = &env.Mesh{
-		Installer: r.inst.Name(), IstioVersion: version, Hub: r.opts.Hub, Tag: r.opts.Tag,
+		Installer: r.inst.Name(), IstioVersion: version, Hub: r.opts.Hub, Tag: r.opts.Tag, Revision: r.opts.Revision,
 		DataPlane: r.opts.DataPlane, ExposeIstiod: r.opts.ExposeIstiod, TrustDomain: r.t.Spec.Mesh.TrustDomain,
 		Clusters: map[string]env.MeshCluster{},
 	}
@@ -359,6 +369,13 @@ func (r *run) mesh(cluster string, fn func(*env.MeshCluster)) {
 	mc := r.st.Mesh.Clusters[cluster]
 	fn(&mc)
 	r.st.Mesh.Clusters[cluster] = mc
+}
+
+// injection is how a cluster's test workloads are injected (recorded by discover; the default before).
+func (r *run) injection(cluster string) env.Injection {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.st.Mesh.InjectionOf(cluster)
 }
 
 func (r *run) meshCluster(cluster string) env.MeshCluster {

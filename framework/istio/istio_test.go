@@ -36,8 +36,12 @@ func TestTimeoutsWithDefaults(t *testing.T) {
 }
 
 func TestOptionsDefaults(t *testing.T) {
+	top, err := topology.Builtin("multi-primary")
+	if err != nil {
+		t.Fatal(err)
+	}
 	st := &env.State{Images: env.Images{Source: "offline"}}
-	o, err := Options{Options: installer.Options{Istioctl: "/bin/true"}}.withDefaults(st)
+	o, err := Options{Options: installer.Options{Istioctl: "/bin/true"}}.withDefaults(st, top)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,17 +51,30 @@ func TestOptionsDefaults(t *testing.T) {
 	if o.Hub != images.IstioHub || o.Tag != images.IstioVersion {
 		t.Errorf("offline images: hub/tag %s/%s, want the kit's", o.Hub, o.Tag)
 	}
-	o, err = Options{DataPlane: env.DataPlaneSidecar, Hub: "docker.io/istio", Tag: "1.31.0"}.withDefaults(&env.State{})
+	o, err = Options{DataPlane: env.DataPlaneSidecar, Hub: "docker.io/istio", Tag: "1.31.0"}.withDefaults(&env.State{}, top)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if o.ExposeIstiod != env.ExposeGateway || o.Hub != "docker.io/istio" {
 		t.Errorf("sidecar defaults %+v", o)
 	}
-	for _, bad := range []Options{{DataPlane: "ambient"}, {ExposeIstiod: "nodeport"}, {Timeouts: Timeouts{RemoteSync: time.Hour}}} {
-		if _, err := bad.withDefaults(&env.State{}); err == nil {
+	if o.Revision != "" {
+		t.Errorf("no revision named: %q", o.Revision)
+	}
+	for _, bad := range []Options{{DataPlane: "ambient"}, {ExposeIstiod: "nodeport"}, {Timeouts: Timeouts{RemoteSync: time.Hour}},
+		{Revision: "Canary"}, {Revision: "1.31"}, {Revision: strings.Repeat("r", 41)}} {
+		if _, err := bad.withDefaults(&env.State{}, top); err == nil {
 			t.Errorf("%+v accepted", bad)
 		}
+	}
+	// The topology names the revision; the option (--revision) overrides it.
+	revTop := *top
+	revTop.Spec.Mesh.Revision = "canary"
+	if o, err := (Options{}).withDefaults(&env.State{}, &revTop); err != nil || o.Revision != "canary" {
+		t.Errorf("topology revision: %q, %v", o.Revision, err)
+	}
+	if o, err := (Options{Revision: "stable"}).withDefaults(&env.State{}, &revTop); err != nil || o.Revision != "stable" {
+		t.Errorf("--revision over the topology's: %q, %v", o.Revision, err)
 	}
 }
 

@@ -24,15 +24,16 @@ func (r *run) sync(ctx context.Context, name string) error {
 	for _, tc := range r.t.Spec.Clusters {
 		want = append(want, r.istioID(tc.Name))
 	}
+	rev := r.injection(name).Revision
 	var problems map[string][]istiod.SyncProblem // by istiod pod
 	err := kube.Poll(ctx, name+": istiod reports every cluster synced", 2*time.Second, r.opts.Timeouts.RemoteSync,
 		func(ctx context.Context) (bool, string, error) {
-			pods, err := istiod.RunningPods(ctx, c)
+			pods, err := istiod.RunningPods(ctx, c, rev)
 			if err != nil {
 				return false, err.Error(), nil
 			}
 			if len(pods) == 0 {
-				return false, "no running istiod pod", nil
+				return false, "no running istiod pod of revision " + rev, nil
 			}
 			problems = map[string][]istiod.SyncProblem{}
 			var states []string

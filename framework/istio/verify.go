@@ -12,12 +12,17 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// verify checks a preinstalled cluster and records what it runs.
+// verify checks a preinstalled cluster and records what it runs: its istiod revisions (or a remote's injectors),
+// the one the test workloads will be injected by (--revision, else the default, else the only one) and its version.
 func (r *run) verify(ctx context.Context, name string) error {
 	began := time.Now()
 	tc, _ := r.t.Cluster(name)
 	c := r.clients[name]
-	version, err := r.inst.Verify(ctx, r.target(name), tc.IsPrimary())
+	tgt, err := r.discover(ctx, name, tc.IsPrimary())
+	if err != nil {
+		return err
+	}
+	version, err := r.inst.Verify(ctx, r.target(name), tc.IsPrimary(), tgt.Revision)
 	if err != nil {
 		return err
 	}
@@ -44,9 +49,9 @@ func (r *run) verify(ctx context.Context, name string) error {
 		}
 	}
 	if tc.IsRemote() {
-		istiodAddr = remoteIstiodAddress(ctx, c)
+		istiodAddr = remoteIstiodAddress(ctx, c, render.IstiodName(tgt.Revision))
 	}
-	id, err := istiod.ClusterID(ctx, c, tc.IsPrimary())
+	id, err := istiod.ClusterID(ctx, c, tc.IsPrimary(), tgt.Revision)
 	if err != nil {
 		return err
 	}
@@ -73,23 +78,24 @@ func (r *run) verify(ctx context.Context, name string) error {
 	}
 	r.mu.Unlock()
 	if tc.IsPrimary() {
-		r.logf(name, began, "preinstalled istiod %s found", orUnknown(version))
+		r.logf(name, began, "preinstalled istiod revision %s %s found; test namespaces labelled %s", tgt.Revision, orUnknown(version), tgt)
 	} else {
-		r.logf(name, began, "preinstalled remote found, istiod at %s", orUnknown(istiodAddr))
+		r.logf(name, began, "preinstalled remote found, istiod at %s; test namespaces labelled %s", orUnknown(istiodAddr), tgt)
 	}
 	return nil
 }
 
-// remoteIstiodAddress is the address a remote's istiod Service leads to: its ExternalName, else its endpoint.
-func remoteIstiodAddress(ctx context.Context, c *kube.Client) string {
-	svc, err := c.Clientset.CoreV1().Services(render.Namespace).Get(ctx, "istiod", metav1.GetOptions{})
+// remoteIstiodAddress is the address a remote's istiod Service (istiod[-<revision>]) leads to: its ExternalName, else
+// its endpoint.
+func remoteIstiodAddress(ctx context.Context, c *kube.Client, service string) string {
+	svc, err := c.Clientset.CoreV1().Services(render.Namespace).Get(ctx, service, metav1.GetOptions{})
 	if err != nil {
 		return ""
 	}
 	if svc.Spec.ExternalName != "" {
 		return svc.Spec.ExternalName
 	}
-	slices, err := c.Clientset.DiscoveryV1().EndpointSlices(render.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=istiod"})
+	slices, err := c.Clientset.DiscoveryV1().EndpointSlices(render.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=" + service})
 	if err != nil {
 		return ""
 	}

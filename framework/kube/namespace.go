@@ -95,3 +95,29 @@ func contains(have, want map[string]string) bool {
 	}
 	return true
 }
+
+// RemoveNamespaceLabels deletes label keys from a namespace where it has them (a merge patch setting them to null);
+// nothing is written when it has none of them.
+func (c *Client) RemoveNamespaceLabels(ctx context.Context, name string, keys ...string) error {
+	ns, err := c.Clientset.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("%s: get namespace %s: %w", c.Name, name, err)
+	}
+	del := map[string]any{}
+	for _, k := range keys {
+		if _, ok := ns.Labels[k]; ok {
+			del[k] = nil
+		}
+	}
+	if len(del) == 0 {
+		return nil
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"labels": del}})
+	if err != nil {
+		return err
+	}
+	if _, err := c.Clientset.CoreV1().Namespaces().Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: FieldManager}); err != nil {
+		return fmt.Errorf("%s: remove labels %v from namespace %s: %w", c.Name, keys, name, err)
+	}
+	return nil
+}

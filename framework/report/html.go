@@ -224,9 +224,10 @@ svg text { font: 12px system-ui, sans-serif; fill: #222; } svg .expected { strok
 <p class="muted">Core and extended: specs passed of those that apply to this topology. A profile is a success when
 every core spec passed and no extended spec failed or was left unrun; a core spec that could not run here makes it partial.</p>
 {{end}}<table>
-<tr><th>Implementation</th><td>{{.Implementation.Name}} {{.Implementation.Version}} (installer {{.Implementation.Installer}}{{if .Implementation.Hub}}, hub {{.Implementation.Hub}}{{end}}{{if .Implementation.Tag}}, tag {{.Implementation.Tag}}{{end}})</td></tr>
+<tr><th>Implementation</th><td>{{.Implementation.Name}} {{.Implementation.Version}} (installer {{.Implementation.Installer}}{{if .Implementation.Revision}}, revision {{.Implementation.Revision}}{{end}}{{if .Implementation.Hub}}, hub {{.Implementation.Hub}}{{end}}{{if .Implementation.Tag}}, tag {{.Implementation.Tag}}{{end}})</td></tr>
 <tr><th>Topology</th><td>{{.Topology.Name}}, networking {{.Topology.Networking}}</td></tr>
 <tr><th>Clusters</th><td>{{range $i, $c := .Topology.Clusters}}{{if $i}}; {{end}}{{$c.Name}} ({{$c.Role}}{{if $c.Primary}} of {{$c.Primary}}{{end}}, {{$c.Network}}{{if $c.BringYourOwn}}, bring-your-own{{end}}){{end}}</td></tr>
+<tr><th>Istiod revisions</th><td>{{range $i, $c := .Topology.Clusters}}{{if $i}}<br>{{end}}{{$c.Name}}: {{range $j, $d := $c.Istiods}}{{if $j}}, {{end}}{{$d.Deployment}} {{$d.Version}} (revision {{$d.Revision}}{{range $d.Tags}}, tag {{.}}{{end}}){{end}}{{with $c.Injection}}{{if $c.Istiods}}; {{end}}test workloads injected by {{.Label}} (revision {{.Revision}}{{if .Tag}} through tag {{.Tag}}{{end}}){{end}}{{end}}</td></tr>
 <tr><th>Data plane</th><td>{{.DataPlane}}</td></tr>
 <tr><th>Images</th><td>{{.ImageSource}}</td></tr>
 {{if .ExposeIstiod}}<tr><th>istiod exposed via</th><td>{{.ExposeIstiod}}</td></tr>{{end}}

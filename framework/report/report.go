@@ -195,7 +195,7 @@ func describeEnvironment(cr *v1alpha1.ConformanceReport, st *env.State) {
 	}
 	if m := st.Mesh; m != nil {
 		cr.Implementation = v1alpha1.Implementation{Name: "istio", Version: m.IstioVersion, Installer: string(m.Installer), Hub: m.Hub,
-			Tag: m.Tag, TrustDomain: m.TrustDomain, RootFingerprint: m.RootFingerprint}
+			Tag: m.Tag, TrustDomain: m.TrustDomain, RootFingerprint: m.RootFingerprint, Revision: m.Revision}
 		cr.DataPlane = string(m.DataPlane)
 		cr.ExposeIstiod = string(m.ExposeIstiod)
 		cr.Notes = slices.Clone(m.Notes)
@@ -205,8 +205,16 @@ func describeEnvironment(cr *v1alpha1.ConformanceReport, st *env.State) {
 	t := st.Topology
 	cr.Topology = v1alpha1.Topology{Name: t.Name, Networking: string(t.Networking), MeshID: t.MeshID}
 	for _, c := range st.Clusters {
-		cr.Topology.Clusters = append(cr.Topology.Clusters, v1alpha1.Cluster{Name: c.Name, Role: string(c.Role),
-			Network: c.Network, Primary: c.Primary, BringYourOwn: !c.Provisioned})
+		rc := v1alpha1.Cluster{Name: c.Name, Role: string(c.Role), Network: c.Network, Primary: c.Primary, BringYourOwn: !c.Provisioned}
+		if m := st.Mesh; m != nil {
+			in := m.InjectionOf(c.Name)
+			rc.Injection = &v1alpha1.Injection{Label: in.Label + "=" + in.Value, Revision: in.Revision, Tag: in.Tag}
+			for _, d := range m.Clusters[c.Name].Istiods {
+				rc.Istiods = append(rc.Istiods, v1alpha1.Istiod{Revision: d.Revision, Deployment: d.Deployment, Version: d.Version,
+					Tags: slices.Clone(d.Tags)})
+			}
+		}
+		cr.Topology.Clusters = append(cr.Topology.Clusters, rc)
 	}
 }
 

@@ -74,7 +74,13 @@ func state() *env.State {
 	st.Cluster("cluster2").Provisioned = true
 	st.Mesh = &env.Mesh{Installer: "istioctl", IstioVersion: "1.31-dev", Hub: "localhost/istio", Tag: "offline",
 		DataPlane: "proxyless", ExposeIstiod: "loadbalancer", TrustDomain: "cluster.local", RootFingerprint: "ab:cd",
-		Notes: []string{"east-west gateway pods cannot run: no Envoy image"}}
+		Revision: "canary", Notes: []string{"east-west gateway pods cannot run: no Envoy image"},
+		Clusters: map[string]env.MeshCluster{
+			"cluster1": {Injection: &env.Injection{Label: "istio.io/rev", Value: "canary", Revision: "canary"},
+				Istiods: []env.Istiod{{Revision: "canary", Deployment: "istiod-canary", Version: "1.31-dev", Tags: []string{"prod"}},
+					{Revision: "default", Deployment: "istiod", Version: "1.30.2"}}},
+			"cluster2": {Injection: &env.Injection{Label: "istio.io/rev", Value: "canary", Revision: "canary"}},
+		}}
 	st.Phases = []env.Phase{
 		{Name: "clusters", Duration: 110 * time.Second, Done: time.Unix(100, 0)},
 		{Name: "istio", Duration: 20 * time.Second, Done: time.Unix(200, 0)},
@@ -178,12 +184,17 @@ func TestAreaResults(t *testing.T) {
 		t.Errorf("header: %s %s %s %s", cr.APIVersion, cr.Kind, cr.Date, cr.MeshconformVersion)
 	}
 	wantImpl := v1alpha1.Implementation{Name: "istio", Version: "1.31-dev", Installer: "istioctl", Hub: "localhost/istio",
-		Tag: "offline", TrustDomain: "cluster.local", RootFingerprint: "ab:cd"}
+		Tag: "offline", TrustDomain: "cluster.local", RootFingerprint: "ab:cd", Revision: "canary"}
 	if cr.Implementation != wantImpl {
 		t.Errorf("implementation %+v", cr.Implementation)
 	}
+	// Every istiod with its revision and version, and the injection of each cluster's workloads.
+	canary := &v1alpha1.Injection{Label: "istio.io/rev=canary", Revision: "canary"}
 	if cr.Topology.Name != "primary-remote" || cr.Topology.Networking != "bridged" || len(cr.Topology.Clusters) != 2 ||
-		cr.Topology.Clusters[1] != (v1alpha1.Cluster{Name: "cluster2", Role: "remote", Network: "network1", Primary: "cluster1"}) {
+		!reflect.DeepEqual(cr.Topology.Clusters[1], v1alpha1.Cluster{Name: "cluster2", Role: "remote", Network: "network1", Primary: "cluster1", Injection: canary}) ||
+		!reflect.DeepEqual(cr.Topology.Clusters[0].Istiods, []v1alpha1.Istiod{{Revision: "canary", Deployment: "istiod-canary", Version: "1.31-dev", Tags: []string{"prod"}},
+			{Revision: "default", Deployment: "istiod", Version: "1.30.2"}}) ||
+		!reflect.DeepEqual(cr.Topology.Clusters[0].Injection, canary) {
 		t.Errorf("topology %+v", cr.Topology)
 	}
 	if cr.DataPlane != "proxyless" || cr.ImageSource != "offline" || cr.ExposeIstiod != "loadbalancer" || len(cr.Notes) != 1 {
@@ -413,7 +424,18 @@ func TestHTML(t *testing.T) {
 		t.Fatal(err)
 	}
 	page := string(b)
-
+	if !strings.Contains(page, "cluster2: test workloads injected by istio.io/rev=canary (revision canary)") ||
+		!strings.Contains(page, "installer istioctl, revision canary") {
+		t.Errorf("the page does not show the revision")
+	}
+	st.Clusters[0].Name = "cluster1"
+	if err := WriteHTML(Build(r, st, Options{}), path); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); !strings.Contains(string(b), "cluster1: istiod-canary 1.31-dev (revision canary, tag prod), istiod 1.30.2 "+
+		"(revision default); test workloads injected by istio.io/rev=canary (revision canary)") {
+		t.Errorf("the page does not show every istiod with its revision and version")
+	}
 	if strings.Contains(page, "<script") || strings.Contains(page, "<b>here") {
 		t.Errorf("page carries unescaped input:\n%s", page)
 	}

@@ -115,12 +115,19 @@ type Spec struct {
 	Clusters   []Cluster  `json:"clusters"`
 }
 
+// MaxRevision is the longest revision name: Istio's istio-sidecar-injector-<revision> must stay a DNS label.
+const MaxRevision = 63 - len("istio-sidecar-injector-")
+
 // Mesh holds the mesh-wide Istio settings.
 type Mesh struct {
 	// ID is Istio's meshID (default mesh1).
 	ID string `json:"id,omitempty"`
 	// TrustDomain is the SPIFFE trust domain (default cluster.local).
 	TrustDomain string `json:"trustDomain,omitempty"`
+	// Revision is the istiod revision (or, preinstalled, the revision tag) to test: meshconform installs istiod with
+	// it and labels the test namespaces istio.io/rev=<revision> (--revision overrides it). Empty: the default
+	// revision, or, preinstalled, whichever the clusters' own revisions make unambiguous.
+	Revision string `json:"revision,omitempty"`
 }
 
 // Cluster is one Kubernetes cluster of the mesh.

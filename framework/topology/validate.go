@@ -132,6 +132,10 @@ func (t *Topology) validate(ps *problems) {
 	} else if p := checkDNSLabel(t.Spec.Mesh.ID, 63); p != "" {
 		ps.add("spec.mesh.id", p, dnsLabelFix+", at most 63 characters")
 	}
+	// Istio names istio-sidecar-injector-<revision> after it: a DNS label with room for that prefix.
+	if p := checkDNSLabel(t.Spec.Mesh.Revision, MaxRevision); t.Spec.Mesh.Revision != "" && p != "" {
+		ps.add("spec.mesh.revision", p, dnsLabelFix+fmt.Sprintf(", at most %d characters (e.g. canary, 1-31-0), or leave the field out", MaxRevision))
+	}
 	if p := checkTrustDomain(t.Spec.Mesh.TrustDomain); p != "" {
 		ps.add("spec.mesh.trustDomain", p, "use a lowercase DNS name such as "+DefaultTrustDomain+" (not a spiffe:// URI)")
 	}

@@ -113,7 +113,7 @@ func describePod(p *corev1.Pod) string {
 	}
 	if !proxy && !kube.HasContainer(p, ProxyContainer) {
 		b.WriteString(" [no " + ProxyContainer + " injected: is istiod's injection webhook up and the namespace labelled " +
-			InjectionLabel + "=enabled?]")
+			"for its revision (" + InjectionLabel + "=enabled, or " + RevisionLabel + "=<revision>)?]")
 	} else if !proxy {
 		b.WriteString(" [" + ProxyContainer + ": no status yet]")
 	}

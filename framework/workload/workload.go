@@ -93,6 +93,9 @@ type Spec struct {
 	// Env is the environment deploying: every object carries its labels (env.ObjectLabels), and an existing
 	// namespace of another environment, or not meshconform's, is refused. Required.
 	Env string
+	// Injection is how the namespace's pods are injected: istio-injection=enabled (the default, zero value), or
+	// istio.io/rev=<revision or tag> for a revisioned mesh (env.MeshCluster.Injection).
+	Injection env.Injection
 	// CrossNetwork marks proxyless servers as Istio-mTLS endpoints (security.istio.io/tlsMode: istio). istiod hands a
 	// client on another network this network's gateway only for such endpoints (the gateway routes by mTLS SNI); it is
 	// left off otherwise because it changes how istiod configures TLS for clients of single-network meshes.
@@ -251,7 +254,12 @@ func claimNamespace(ctx context.Context, c *kube.Client, s Spec) error {
 		return err
 	}
 	ns := namespace(s)
-	return c.EnsureNamespace(ctx, ns.Name, ns.Labels)
+	if err := c.EnsureNamespace(ctx, ns.Name, ns.Labels); err != nil {
+		return err
+	}
+	// A label that selects another injector goes: the namespace is the environment's (CheckNamespace).
+	_, remove := NamespaceLabels(s.Injection)
+	return c.RemoveNamespaceLabels(ctx, ns.Name, remove...)
 }
 
 // CheckNamespace is nil when environment envName may deploy the test workloads into namespace ns of c: it does not
@@ -280,7 +288,8 @@ func CheckNamespace(ctx context.Context, c *kube.Client, envName, ns string) err
 
 func namespace(s Spec) *corev1.Namespace {
 	l := managed(s.Env)
-	l[InjectionLabel] = "enabled"
+	set, _ := NamespaceLabels(s.Injection)
+	maps.Copy(l, set)
 	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: s.Namespace, Labels: l}}
 }
 

@@ -1,8 +1,10 @@
 package checks
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,6 +28,13 @@ const (
 	causeClusterIDs = "two clusters share one cluster ID (values.global.multiCluster.clusterName): istiod merges their " +
 		"endpoints and remote secrets overwrite each other"
 	causeSkew = "the primaries' istiods are more than one minor version apart, beyond Istio's supported skew"
+	// Istio's supported releases, "Control Plane/Data Plane Skew": the control plane can be one version ahead of the
+	// data plane, and the data plane cannot be ahead of the control plane.
+	causeDataPlaneSkew = "the proxies a cluster's injector injects and the istiod that serves them are outside Istio's " +
+		"supported control plane/data plane skew (istio.io/latest/docs/releases/supported-releases: the control plane " +
+		"can be one minor version ahead of the data plane, the data plane never ahead of it): a remote's injector is " +
+		"another revision or a local istiod of another version than its primary's, or the injector's " +
+		"values.global.proxy.image/tag pins another proxy"
 )
 
 // ConfigConsistent reads every cluster's own settings and fails where the multicluster guide requires agreement:
@@ -34,7 +43,7 @@ const (
 func ConfigConsistent(ctx context.Context, m *Mesh) (string, error) {
 	got := map[string]istiod.Settings{}
 	for _, c := range m.State.Clusters {
-		s, err := istiod.ReadSettings(ctx, m.Clients[c.Name], c.Role == env.RolePrimary, "")
+		s, err := istiod.ReadSettings(ctx, m.Clients[c.Name], c.Role == env.RolePrimary, m.Revision(c.Name))
 		if err != nil {
 			return "", err
 		}
@@ -51,7 +60,9 @@ func ConfigConsistent(ctx context.Context, m *Mesh) (string, error) {
 
 // Effective fills in what a remote takes from its primary: a remote installed with an external control plane has no
 // mesh config of its own (istioctl's remote profile writes none; its primary's istiod serves it with the primary's),
-// so its mesh ID and trust domain are its primary's. Anything else a cluster leaves out stays missing.
+// so its mesh ID and trust domain are its primary's; and a remote whose injection webhook calls its primary's istiod
+// (the remote profile's Service for remotePilotAddress, or a URL at the primary's exposed istiod) is injected with
+// what the primary's injector injects. Anything else a cluster leaves out stays missing.
 func Effective(st *env.State, got map[string]istiod.Settings) map[string]istiod.Settings {
 	out := map[string]istiod.Settings{}
 	for n, s := range got {
@@ -60,7 +71,20 @@ func Effective(st *env.State, got map[string]istiod.Settings) map[string]istiod.
 	for _, c := range st.Remotes() {
 		s := out[c.Name]
 		p, ok := got[c.Primary]
-		if !ok || s.MeshID != "" || s.TrustDomain != "" {
+		if !ok {
+			continue
+		}
+		if s.InjectorURL != "" && urlAtPrimary(st, c.Primary, s.InjectorURL) {
+			s.InjectorFromPrimary = true
+		}
+		if s.InjectorFromPrimary {
+			s.InjectorVersion = cmp.Or(p.ProxyVersion, p.Version)
+			s.Injector = c.Primary + "'s istiod (" + s.Injector + ")"
+		} else if s.InjectorURL != "" && s.InjectorVersion == "" {
+			s.Missing = append(slices.Clone(s.Missing), "injector version (its webhook calls "+s.InjectorURL+", not "+c.Primary+"'s istiod)")
+		}
+		out[c.Name] = s
+		if s.MeshID != "" || s.TrustDomain != "" {
 			continue
 		}
 		s.MeshID, s.TrustDomain, s.TrustDomainAliases = p.MeshID, p.TrustDomain, p.TrustDomainAliases
@@ -71,11 +95,23 @@ func Effective(st *env.State, got map[string]istiod.Settings) map[string]istiod.
 	return out
 }
 
+// urlAtPrimary says whether an injection URL leads to the primary's istiod: its host is the address the primary's
+// istiod is exposed at, or its east-west gateway.
+func urlAtPrimary(st *env.State, primary, raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || st.Mesh == nil {
+		return false
+	}
+	pm := st.Mesh.Clusters[primary]
+	h := u.Hostname()
+	return h != "" && (h == pm.IstiodAddress || h == pm.EastWestGateway)
+}
+
 // SettingsTable shows what each cluster says, one row per cluster.
 func SettingsTable(st *env.State, got map[string]istiod.Settings) string {
 	var b strings.Builder
 	w := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "CLUSTER\tROLE\tMESH ID\tTRUST DOMAIN (ALIASES)\tNETWORK\tCLUSTER ID\tROOT\tISTIOD\tMISSING")
+	fmt.Fprintln(w, "CLUSTER\tROLE\tMESH ID\tTRUST DOMAIN (ALIASES)\tNETWORK\tCLUSTER ID\tROOT\tISTIOD\tINJECTS\tMISSING")
 	for _, c := range st.Clusters {
 		s := got[c.Name]
 		td := s.TrustDomain
@@ -91,8 +127,12 @@ func SettingsTable(st *env.State, got map[string]istiod.Settings) string {
 		if s.Revision != "" {
 			ver += " rev " + s.Revision
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Name, c.Role, meshID, dash(td), dash(s.Network),
-			dash(s.ClusterID), dash(shortFP(s.RootFingerprint)), dash(ver), dash(strings.Join(s.Missing, "; ")))
+		injects := dataPlaneVersion(s)
+		if s.Injector != "" {
+			injects += " by " + s.Injector
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Name, c.Role, meshID, dash(td), dash(s.Network),
+			dash(s.ClusterID), dash(shortFP(s.RootFingerprint)), dash(ver), dash(injects), dash(strings.Join(s.Missing, "; ")))
 	}
 	w.Flush()
 	return strings.TrimRight(b.String(), "\n")
@@ -154,6 +194,20 @@ func CompareSettings(st *env.State, got map[string]istiod.Settings) *Failure {
 			add(causeSkew, "primaries' istiods run %s and %s", lo, hi)
 		}
 	}
+	for _, c := range st.Clusters {
+		server := c.Name
+		if c.Role == env.RoleRemote {
+			server = c.Primary
+		}
+		dp, cp := dataPlaneVersion(got[c.Name]), got[server].Version
+		if p := SkewProblem(dp, cp); p != "" {
+			by := "its own istiod"
+			if server != c.Name {
+				by = server + "'s istiod"
+			}
+			add(causeDataPlaneSkew, "%s's pods are injected with proxies %s, served by %s %s: %s", c.Name, dp, by, cp, p)
+		}
+	}
 	if len(problems) == 0 {
 		return nil
 	}
@@ -185,6 +239,36 @@ func distinct(names []string, of func(string) string) string {
 		parts = append(parts, fmt.Sprintf("%s (%s)", dash(v), strings.Join(by[v], ", ")))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// dataPlaneVersion is the proxy version a cluster's pods are injected with: its injector's (a remote's, after
+// Effective), else the proxy its injector config names, else its istiod's own.
+func dataPlaneVersion(s istiod.Settings) string {
+	return cmp.Or(s.InjectorVersion, s.ProxyVersion, s.Version)
+}
+
+// SkewProblem says why a data plane of version dp served by a control plane of version cp is outside Istio's
+// supported skew (the control plane at most one minor version ahead, the data plane never ahead), "" when it is
+// within it or either version is not a release's (a development tag compares by its minor too: 1.31-alpha.x is 31).
+func SkewProblem(dp, cp string) string {
+	d, ok1 := minor(dp)
+	c, ok2 := minor(cp)
+	switch {
+	case !ok1 || !ok2:
+		return ""
+	case d > c:
+		return fmt.Sprintf("the data plane is %d minor version%s ahead of its control plane", d-c, plural(d-c))
+	case c-d > 1:
+		return fmt.Sprintf("the control plane is %d minor versions ahead of its data plane (at most 1 is supported)", c-d)
+	}
+	return ""
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }
 
 // minor is the minor version of an Istio version "1.31.0" / "1.31-dev" ("" or a non-release tag: false).

@@ -141,3 +141,94 @@ func TestRemoteWithoutMeshConfigUsesItsPrimarys(t *testing.T) {
 		t.Errorf("a primary without mesh config: %v", f)
 	}
 }
+
+// Istio's supported releases page: "The Istio control plane can be one version ahead of the data plane. However, the
+// data plane cannot be ahead of control plane." Versions as istiod reports them and as image tags carry them.
+func TestSkewProblem(t *testing.T) {
+	for _, c := range []struct {
+		dataPlane, controlPlane, want string
+	}{
+		{"1.31-alpha.eed52ebb66ad", "1.31-alpha.eed52ebb66ad", ""},
+		{"1.30.2", "1.31.0", ""},
+		{"1.24.2-distroless", "1.25.0", ""},
+		{"1.31.3", "1.31.0", ""}, // patches: same minor
+		{"1.29.3", "1.31.0", "the control plane is 2 minor versions ahead of its data plane (at most 1 is supported)"},
+		{"1.28.0", "1.31-alpha.eed52ebb66ad", "the control plane is 3 minor versions ahead of its data plane (at most 1 is supported)"},
+		{"1.31.0", "1.30.2", "the data plane is 1 minor version ahead of its control plane"},
+		{"1.32-dev", "1.30.0", "the data plane is 2 minor versions ahead of its control plane"},
+		{"", "1.31.0", ""},       // unknown: the table says so, no verdict
+		{"latest", "1.31.0", ""}, // not a release's tag
+	} {
+		if got := SkewProblem(c.dataPlane, c.controlPlane); got != c.want {
+			t.Errorf("SkewProblem(%s, %s) = %q, want %q", c.dataPlane, c.controlPlane, got, c.want)
+		}
+	}
+}
+
+// A remote's pods are injected by whatever its webhook calls: its primary's istiod (the remote profile), or a local
+// injector istiod, or a URL. Only the last two can differ from the istiod that serves them, and beyond one minor
+// version (or ahead of it) the spec fails naming both.
+func TestRemoteInjectorSkew(t *testing.T) {
+	st := threeClusters(t)
+	st.Mesh = &env.Mesh{Clusters: map[string]env.MeshCluster{"c1": {IstiodAddress: "172.18.0.240"}}}
+	base := func() map[string]istiod.Settings {
+		got := healthy()
+		s := got["c3"]
+		s.InjectorFromPrimary, s.Injector = true, "istio-sidecar-injector-canary → istio-system/istiod-canary (no pods here: the primary's istiod)"
+		got["c3"] = s
+		return got
+	}
+	eff := Effective(st, base())
+	if f := CompareSettings(st, eff); f != nil {
+		t.Fatalf("a remote injected by its primary's istiod fails: %v", f)
+	}
+	if e := eff["c3"]; e.InjectorVersion != "1.31.0" || !strings.HasPrefix(e.Injector, "c1's istiod") {
+		t.Errorf("effective injector %+v", e)
+	}
+	if table := SettingsTable(st, eff); !strings.Contains(table, "1.31.0 by c1's istiod") {
+		t.Errorf("table does not say who injects the remote:\n%s", table)
+	}
+
+	for name, c := range map[string]struct {
+		breakIt func(s *istiod.Settings)
+		want    string
+	}{
+		"local injector two minors behind": {func(s *istiod.Settings) {
+			s.InjectorFromPrimary, s.InjectorVersion, s.Injector = false, "1.29.1", "istio-sidecar-injector → istio-system/istiod (local pods)"
+		}, "c3's pods are injected with proxies 1.29.1, served by c1's istiod 1.31.0: the control plane is 2 minor versions ahead"},
+		"local injector ahead": {func(s *istiod.Settings) { s.InjectorFromPrimary, s.InjectorVersion = false, "1.32.0" },
+			"c3's pods are injected with proxies 1.32.0, served by c1's istiod 1.31.0: the data plane is 1 minor version ahead"},
+	} {
+		got := base()
+		s := got["c3"]
+		c.breakIt(&s)
+		got["c3"] = s
+		f := CompareSettings(st, Effective(st, got))
+		if f == nil || !strings.Contains(f.Observed, c.want) || !strings.Contains(f.Cause, "supported control plane/data plane skew") {
+			t.Errorf("%s: %v\nwant %q", name, f, c.want)
+		}
+	}
+
+	// A URL at the primary's exposed istiod is the primary's istiod; any other is unknown, and said to be.
+	got := base()
+	s := got["c3"]
+	s.InjectorFromPrimary, s.InjectorURL = false, "https://172.18.0.240:15017/inject/cluster/c3/net/network1"
+	got["c3"] = s
+	if e := Effective(st, got)["c3"]; !e.InjectorFromPrimary || e.InjectorVersion != "1.31.0" {
+		t.Errorf("URL at the primary's istiod: %+v", e)
+	}
+	s.InjectorURL = "https://10.9.9.9:15017/inject"
+	got["c3"] = s
+	if e := Effective(st, got)["c3"]; e.InjectorFromPrimary || !strings.Contains(strings.Join(e.Missing, ";"), "injector version") {
+		t.Errorf("URL elsewhere: %+v", e)
+	}
+
+	// A primary whose injector pins an old proxy is as skewed as a remote.
+	got = base()
+	p := got["c2"]
+	p.ProxyVersion = "1.29.0"
+	got["c2"] = p
+	if f := CompareSettings(st, Effective(st, got)); f == nil || !strings.Contains(f.Observed, "c2's pods are injected with proxies 1.29.0, served by its own istiod 1.31.0") {
+		t.Errorf("pinned proxy on a primary: %v", f)
+	}
+}

@@ -23,7 +23,7 @@ func Synced(ctx context.Context, m *Mesh) error {
 		if c.Role != topology.RolePrimary {
 			continue
 		}
-		statuses, err := istiod.ClusterStatuses(ctx, m.Clients[c.Name])
+		statuses, err := istiod.ClusterStatuses(ctx, m.Clients[c.Name], m.Revision(c.Name))
 		if err != nil {
 			return fmt.Errorf("%s: istiod cluster status: %w", c.Name, err)
 		}
@@ -82,7 +82,7 @@ func Endpoints(ctx context.Context, m *Mesh, src string, dsts []string) error {
 		return err
 	}
 	server := m.Istiod(src)
-	eds, err := istiod.ProxyEndpoints(ctx, m.Clients[server], pod+"."+m.Namespace)
+	eds, err := istiod.ProxyEndpoints(ctx, m.Clients[server], m.Revision(src), pod+"."+m.Namespace)
 	if err != nil {
 		return fmt.Errorf("%s's view from istiod in %s: %w", src, server, err)
 	}

@@ -43,7 +43,10 @@ func DeployHelloWorld(ctx context.Context, m *Mesh) error {
 	for i, name := range m.Names() {
 		cs := m.Clients[name].Clientset
 		labels := env.ObjectLabels(m.State.Name)
-		labels[workload.InjectionLabel], labels[workload.ManagedLabel] = "enabled", "true"
+		labels[workload.ManagedLabel] = "true"
+		// The guide labels istio-injection=enabled; a revisioned mesh is labelled for the revision under test.
+		inject, _ := workload.NamespaceLabels(m.Injection(name))
+		maps.Copy(labels, inject)
 		have, created, err := m.Clients[name].EnsureNamespaceWith(ctx, kube.Namespace{Name: HelloNamespace, CreateLabels: labels})
 		if err != nil {
 			return err

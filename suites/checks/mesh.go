@@ -70,6 +70,13 @@ func (m *Mesh) Names() []string {
 	return out
 }
 
+// Revision is the istiod revision serving a cluster's test workloads ("default" for the default one): its own
+// istiod's on a primary, its primary's on a remote.
+func (m *Mesh) Revision(name string) string { return m.State.Mesh.IstiodRevision(name) }
+
+// Injection is how a cluster's test workloads are injected (env.Mesh.InjectionOf).
+func (m *Mesh) Injection(name string) env.Injection { return m.State.Mesh.InjectionOf(name) }
+
 // IstioID is the cluster ID Istio knows cluster name by (istiod's clusterz, remote secrets).
 func (m *Mesh) IstioID(name string) string {
 	if m.State.Mesh != nil {

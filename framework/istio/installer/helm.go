@@ -201,8 +201,8 @@ func (h *helm) InstallGateway(ctx context.Context, t Target, op *render.IstioOpe
 	return h.apply(ctx, t, op, file)
 }
 
-func (h *helm) Verify(ctx context.Context, t Target, primary bool) (string, error) {
-	return verifyControlPlane(ctx, t.Client, primary)
+func (h *helm) Verify(ctx context.Context, t Target, primary bool, rev string) (string, error) {
+	return verifyControlPlane(ctx, t.Client, primary, rev)
 }
 
 // apply writes each release's values next to file and runs `helm upgrade --install` for it, in order (base's CRDs

@@ -144,7 +144,7 @@ func TestHelmInstallerRunsUpgradeInstallPerRelease(t *testing.T) {
 		if err := inst.Install(ctx, tgt, op, opFile); err != nil {
 			t.Fatal(err)
 		}
-		if err := inst.InstallGateway(ctx, tgt, render.EastWestOperator("network2", testHub, testTag), ewFile); err != nil {
+		if err := inst.InstallGateway(ctx, tgt, render.EastWestOperator("network2", testHub, testTag, ""), ewFile); err != nil {
 			t.Fatal(err)
 		}
 	}

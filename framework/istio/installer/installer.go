@@ -15,7 +15,6 @@ import (
 	"github.com/meshconform/meshconform/framework/istio/istiod"
 	"github.com/meshconform/meshconform/framework/istio/render"
 	"github.com/meshconform/meshconform/framework/kube"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -44,8 +43,9 @@ type Installer interface {
 	// InstallGateway installs the gateway described by op without waiting for its pods (they may never run where
 	// no Envoy image exists; the caller judges them).
 	InstallGateway(ctx context.Context, t Target, op *render.IstioOperator, file string) error
-	// Verify checks the control plane the cluster runs and returns istiod's version (primaries) or "" (remotes).
-	Verify(ctx context.Context, t Target, primary bool) (string, error)
+	// Verify checks the control plane of revision rev ("" or "default": the default one) the cluster runs and returns
+	// istiod's version (primaries) or "" (remotes).
+	Verify(ctx context.Context, t Target, primary bool, rev string) (string, error)
 }
 
 // Options name the installer and its tools, as the user gave them; Resolve fills the defaults.
@@ -184,8 +184,8 @@ func (i *istioctl) InstallGateway(ctx context.Context, t Target, _ *render.Istio
 	return nil
 }
 
-func (i *istioctl) Verify(ctx context.Context, t Target, primary bool) (string, error) {
-	return verifyControlPlane(ctx, t.Client, primary)
+func (i *istioctl) Verify(ctx context.Context, t Target, primary bool, rev string) (string, error) {
+	return verifyControlPlane(ctx, t.Client, primary, rev)
 }
 
 func kubeArgs(t Target) []string {
@@ -225,38 +225,49 @@ func (preinstalled) Name() env.Installer                     { return env.Instal
 func (preinstalled) Check() error                            { return nil }
 func (preinstalled) Version(context.Context) (string, error) { return "", nil }
 func (preinstalled) Install(ctx context.Context, t Target, op *render.IstioOperator, _ string) error {
-	_, err := verifyControlPlane(ctx, t.Client, op != nil && op.Spec.Profile != render.ProfileRemote)
+	rev := ""
+	if op != nil {
+		rev = op.Spec.Revision
+	}
+	_, err := verifyControlPlane(ctx, t.Client, op != nil && op.Spec.Profile != render.ProfileRemote, rev)
 	return err
 }
 func (preinstalled) InstallGateway(context.Context, Target, *render.IstioOperator, string) error {
 	return nil
 }
-func (preinstalled) Verify(ctx context.Context, t Target, primary bool) (string, error) {
-	return verifyControlPlane(ctx, t.Client, primary)
+func (preinstalled) Verify(ctx context.Context, t Target, primary bool, rev string) (string, error) {
+	return verifyControlPlane(ctx, t.Client, primary, rev)
 }
 
-// verifyControlPlane checks that a primary runs an istiod Deployment (and returns its version) or that a remote has
-// the injection webhook of the remote profile.
-func verifyControlPlane(ctx context.Context, c *kube.Client, primary bool) (string, error) {
+// verifyControlPlane checks that a primary runs an istiod Deployment of revision rev ("" or "default" for the
+// default one; and returns its version) or that a remote has an injection webhook for it.
+func verifyControlPlane(ctx context.Context, c *kube.Client, primary bool, rev string) (string, error) {
 	cs := c.Clientset
+	if rev == "" {
+		rev = render.DefaultRevision
+	}
 	if !primary {
 		if _, err := cs.CoreV1().Namespaces().Get(ctx, render.Namespace, metav1.GetOptions{}); err != nil {
 			return "", fmt.Errorf("%s: remote has no %s namespace: install the remote profile first: %w", c.Name, render.Namespace, err)
 		}
-		_, err := cs.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, render.InjectorWebhook, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return "", fmt.Errorf("%s: remote has no MutatingWebhookConfiguration %s: the remote profile is not installed", c.Name, render.InjectorWebhook)
+		revs, err := istiod.ReadRevisions(ctx, c)
+		if err != nil {
+			return "", err
+		}
+		if _, ok := revs.Injector(rev); !ok {
+			return "", fmt.Errorf("%s: remote has no injection MutatingWebhookConfiguration for revision %s (%s): the remote "+
+				"profile is not installed", c.Name, rev, render.InjectorWebhookName(rev))
+		}
+		return "", nil
+	}
+	d, err := istiod.Deployment(ctx, c, rev)
+	if err != nil {
+		if render.IsDefaultRevision(rev) {
+			return "", fmt.Errorf("%w: Istio's control plane is not installed (use --installer istioctl to install it)", err)
 		}
 		return "", err
 	}
-	d, err := cs.AppsV1().Deployments(render.Namespace).Get(ctx, "istiod", metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return "", fmt.Errorf("%s: no istiod Deployment in %s: Istio's control plane is not installed (use --installer istioctl to install it)", c.Name, render.Namespace)
-	}
-	if err != nil {
-		return "", fmt.Errorf("%s: get istiod: %w", c.Name, err)
-	}
-	if v := runningIstiodVersion(ctx, c); v != "" {
+	if v := istiod.RunningVersion(ctx, c, rev); v != "" {
 		return v, nil
 	}
 	// Helm's app.kubernetes.io/version is last: development charts say 1.0.0.
@@ -271,37 +282,8 @@ func verifyControlPlane(ctx context.Context, c *kube.Client, primary bool) (stri
 	return d.Labels["app.kubernetes.io/version"], nil
 }
 
-// runningIstiodVersion asks a running istiod for its version (:15014/version, as `istioctl version` does); "" when
-// it cannot.
-func runningIstiodVersion(ctx context.Context, c *kube.Client) string {
-	if c.Config == nil {
-		return ""
-	}
-	pods, err := istiod.RunningPods(ctx, c)
-	if err != nil || len(pods) == 0 {
-		return ""
-	}
-	b, err := c.PortForwardGet(ctx, render.Namespace, pods[0].Name, render.PortMonitoring, "version")
-	if err != nil {
-		return ""
-	}
-	return parseIstiodVersion(string(b))
-}
-
-// parseIstiodVersion reads istiod's /version answer, "<version>-<git revision>-<build status>"
-// (e.g. 1.31-alpha.eed52ebb66ad-eed52ebb66ad-Clean), or a JSON document with clientVersion.version.
-func parseIstiodVersion(s string) string {
-	s = strings.TrimSpace(s)
-	if strings.HasPrefix(s, "{") {
-		v, _ := parseIstioctlVersion([]byte(s))
-		return v
-	}
-	parts := strings.Split(s, "-")
-	if len(parts) < 3 {
-		return s
-	}
-	return strings.Join(parts[:len(parts)-2], "-")
-}
+// parseIstiodVersion reads istiod's /version answer (istiod.ParseVersion).
+func parseIstiodVersion(s string) string { return istiod.ParseVersion(s) }
 
 // imageTag is the tag of an image reference ("" when it has none or is pinned by digest only).
 func imageTag(ref string) string {

@@ -14,13 +14,14 @@ import (
 // ClusterID is the cluster ID Istio knows a cluster by, which istiod's /debug/clusterz and workloads' metadata use.
 // meshconform installs with the topology's cluster names as IDs; a mesh brought preinstalled may use others. A
 // primary's is its istiod's CLUSTER_ID; a remote's is the cluster its injection webhook names (the remote profile's
-// path /inject/cluster/<ID>/net/<network>). "" with no error when the cluster does not say.
-func ClusterID(ctx context.Context, c *kube.Client, primary bool) (string, error) {
+// path /inject/cluster/<ID>/net/<network>). rev is the revision whose istiod or injector is read ("default" for the
+// default one). "" with no error when the cluster does not say.
+func ClusterID(ctx context.Context, c *kube.Client, primary bool, rev string) (string, error) {
 	cs := c.Clientset
 	if primary {
-		d, err := cs.AppsV1().Deployments(render.Namespace).Get(ctx, "istiod", metav1.GetOptions{})
+		d, err := Deployment(ctx, c, rev)
 		if err != nil {
-			return "", fmt.Errorf("%s: get istiod: %w", c.Name, err)
+			return "", err
 		}
 		for _, ctr := range d.Spec.Template.Spec.Containers {
 			for _, e := range ctr.Env {
@@ -31,9 +32,15 @@ func ClusterID(ctx context.Context, c *kube.Client, primary bool) (string, error
 		}
 		return "", nil
 	}
-	wh, err := cs.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, render.InjectorWebhook, metav1.GetOptions{})
+	name := render.InjectorWebhookName(rev)
+	if revs, err := ReadRevisions(ctx, c); err == nil {
+		if in, ok := revs.Injector(rev); ok {
+			name = in.Name
+		}
+	}
+	wh, err := cs.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
-		return "", fmt.Errorf("%s: get MutatingWebhookConfiguration %s: %w", c.Name, render.InjectorWebhook, err)
+		return "", fmt.Errorf("%s: get MutatingWebhookConfiguration %s: %w", c.Name, name, err)
 	}
 	for _, w := range wh.Webhooks {
 		var path string

@@ -32,7 +32,8 @@ func TestInjectionPathCluster(t *testing.T) {
 // The IDs a preinstalled mesh may use differ from the kubeconfig names; they are read where Istio keeps them.
 func TestClusterIDReadsIstiodAndTheRemoteWebhook(t *testing.T) {
 	ctx := context.Background()
-	istiod := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "istiod", Namespace: render.Namespace},
+	istiod := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "istiod", Namespace: render.Namespace,
+		Labels: map[string]string{"app": "istiod", render.RevisionLabel: render.DefaultRevision}},
 		Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{
 			Name: "discovery", Env: []corev1.EnvVar{{Name: "REVISION", Value: "default"}, {Name: "CLUSTER_ID", Value: "prod-east"}}}}}}}}
 	path := render.InjectionPath("prod-west", "net-west")
@@ -55,12 +56,12 @@ func TestClusterIDReadsIstiodAndTheRemoteWebhook(t *testing.T) {
 		{"remote by service", svcRemote, false, "prod-west"},
 	} {
 		c := &kube.Client{Name: "ctx-" + tc.name, Clientset: fake.NewClientset(tc.obj)}
-		got, err := ClusterID(ctx, c, tc.primary)
+		got, err := ClusterID(ctx, c, tc.primary, render.DefaultRevision)
 		if err != nil || got != tc.want {
 			t.Errorf("%s: ClusterID = %q, %v; want %q", tc.name, got, err, tc.want)
 		}
 	}
-	if _, err := ClusterID(ctx, &kube.Client{Name: "empty", Clientset: fake.NewClientset()}, true); err == nil {
+	if _, err := ClusterID(ctx, &kube.Client{Name: "empty", Clientset: fake.NewClientset()}, true, ""); err == nil {
 		t.Error("no istiod: want an error naming it")
 	}
 }

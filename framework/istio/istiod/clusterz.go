@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -92,14 +93,18 @@ func Clusterz(ctx context.Context, c *kube.Client, pod string) ([]byte, error) {
 	return c.PortForwardGet(ctx, render.Namespace, pod, render.PortMonitoring, "debug/clusterz")
 }
 
-// RunningPods lists the running istiod pods of a primary, by name.
-func RunningPods(ctx context.Context, c *kube.Client) ([]corev1.Pod, error) {
+// RunningPods lists the running istiod pods of a primary's revision rev ("default" for the default revision; "" for
+// every revision), by name.
+func RunningPods(ctx context.Context, c *kube.Client, rev string) ([]corev1.Pod, error) {
 	pods, err := c.Clientset.CoreV1().Pods(render.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app=istiod",
 		FieldSelector: "status.phase=Running"})
 	if err != nil {
 		return nil, err
 	}
 	out := Running(pods.Items)
+	if rev != "" {
+		out = slices.DeleteFunc(out, func(p corev1.Pod) bool { return revisionOf(p.Labels) != rev })
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
@@ -152,13 +157,14 @@ func lastErrorLine(log, cluster string) string {
 
 // ClusterStatuses asks a primary's istiod which clusters it knows and their sync status (what
 // `istioctl remote-clusters` shows).
-func ClusterStatuses(ctx context.Context, c *kube.Client) ([]ClusterStatus, error) {
-	pods, err := RunningPods(ctx, c)
+// rev is the istiod revision asked ("default" for the default one).
+func ClusterStatuses(ctx context.Context, c *kube.Client, rev string) ([]ClusterStatus, error) {
+	pods, err := RunningPods(ctx, c, rev)
 	if err != nil {
 		return nil, fmt.Errorf("%s: list istiod pods: %w", c.Name, err)
 	}
 	if len(pods) == 0 {
-		return nil, fmt.Errorf("%s: no running istiod pod in %s", c.Name, render.Namespace)
+		return nil, fmt.Errorf("%s: no running istiod pod of revision %s in %s", c.Name, rev, render.Namespace)
 	}
 	b, err := Clusterz(ctx, c, pods[0].Name)
 	if err != nil {
@@ -169,10 +175,10 @@ func ClusterStatuses(ctx context.Context, c *kube.Client) ([]ClusterStatus, erro
 
 // ProxyEndpoints returns the endpoints istiod sends a connected proxy (or proxyless client) for each of its clusters,
 // as "ip:port", keyed by xDS cluster name (e.g. "outbound|8080||echo.echo.svc.cluster.local"). proxyID is
-// "<pod>.<namespace>". It reads istiod's /debug/edsz, i.e. what istiod computed for that proxy, including the
+// "<pod>.<namespace>"; rev the istiod revision it connects to. It reads istiod's /debug/edsz, i.e. what istiod computed for that proxy, including the
 // translation of another network's endpoints into that network's gateway address.
-func ProxyEndpoints(ctx context.Context, c *kube.Client, proxyID string) (map[string][]string, error) {
-	pods, err := RunningPods(ctx, c)
+func ProxyEndpoints(ctx context.Context, c *kube.Client, rev, proxyID string) (map[string][]string, error) {
+	pods, err := RunningPods(ctx, c, rev)
 	if err != nil {
 		return nil, fmt.Errorf("%s: list istiod pods: %w", c.Name, err)
 	}

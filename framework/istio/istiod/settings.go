@@ -3,10 +3,13 @@ package istiod
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 
 	"github.com/meshconform/meshconform/framework/istio/render"
@@ -16,7 +19,7 @@ import (
 
 // Settings is what a cluster says about its place in the mesh, read from the cluster itself (not from what
 // meshconform asked for): the mesh config istiod and the injector use, the network label, the cluster ID, the root
-// it distributes, and its istiod's version and revision.
+// it distributes, its istiod's version and revision, and what its injector injects.
 type Settings struct {
 	MeshID             string
 	TrustDomain        string
@@ -24,9 +27,21 @@ type Settings struct {
 	Network            string
 	ClusterID          string
 	RootFingerprint    string
-	// Version and Revision are the cluster's istiod's (primaries only): its image tag and istio.io/rev label.
+	// Version and Revision are the cluster's istiod's (primaries only): the version the running istiod reports (its
+	// image tag when it cannot be asked) and its istio.io/rev ("default" for the default revision).
 	Version  string
 	Revision string
+	// ProxyVersion is the tag of the proxy image the cluster's injector injects (its injector ConfigMap's
+	// values.global.proxy.image or values.global.tag): the data plane version; "" when the cluster has no injector
+	// config of its own or it names no tag (then the istiod's own version is injected).
+	ProxyVersion string
+	// Injector says, on a remote, what injects its pods: InjectorFromPrimary when its webhook calls a Service without
+	// pods in the remote (the remote profile's Service for remotePilotAddress: its primary's istiod), else the local
+	// istiod (InjectorVersion read here) or a URL (InjectorURL; whose it is, the comparison decides).
+	Injector            string
+	InjectorFromPrimary bool
+	InjectorURL         string
+	InjectorVersion     string
 	// MeshConfigFrom names the cluster whose mesh config this one uses (a remote served by its primary's istiod), set
 	// by the comparison, not read.
 	MeshConfigFrom string
@@ -63,15 +78,15 @@ func ParseMeshConfig(doc string) (meshID, trustDomain string, aliases []string, 
 	return meshID, trustDomain, mc.TrustDomainAliases, nil
 }
 
-// ReadSettings reads a cluster's Settings. revision names the ConfigMap istio-<revision> ("" for the default
-// revision's "istio").
-func ReadSettings(ctx context.Context, c *kube.Client, primary bool, revision string) (Settings, error) {
+// ReadSettings reads a cluster's Settings for the revision rev under test ("" or "default" for the default one): its
+// mesh config istio[-<rev>], and on a primary the istiod of that revision.
+func ReadSettings(ctx context.Context, c *kube.Client, primary bool, rev string) (Settings, error) {
+	if rev == "" {
+		rev = render.DefaultRevision
+	}
 	var s Settings
 	cs := c.Clientset
-	cmName := "istio"
-	if revision != "" && revision != "default" {
-		cmName += "-" + revision
-	}
+	cmName := render.MeshConfigName(rev)
 	cm, err := cs.CoreV1().ConfigMaps(render.Namespace).Get(ctx, cmName, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
@@ -94,22 +109,127 @@ func ReadSettings(ctx context.Context, c *kube.Client, primary bool, revision st
 	if s.RootFingerprint == "" {
 		s.Missing = append(s.Missing, "root certificate (ConfigMap "+render.Namespace+"/istio-ca-root-cert)")
 	}
-	if s.ClusterID, err = ClusterID(ctx, c, primary); err != nil {
+	if s.ClusterID, err = ClusterID(ctx, c, primary, rev); err != nil {
+		return s, err
+	}
+	if s.ProxyVersion, err = injectedProxyTag(ctx, c, rev); err != nil {
 		return s, err
 	}
 	if primary {
-		d, err := cs.AppsV1().Deployments(render.Namespace).Get(ctx, "istiod", metav1.GetOptions{})
+		d, err := Deployment(ctx, c, rev)
 		if err != nil {
-			return s, fmt.Errorf("%s: get istiod: %w", c.Name, err)
+			return s, err
 		}
-		s.Revision = d.Labels["istio.io/rev"]
-		for _, ctr := range d.Spec.Template.Spec.Containers {
+		s.Revision = revisionOf(d.Labels)
+		if s.Version = RunningVersion(ctx, c, rev); s.Version == "" {
+			s.Version = discoveryTag(d)
+		}
+		if s.Version == "" {
+			s.Missing = append(s.Missing, "istiod version (no running istiod answered, no image tag)")
+		}
+		return s, nil
+	}
+	return s, readInjector(ctx, c, rev, &s)
+}
+
+// readInjector finds what injects a remote's pods for revision rev: the Service or URL its webhook calls, and, when
+// that Service selects pods in the remote (a local injector istiod), their version.
+func readInjector(ctx context.Context, c *kube.Client, rev string, s *Settings) error {
+	revs, err := ReadRevisions(ctx, c)
+	if err != nil {
+		return err
+	}
+	in, ok := revs.Injector(rev)
+	if !ok {
+		s.Missing = append(s.Missing, "injector (no injection webhook for revision "+rev+")")
+		return nil
+	}
+	if in.URL != "" {
+		s.Injector, s.InjectorURL = in.Name+" → "+in.URL, in.URL
+		return nil
+	}
+	ns, name, _ := strings.Cut(in.Service, "/")
+	svc, err := c.Clientset.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		s.Missing = append(s.Missing, "injector (Service "+in.Service+" its webhook "+in.Name+" calls: "+err.Error()+")")
+		return nil
+	}
+	if len(svc.Spec.Selector) == 0 {
+		// The remote profile's istiod Service: an ExternalName or an EndpointSlice of remotePilotAddress, i.e. the
+		// primary's istiod.
+		s.Injector, s.InjectorFromPrimary = in.Name+" → "+in.Service+" (no pods here: the primary's istiod)", true
+		return nil
+	}
+	pods, err := c.Clientset.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{
+		LabelSelector: labels.SelectorFromSet(svc.Spec.Selector).String(), FieldSelector: "status.phase=Running"})
+	if err != nil {
+		return fmt.Errorf("%s: list the pods of Service %s: %w", c.Name, in.Service, err)
+	}
+	s.Injector = in.Name + " → " + in.Service + " (local pods)"
+	for _, p := range pods.Items {
+		for _, ctr := range p.Spec.Containers {
 			if ctr.Name == "discovery" {
-				s.Version = imageTag(ctr.Image)
+				s.InjectorVersion = imageTag(ctr.Image)
 			}
 		}
+		if s.InjectorVersion != "" {
+			break
+		}
 	}
-	return s, nil
+	if s.InjectorVersion == "" {
+		s.Missing = append(s.Missing, "injector version (no running pod of Service "+in.Service+" with a tagged discovery image)")
+	}
+	return nil
+}
+
+// discoveryTag is the image tag of an istiod Deployment's discovery container.
+func discoveryTag(d *appsv1.Deployment) string {
+	for _, ctr := range d.Spec.Template.Spec.Containers {
+		if ctr.Name == "discovery" {
+			return imageTag(ctr.Image)
+		}
+	}
+	return ""
+}
+
+// injectedProxyTag is the proxy image tag the revision's injector config (ConfigMap istio-sidecar-injector[-<rev>],
+// key values) injects: values.global.proxy.image's tag when it names one, else values.global.tag. "" when the cluster
+// has no such ConfigMap or it names no tag.
+func injectedProxyTag(ctx context.Context, c *kube.Client, rev string) (string, error) {
+	cm, err := c.Clientset.CoreV1().ConfigMaps(render.Namespace).Get(ctx, render.InjectorConfigName(rev), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("%s: get ConfigMap %s/%s: %w", c.Name, render.Namespace, render.InjectorConfigName(rev), err)
+	}
+	return ProxyTag(cm.Data["values"]), nil
+}
+
+// ProxyTag reads the tag of the proxy image from an injector ConfigMap's values document (JSON, as istiod's chart
+// writes it).
+func ProxyTag(values string) string {
+	var v struct {
+		Global struct {
+			Tag   any `json:"tag"`
+			Proxy struct {
+				Image string `json:"image"`
+			} `json:"proxy"`
+		} `json:"global"`
+	}
+	if yaml.Unmarshal([]byte(values), &v) != nil {
+		return ""
+	}
+	if t := imageTag(v.Global.Proxy.Image); t != "" {
+		return t
+	}
+	switch t := v.Global.Tag.(type) {
+	case string:
+		return t
+	case float64: // tag: 1.24 read as a number
+		return strconv.FormatFloat(t, 'f', -1, 64)
+	}
+	return ""
 }
 
 // imageTag is the tag of an image reference ("" when it has none or only a digest).

@@ -99,6 +99,15 @@ func controlPlaneReleases(op *IstioOperator) ([]HelmRelease, error) {
 		}
 	}
 	base := map[string]any{}
+	istiodRelease := HelmReleaseIstiod
+	if rev := op.Spec.Revision; rev != "" {
+		// Istio's Helm canary guide: the istiod chart with revision=<rev> in a release of its own (so a second
+		// revision can sit beside it), and the base chart's default revision naming it, so that its validation
+		// webhook calls istiod-<rev> (a Service istiod does not exist in a revision-only install).
+		values["revision"] = rev
+		base["defaultRevision"] = rev
+		istiodRelease = HelmReleaseIstiod + "-" + rev
+	}
 	if op.Spec.Profile == ProfileRemote {
 		// The remote profile is a values profile of both charts (istioctl's remote profile sets values.profile).
 		values["profile"] = ProfileRemote
@@ -106,7 +115,7 @@ func controlPlaneReleases(op *IstioOperator) ([]HelmRelease, error) {
 	}
 	return []HelmRelease{
 		{Name: HelmReleaseBase, Chart: ChartBase, Values: base, Wait: true},
-		{Name: HelmReleaseIstiod, Chart: ChartIstiod, Values: values, Wait: true},
+		{Name: istiodRelease, Chart: ChartIstiod, Values: values, Wait: true},
 	}, nil
 }
 
@@ -169,6 +178,9 @@ func gatewayReleases(op *IstioOperator) ([]HelmRelease, error) {
 	}
 	if len(env) > 0 {
 		values["env"] = env
+	}
+	if rev := op.Spec.Revision; rev != "" {
+		values["revision"] = rev // the gateway chart labels its pods istio.io/rev: the revision's injector injects them
 	}
 	if v := op.Spec.Values; v != nil {
 		if v.Global != nil && v.Global.ImagePullPolicy != "" {

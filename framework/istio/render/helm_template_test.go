@@ -14,7 +14,9 @@ import (
 	"github.com/meshconform/meshconform/framework/images"
 	"github.com/meshconform/meshconform/framework/istio"
 	"github.com/meshconform/meshconform/framework/istio/installer"
+	"github.com/meshconform/meshconform/framework/istio/istiod"
 	"github.com/meshconform/meshconform/framework/istio/render"
+	admissionv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
@@ -140,7 +142,7 @@ func TestHelmTemplateRendersEveryRole(t *testing.T) {
 				}
 				ops := map[string]*render.IstioOperator{c.Name: op}
 				if render.NeedsEastWestGateway(top, c.Name, env.ExposeGateway) {
-					ops[c.Name+"-eastwest"] = render.EastWestOperator(c.Network, render.TestHub, render.TestTag)
+					ops[c.Name+"-eastwest"] = render.EastWestOperator(c.Network, render.TestHub, render.TestTag, "")
 				}
 				for prefix, op := range ops {
 					rels, err := render.HelmReleases(op)
@@ -285,6 +287,80 @@ func checkGateway(t *testing.T, where string, objs map[string]renderedObject, ne
 	for n, p := range render.NetworkGatewayPorts {
 		if ports[n] != p {
 			t.Errorf("%s: port %s = %d, want %d", where, n, ports[n], p)
+		}
+	}
+}
+
+// TestHelmTemplateRevision renders primary-remote installed as revision canary with the real charts: every name
+// carries the revision, the base chart's validation calls istiod-canary, and what istiod.RevisionsOf reads from the
+// rendered Deployments and webhooks chooses canary for both clusters.
+func TestHelmTemplateRevision(t *testing.T) {
+	bin, charts := helmForTest(t)
+	top := render.MustBuiltin(t, "primary-remote")
+	work := t.TempDir()
+	for _, c := range top.Spec.Clusters {
+		in := render.RenderInput{Topology: top, Cluster: c.Name, Hub: render.TestHub, Tag: render.TestTag, Revision: "canary"}
+		if c.IsRemote() {
+			in.RemotePilotAddress = render.TestRemotePilot
+		}
+		op, err := render.ControlPlaneOperator(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rels, err := render.HelmReleases(op)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var deps []appsv1.Deployment
+		var whs []admissionv1.MutatingWebhookConfiguration
+		for _, r := range rels {
+			b, err := r.ValuesYAML()
+			if err != nil {
+				t.Fatal(err)
+			}
+			vf := render.HelmValuesFile(filepath.Join(work, c.Name+".yaml"), r)
+			if err := os.WriteFile(vf, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			objs := helmTemplate(t, bin, charts, r, vf)
+			where := c.Name + "/" + r.Name
+			switch r.Chart {
+			case render.ChartBase:
+				vwc, ok := objs["ValidatingWebhookConfiguration/istiod-default-validator"]
+				if !ok || !strings.Contains(string(vwc.raw), "name: istiod-canary") {
+					t.Errorf("%s: the default validator does not call istiod-canary:\n%s", where, vwc.raw)
+				}
+			case render.ChartIstiod:
+				if r.Name != "istiod-canary" {
+					t.Errorf("%s: release %s, want istiod-canary", where, r.Name)
+				}
+				for k, o := range objs {
+					switch o.Kind {
+					case "Deployment":
+						deps = append(deps, *decodeObject[appsv1.Deployment](t, objs, k))
+					case "MutatingWebhookConfiguration":
+						whs = append(whs, *decodeObject[admissionv1.MutatingWebhookConfiguration](t, objs, k))
+					}
+				}
+				want := []string{"MutatingWebhookConfiguration/istio-sidecar-injector-canary"}
+				if c.IsRemote() {
+					want = append(want, "Service/istiod-canary", "EndpointSlice/istiod-canary")
+				} else {
+					want = append(want, "Deployment/istiod-canary", "ConfigMap/istio-canary", "ConfigMap/istio-sidecar-injector-canary")
+				}
+				for _, k := range want {
+					if _, ok := objs[k]; !ok {
+						t.Errorf("%s: no %s", where, k)
+					}
+				}
+			}
+		}
+		for i := range deps {
+			deps[i].Namespace = render.Namespace // helm template leaves namespaces to the release
+		}
+		tgt, _, err := istiod.RevisionsOf(deps, whs).Choose(c.Name, "", c.IsPrimary())
+		if err != nil || tgt.Revision != "canary" || tgt.Label != render.RevisionLabel || tgt.Value != "canary" {
+			t.Errorf("%s: chose %+v, %v; want istio.io/rev=canary", c.Name, tgt, err)
 		}
 	}
 }

@@ -40,7 +40,7 @@ func renderAllHelm(t *testing.T, top *topology.Topology) map[string][]byte {
 		add(c.Name, op)
 		for _, mode := range []env.IstiodExposure{env.ExposeLoadBalancer, env.ExposeGateway} {
 			if NeedsEastWestGateway(top, c.Name, mode) {
-				add(c.Name+"-eastwest", EastWestOperator(c.Network, testHub, testTag))
+				add(c.Name+"-eastwest", EastWestOperator(c.Network, testHub, testTag, ""))
 			}
 		}
 	}
@@ -165,7 +165,7 @@ func TestHelmRemoteValues(t *testing.T) {
 }
 
 func TestHelmEastWestValues(t *testing.T) {
-	rels, err := HelmReleases(EastWestOperator("network2", testHub, testTag))
+	rels, err := HelmReleases(EastWestOperator("network2", testHub, testTag, ""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,11 +191,11 @@ func TestHelmEastWestValues(t *testing.T) {
 }
 
 func TestHelmReleasesRefuseWhatTheChartsCannotExpress(t *testing.T) {
-	mismatch := EastWestOperator("network1", "", "")
+	mismatch := EastWestOperator("network1", "", "", "")
 	mismatch.Spec.Components.IngressGateways[0].K8s.Env[0].Value = "network9"
-	custom := EastWestOperator("network1", "", "")
+	custom := EastWestOperator("network1", "", "", "")
 	custom.Spec.Components.IngressGateways[0].K8s.Service.Ports[1].Port = 16443
-	unlabelled := EastWestOperator("network1", "", "")
+	unlabelled := EastWestOperator("network1", "", "", "")
 	delete(unlabelled.Spec.Components.IngressGateways[0].Label, NetworkLabel)
 	odd := &IstioOperator{Metadata: OperatorMeta{Name: "x"}, Spec: OperatorSpec{Profile: "demo"}}
 	cases := []struct {

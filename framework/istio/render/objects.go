@@ -13,7 +13,6 @@ const (
 	// ManagedByLabel=ManagedByValue marks the objects meshconform renders.
 	ManagedByLabel = env.ManagedByLabel
 	ManagedByValue = env.ManagedByValue
-	istiodHost     = "istiod.istio-system.svc.cluster.local"
 )
 
 // ManagedLabels are the labels of the objects environment envName renders: managed-by=meshconform and
@@ -58,13 +57,14 @@ func IstiodGateway(envName string) *networkingv1.Gateway {
 	}
 }
 
-// IstiodVirtualService routes the istiod Gateway's ports to istiod (15017 to the Service's webhook port 443).
-func IstiodVirtualService(envName string) *networkingv1.VirtualService {
+// IstiodVirtualService routes the istiod Gateway's ports to the istiod of revision rev ("" for the default one;
+// 15017 to the Service's webhook port 443).
+func IstiodVirtualService(envName, rev string) *networkingv1.VirtualService {
 	route := func(port, dest uint32) *apinetworking.TLSRoute {
 		return &apinetworking.TLSRoute{
 			Match: []*apinetworking.TLSMatchAttributes{{Port: port, SniHosts: []string{"*"}}},
 			Route: []*apinetworking.RouteDestination{{Destination: &apinetworking.Destination{
-				Host: istiodHost, Port: &apinetworking.PortSelector{Number: dest}}}},
+				Host: IstiodHost(rev), Port: &apinetworking.PortSelector{Number: dest}}}},
 		}
 	}
 	return &networkingv1.VirtualService{
@@ -80,7 +80,12 @@ func IstiodVirtualService(envName string) *networkingv1.VirtualService {
 
 // IstiodLoadBalancer is istiod's own LoadBalancer Service for remotes where the east-west gateway cannot run: xDS and
 // CA on 15012, the injection webhook on 15017 (what a remote's EndpointSlice for remotePilotAddress targets) and 443.
-func IstiodLoadBalancer(envName string) *corev1.Service {
+// It selects the istiod of revision rev (any istiod for the default revision, as before revisions).
+func IstiodLoadBalancer(envName, rev string) *corev1.Service {
+	selector := map[string]string{"app": IstiodApp}
+	if !IsDefaultRevision(rev) {
+		selector[RevisionLabel] = rev
+	}
 	port := func(name string, port, target int32) corev1.ServicePort {
 		return corev1.ServicePort{Name: name, Port: port, TargetPort: intstr.FromInt32(target), Protocol: corev1.ProtocolTCP}
 	}
@@ -88,7 +93,7 @@ func IstiodLoadBalancer(envName string) *corev1.Service {
 		ObjectMeta: metav1.ObjectMeta{Name: IstiodLBServiceName, Namespace: Namespace, Labels: ManagedLabels(envName)},
 		Spec: corev1.ServiceSpec{
 			Type:     corev1.ServiceTypeLoadBalancer,
-			Selector: map[string]string{"app": "istiod"},
+			Selector: selector,
 			Ports: []corev1.ServicePort{
 				port("tls-istiod", PortIstiodXDS, PortIstiodXDS),
 				port("tls-webhook", PortIstiodHook, PortIstiodHook),

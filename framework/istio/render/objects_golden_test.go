@@ -17,8 +17,8 @@ func renderObjects(t *testing.T) map[string][]byte {
 	for file, obj := range map[string]any{
 		"cross-network-gateway.yaml": CrossNetworkGateway(goldenEnv),
 		"istiod-gateway.yaml":        IstiodGateway(goldenEnv),
-		"istiod-virtualservice.yaml": IstiodVirtualService(goldenEnv),
-		"istiod-remote-lb.yaml":      IstiodLoadBalancer(goldenEnv),
+		"istiod-virtualservice.yaml": IstiodVirtualService(goldenEnv, ""),
+		"istiod-remote-lb.yaml":      IstiodLoadBalancer(goldenEnv, ""),
 	} {
 		b, err := yaml.Marshal(obj)
 		if err != nil {

@@ -27,7 +27,7 @@ func TestCrossNetworkGateway(t *testing.T) {
 }
 
 func TestIstiodGatewayAndVirtualService(t *testing.T) {
-	gw, vs := IstiodGateway("test"), IstiodVirtualService("test")
+	gw, vs := IstiodGateway("test"), IstiodVirtualService("test", "")
 	ports := map[uint32]bool{}
 	for _, s := range gw.Spec.Servers {
 		ports[s.Port.Number] = true
@@ -54,7 +54,7 @@ func TestIstiodGatewayAndVirtualService(t *testing.T) {
 }
 
 func TestIstiodLoadBalancer(t *testing.T) {
-	svc := IstiodLoadBalancer("test")
+	svc := IstiodLoadBalancer("test", "")
 	if svc.Name != "istiod-remote-lb" || svc.Spec.Type != corev1.ServiceTypeLoadBalancer || svc.Spec.Selector["app"] != "istiod" {
 		t.Errorf("service %s type %s selector %v", svc.Name, svc.Spec.Type, svc.Spec.Selector)
 	}

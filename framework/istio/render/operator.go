@@ -26,7 +26,10 @@ type OperatorMeta struct {
 // OperatorSpec is IstioOperator.spec.
 type OperatorSpec struct {
 	// Profile: minimal (primary: istiod, no ingress gateway, which would need Envoy), remote, or empty (gateways only).
-	Profile    string          `json:"profile"`
+	Profile string `json:"profile"`
+	// Revision installs a revisioned control plane (istiod-<revision>, istio-sidecar-injector-<revision>, pods and
+	// webhooks labelled istio.io/rev=<revision>); on a gateway, the revision that injects it. Empty: the default one.
+	Revision   string          `json:"revision,omitempty"`
 	Hub        string          `json:"hub,omitempty"`
 	Tag        string          `json:"tag,omitempty"`
 	MeshConfig *MeshConfig     `json:"meshConfig,omitempty"`
@@ -196,6 +199,9 @@ type RenderInput struct {
 	Hub, Tag string
 	// RemotePilotAddress is the primary's exposed istiod address (remotes only; required for them).
 	RemotePilotAddress string
+	// Revision installs the control plane (or the remote profile's injector) as that revision; "" or "default": the
+	// default one.
+	Revision string
 }
 
 // ControlPlaneOperator renders the IstioOperator of a cluster's role: the minimal profile with mesh ID, cluster
@@ -209,7 +215,7 @@ func ControlPlaneOperator(in RenderInput) (*IstioOperator, error) {
 	}
 	op := &IstioOperator{APIVersion: operatorAPIVersion, Kind: operatorKind,
 		Metadata: OperatorMeta{Name: ControlPlaneOperatorName},
-		Spec:     OperatorSpec{Hub: in.Hub, Tag: in.Tag}}
+		Spec:     OperatorSpec{Hub: in.Hub, Tag: in.Tag, Revision: installRevision(in.Revision)}}
 	global := &GlobalValues{ImagePullPolicy: pullIfNotPresent, MeshID: t.Spec.Mesh.ID,
 		MultiCluster: &MultiClusterValue{ClusterName: c.Name}, Network: c.Network}
 	switch c.Role {
@@ -238,13 +244,23 @@ func InjectionPath(cluster, network string) string {
 	return "/inject/cluster/" + cluster + "/net/" + network
 }
 
+// installRevision is the revision an IstioOperator names: none for the default one (istioctl and the charts name
+// the default revision's objects without a suffix only when the revision is empty).
+func installRevision(rev string) string {
+	if IsDefaultRevision(rev) {
+		return ""
+	}
+	return rev
+}
+
 // EastWestOperator renders the east-west gateway's IstioOperator (profile empty: gateways only): labels with the
 // network, the requested network view, and a Service with the status, mTLS passthrough, istiod and webhook ports.
-func EastWestOperator(network, hub, tag string) *IstioOperator {
+// revision is the control plane's revision, whose injector injects the gateway ("" for the default one).
+func EastWestOperator(network, hub, tag, revision string) *IstioOperator {
 	return &IstioOperator{APIVersion: operatorAPIVersion, Kind: operatorKind,
 		Metadata: OperatorMeta{Name: EastWestOperatorName},
 		Spec: OperatorSpec{
-			Profile: profileEmpty, Hub: hub, Tag: tag,
+			Profile: profileEmpty, Hub: hub, Tag: tag, Revision: installRevision(revision),
 			Components: &Components{IngressGateways: []GatewayComponent{{
 				Name:    EastWestGatewayName,
 				Enabled: true,

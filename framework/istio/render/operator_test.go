@@ -63,7 +63,7 @@ func renderAll(t *testing.T, top *topology.Topology) map[string][]byte {
 		out[c.Name+".yaml"] = b
 		for _, mode := range []env.IstiodExposure{env.ExposeLoadBalancer, env.ExposeGateway} {
 			if NeedsEastWestGateway(top, c.Name, mode) {
-				b, err := EastWestOperator(c.Network, testHub, testTag).YAML()
+				b, err := EastWestOperator(c.Network, testHub, testTag, "").YAML()
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -225,7 +225,7 @@ func TestRemoteOperatorPerTopology(t *testing.T) {
 }
 
 func TestEastWestOperator(t *testing.T) {
-	m := decoded(t, EastWestOperator("network2", testHub, testTag))
+	m := decoded(t, EastWestOperator("network2", testHub, testTag, ""))
 	if got := path(m, "metadata", "name"); got == ControlPlaneOperatorName || got != EastWestOperatorName {
 		t.Errorf("name = %v: must differ from the control plane's, or istioctl prunes one with the other", got)
 	}

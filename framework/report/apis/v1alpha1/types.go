@@ -84,6 +84,9 @@ type Implementation struct {
 	Tag             string `json:"tag,omitempty"`
 	TrustDomain     string `json:"trustDomain,omitempty"`
 	RootFingerprint string `json:"rootFingerprint,omitempty"`
+	// Revision is the istiod revision (or revision tag) the run was told to test (--revision, the topology's
+	// spec.mesh.revision); each cluster's injection says which revision its workloads were injected by.
+	Revision string `json:"revision,omitempty"`
 }
 
 // Topology is the shape of the mesh that was tested.
@@ -103,6 +106,27 @@ type Cluster struct {
 	Primary string `json:"primary,omitempty"`
 	// BringYourOwn is set for clusters meshconform did not provision.
 	BringYourOwn bool `json:"bringYourOwn,omitempty"`
+	// Injection is how the cluster's test workloads were injected: the namespace label and the istiod revision.
+	Injection *Injection `json:"injection,omitempty"`
+	// Istiods are every istiod revision the cluster runs, with the version each reported.
+	Istiods []Istiod `json:"istiods,omitempty"`
+}
+
+// Injection is the namespace label a cluster's test workloads were injected by and the revision it selects.
+type Injection struct {
+	// Label is e.g. istio-injection=enabled or istio.io/rev=canary.
+	Label string `json:"label"`
+	// Revision is the istiod revision (a tag resolved: Tag names it).
+	Revision string `json:"revision"`
+	Tag      string `json:"tag,omitempty"`
+}
+
+// Istiod is one istiod revision of a cluster.
+type Istiod struct {
+	Revision   string   `json:"revision"`
+	Deployment string   `json:"deployment"`
+	Version    string   `json:"version,omitempty"`
+	Tags       []string `json:"tags,omitempty"`
 }
 
 // Statistics count specs by outcome.
