@@ -229,7 +229,7 @@ func (m *Mesh) viewOf(ctx context.Context, src string) string {
 	if err != nil {
 		return ""
 	}
-	eds, err := istiod.ProxyEndpoints(ctx, m.Clients[m.Istiod(src)], pod+"."+m.Namespace)
+	eds, err := istiod.ProxyEndpoints(ctx, m.Clients[m.Istiod(src)], m.Revision(src), pod+"."+m.Namespace)
 	if err != nil {
 		return ""
 	}

@@ -49,7 +49,7 @@ func MakeClusterLocal(ctx context.Context, m *Mesh, primaries []string) (restore
 		return errors.Join(errs...)
 	}
 	for _, p := range primaries {
-		r, err := istiod.EditMeshConfig(ctx, m.Clients[p], "", istiod.SetClusterLocal(m.Host()))
+		r, err := istiod.EditMeshConfig(ctx, m.Clients[p], m.Revision(p), istiod.SetClusterLocal(m.Host()))
 		if err != nil {
 			return restore, err
 		}
@@ -106,7 +106,7 @@ func StaysLocal(ctx context.Context, m *Mesh, src string, bound time.Duration) (
 	inspect := append(inspectIstiod(server),
 		fmt.Sprintf("kubectl --context %s -n istio-system get configmap istio -o jsonpath='{.data.mesh}' (serviceSettings)", server))
 	cause := causeClusterLocalIgnored
-	if patterns, err := istiod.ClusterLocalFor(ctx, m.Clients[server], "", m.Host()); err == nil && len(patterns) == 0 {
+	if patterns, err := istiod.ClusterLocalFor(ctx, m.Clients[server], m.Revision(server), m.Host()); err == nil && len(patterns) == 0 {
 		cause = fmt.Sprintf(causeClusterLocalMissing, server, src)
 	}
 	return judged, fail(v1alpha1.AreaScoping, cause, inspect, "%s", observed)
@@ -151,7 +151,7 @@ func reachAny(ctx context.Context, m *Mesh, src string, want []string, bound tim
 // echo host cluster-local ("" when it does not or cannot be read).
 func (m *Mesh) ClusterLocalNote(ctx context.Context, src string) string {
 	server := m.Istiod(src)
-	patterns, err := istiod.ClusterLocalFor(ctx, m.Clients[server], "", m.Host())
+	patterns, err := istiod.ClusterLocalFor(ctx, m.Clients[server], m.Revision(server), m.Host())
 	if err != nil || len(patterns) == 0 {
 		return ""
 	}
