@@ -14,7 +14,7 @@ GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 $GO build -o bin/meshconform ./cmd/meshconform
 $GO build -o bin/kind sigs.k8s.io/kind # the kind CLI of the version we link, built from the pinned module
 bin/meshconform images build >/dev/null
-image=meshconform.io/kind-node:v1.34.2
+image=meshconform.io/kind-node:v1.34.2 # images.NodeImage
 id=$(head -c2 /dev/urandom | od -An -tx1 | tr -d ' \n')
 bare=mc-bench-$id envname=bench$id
 tmp=$(mktemp -d)
@@ -22,7 +22,7 @@ cleanup() {
   bin/kind delete cluster --name "$bare-1" >/dev/null 2>&1 || true
   bin/kind delete cluster --name "$bare-2" >/dev/null 2>&1 || true
   docker network rm "$bare" >/dev/null 2>&1 || true
-  [ -f "$tmp/state/environment.yaml" ] && bin/meshconform down --state-dir "$tmp/state" >/dev/null 2>&1 || true
+  [ -f "$tmp/state/environment.json" ] && bin/meshconform down --state-dir "$tmp/state" >/dev/null 2>&1 || true
   rm -rf "$tmp"
 }
 trap cleanup EXIT

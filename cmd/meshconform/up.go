@@ -79,12 +79,20 @@ func up(ctx context.Context, t *topology.Topology, f envFlags, m meshFlags, offl
 		}
 		prebuild = install.Artifacts(mesh)
 	}
-	st, err := provision.Up(ctx, t, provision.Options{StateDir: f.stateDir, Env: name, Offline: offline, Kit: kit,
+	// The dependency graph of `up`: images → networks → clusters → reachability → images into the nodes, then
+	// MetalLB in the background while the mesh's images load and Istio installs; only the steps that create a
+	// LoadBalancer Service (east-west gateway, istiod's address for remotes) wait for their cluster's MetalLB, and
+	// `up` ends when both have.
+	inf, err := provision.Start(ctx, t, provision.Options{StateDir: f.stateDir, Env: name, Offline: offline, Kit: kit,
 		Prebuild: prebuild, Out: os.Stdout})
-	if err != nil || m.skip {
-		return st, err
+	if err != nil {
+		return inf.State, err
 	}
-	return st, install.Install(ctx, t, st, install.Options{Kit: kit, Out: os.Stdout, Istio: mesh})
+	st := inf.State
+	if m.skip {
+		return st, inf.Wait()
+	}
+	return st, install.OnInfra(ctx, t, inf, install.Options{Kit: kit, Out: os.Stdout, Istio: mesh})
 }
 
 func topologyClusterNames(t *topology.Topology) []string {

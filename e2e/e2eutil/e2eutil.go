@@ -82,14 +82,15 @@ func MeshUp(ctx context.Context, name string, mesh istio.Options) *Mesh {
 
 // Up runs (or re-runs: every phase is idempotent) provisioning and installation, restoring what a test broke.
 func (m *Mesh) Up(ctx context.Context) error {
-	st, err := provision.Up(ctx, m.Topology, provision.Options{StateDir: m.StateDir, Offline: true, Kit: m.Kit, Out: GinkgoWriter})
+	// The graph `meshconform up` runs: MetalLB starts while the mesh installs.
+	inf, err := provision.Start(ctx, m.Topology, provision.Options{StateDir: m.StateDir, Offline: true, Kit: m.Kit, Out: GinkgoWriter})
 	if err != nil {
 		return fmt.Errorf("provision %s: %w", m.Topology.Metadata.Name, err)
 	}
-	if err := install.Install(ctx, m.Topology, st, m.InstallOptions()); err != nil {
-		return fmt.Errorf("install %s: %w", m.Topology.Metadata.Name, err)
+	if err := install.OnInfra(ctx, m.Topology, inf, m.InstallOptions()); err != nil {
+		return fmt.Errorf("up %s: %w", m.Topology.Metadata.Name, err)
 	}
-	m.State = st
+	m.State = inf.State
 	return nil
 }
 

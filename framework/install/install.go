@@ -17,6 +17,7 @@ import (
 	"github.com/meshconform/meshconform/framework/images"
 	"github.com/meshconform/meshconform/framework/istio"
 	"github.com/meshconform/meshconform/framework/kube"
+	"github.com/meshconform/meshconform/framework/provision"
 	"github.com/meshconform/meshconform/framework/steps"
 	"github.com/meshconform/meshconform/framework/topology"
 	"github.com/meshconform/meshconform/framework/workload"
@@ -135,6 +136,24 @@ func Install(ctx context.Context, t *topology.Topology, st *env.State, opts Opti
 			return nil
 		})
 	})
+}
+
+// OnInfra installs the mesh on infrastructure provision.Start left finishing: MetalLB starts while the mesh's images
+// load and Istio installs, and only the steps that create a LoadBalancer Service wait for their cluster's MetalLB
+// (istio.Options.LoadBalancers). It returns once both are done; a MetalLB failure is reported as MetalLB's, not as
+// the step that waited for it, and an install failure stops MetalLB's background work.
+func OnInfra(ctx context.Context, t *topology.Topology, inf *provision.Infra, opts Options) error {
+	opts.Istio.LoadBalancers = inf.LoadBalancers
+	if err := Install(ctx, t, inf.State, opts); err != nil {
+		if errors.Is(err, provision.ErrMetalLB) {
+			if werr := inf.Wait(); werr != nil {
+				return werr
+			}
+		}
+		inf.Stop()
+		return err
+	}
+	return inf.Wait()
 }
 
 // Artifacts are the image kit's artifacts Install needs with these mesh options: the workload always, and the kit's

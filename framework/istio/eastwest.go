@@ -35,6 +35,9 @@ func (r *run) eastWest(ctx context.Context, name string) error {
 			return annotate(err, "%s: VirtualService %s", name, render.IstiodVirtualServiceName)
 		}
 	}
+	if err := r.loadBalancers(ctx, name); err != nil {
+		return err
+	}
 	ip, err := waitLoadBalancerIP(ctx, r.clients[name], render.EastWestGatewayName, r.opts.Timeouts.GatewayAddress)
 	if err != nil {
 		return err

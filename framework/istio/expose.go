@@ -25,6 +25,9 @@ func (r *run) exposeIstiod(ctx context.Context, name string) error {
 		if err := c.ApplyService(ctx, want); err != nil {
 			return fmt.Errorf("%s: Service %s: %w", name, render.IstiodLBServiceName, err)
 		}
+		if err := r.loadBalancers(ctx, name); err != nil {
+			return err
+		}
 		ip, err := waitLoadBalancerIP(ctx, c, render.IstiodLBServiceName, r.opts.Timeouts.GatewayAddress)
 		if err != nil {
 			return err

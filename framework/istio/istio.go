@@ -126,6 +126,9 @@ type Options struct {
 	// environment did not create: without it Install refuses before writing anything (env.AdoptFlag). Adopted
 	// objects are labelled as the environment's own, and `down` deletes them.
 	AdoptExistingSecrets bool
+	// LoadBalancers, when set, blocks until a cluster serves LoadBalancer Services (provision.Infra.LoadBalancers:
+	// MetalLB starts while Istio installs); the steps that create one call it first. Nil: they are served.
+	LoadBalancers func(ctx context.Context, cluster string) error
 	// Out receives one progress line per step.
 	Out      io.Writer
 	Timeouts Timeouts

@@ -34,6 +34,22 @@ func LoadBalancerIP(svc *corev1.Service) (ip string, ok bool, err error) {
 	return "", false, nil
 }
 
+// loadBalancers waits until the cluster serves LoadBalancer Services (Options.LoadBalancers: provisioning may still
+// be starting MetalLB), saying so when it has to wait, so the address timeout counts from a load balancer that runs.
+func (r *run) loadBalancers(ctx context.Context, name string) error {
+	if r.opts.LoadBalancers == nil {
+		return nil
+	}
+	began := time.Now()
+	if err := r.opts.LoadBalancers(ctx, name); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if d := time.Since(began); d >= time.Second {
+		r.logf(name, began, "waited for MetalLB")
+	}
+	return nil
+}
+
 // waitLoadBalancerIP waits for a Service's LoadBalancer IP; the timeout names what MetalLB said about it.
 func waitLoadBalancerIP(ctx context.Context, c *kube.Client, name string, timeout time.Duration) (string, error) {
 	var ip string

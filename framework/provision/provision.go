@@ -11,6 +11,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/meshconform/meshconform/framework/clusters"
@@ -49,14 +51,29 @@ type Options struct {
 	Timeouts Timeouts
 }
 
-// Up provisions the topology and returns the environment. An environment of another topology must be down first.
+// Up provisions the topology and returns the environment once MetalLB is ready in every cluster (Start, then
+// Infra.Wait). An environment of another topology must be down first.
 func Up(ctx context.Context, t *topology.Topology, opts Options) (*env.State, error) {
+	inf, err := Start(ctx, t, opts)
+	if err != nil {
+		return inf.State, err
+	}
+	return inf.State, inf.Wait()
+}
+
+// Start provisions the topology up to clusters that answer (images, networks, clusters, reachability, images loaded
+// into the nodes) and then starts MetalLB in every cluster without waiting for it: what comes next (the mesh's
+// images, istiod) does not need a LoadBalancer, and whatever does waits for its cluster with Infra.LoadBalancers.
+// Infra.Wait joins MetalLB. On an error before MetalLB, Infra.State is what was made (nil only when no environment
+// could be read or made).
+func Start(ctx context.Context, t *topology.Topology, opts Options) (*Infra, error) {
 	if opts.Out == nil {
 		opts.Out = io.Discard
 	}
 	if opts.Timeouts == (Timeouts{}) {
 		opts.Timeouts = DefaultTimeouts
 	}
+	inf := &Infra{}
 	st, err := env.Load(opts.StateDir)
 	switch {
 	case errors.Is(err, env.ErrNoEnvironment):
@@ -65,27 +82,29 @@ func Up(ctx context.Context, t *topology.Topology, opts Options) (*env.State, er
 			name = env.DefaultName(opts.StateDir)
 		}
 		if err := env.ValidateName(name); err != nil {
-			return nil, fmt.Errorf("environment name: %w", err)
+			return inf, fmt.Errorf("environment name: %w", err)
 		}
 		st = t.NewState(opts.StateDir, name)
 	case err != nil:
-		return nil, err
+		return inf, err
 	case st.Topology.Name != t.Metadata.Name:
-		return nil, fmt.Errorf("environment of topology %q is up (%s): run `meshconform down` before bringing up %q",
+		return inf, fmt.Errorf("environment of topology %q is up (%s): run `meshconform down` before bringing up %q",
 			st.Topology.Name, st.Path(), t.Metadata.Name)
 	default:
 		st.Topology = t.Record()
 	}
 	if errs := env.CheckKindNames(st.Name, clusterNames(t)); !t.BringYourOwn() && len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return inf, errors.Join(errs...)
 	}
+	inf.State = st
 	// Every topology cluster is recorded with its place in the mesh before anything is made, in topology order.
 	t.RecordClusters(st)
 	p := &run{t: t, st: st, opts: opts}
 	p.steps = steps.New("up", opts.Out, steps.WithSave(st.Save), steps.WithRecord(st.RecordPhase),
 		steps.WithInterruptHint("; `meshconform down` removes what was made"))
+	inf.p = p
 	if t.BringYourOwn() {
-		return st, p.steps.Run(ctx, steps.Step{Name: "clusters (bring your own)", Run: p.bringYourOwn})
+		return inf, p.steps.Run(ctx, steps.Step{Name: "clusters (bring your own)", Run: p.bringYourOwn})
 	}
 	if err := p.steps.Run(ctx,
 		steps.Step{Name: "images", Run: p.images},
@@ -93,12 +112,133 @@ func Up(ctx context.Context, t *topology.Topology, opts Options) (*env.State, er
 		steps.Step{Name: "clusters", Run: p.clusters},
 		steps.Step{Name: "reachability", Run: p.reachability},
 		steps.Step{Name: "load images", Run: p.loadImages},
-		steps.Step{Name: "metallb", Run: p.metallb},
+		steps.Step{Name: "metallb pools", Run: func(context.Context) error { return AssignPools(st) }},
 	); err != nil {
-		return st, err
+		return inf, err
 	}
-	p.logf("infrastructure of %s is up in %s; environment: %s", t.Metadata.Name, p.steps.Elapsed().Round(time.Second), st.Path())
-	return st, nil
+	inf.startMetalLB(ctx)
+	return inf, nil
+}
+
+// Infra is an environment whose clusters answer while MetalLB may still be starting in them.
+type Infra struct {
+	// State is the environment. While MetalLB runs in the background nothing of it is written by Infra: the
+	// caller owns it until Wait, which records the MetalLB phase and saves.
+	State *env.State
+	p     *run
+	began time.Time
+	// ready[cluster] is closed when that cluster's MetalLB is ready or failed (failed[cluster] then holds why).
+	ready  map[string]chan struct{}
+	failed map[string]error
+	done   chan struct{}
+	err    error
+	mu     sync.Mutex // guards failed
+	cancel context.CancelFunc
+	// stopped: Stop ended MetalLB because what ran next failed.
+	stopped atomic.Bool
+}
+
+// startMetalLB installs MetalLB in every cluster in the background. It reads the clusters' records (access and
+// pool, both final by now) and writes none.
+func (inf *Infra) startMetalLB(ctx context.Context) {
+	p := inf.p
+	inf.began, inf.done = time.Now(), make(chan struct{})
+	inf.ready, inf.failed = map[string]chan struct{}{}, map[string]error{}
+	recs := make([]env.Cluster, len(p.st.Clusters))
+	copy(recs, p.st.Clusters)
+	for _, c := range recs {
+		inf.ready[c.Name] = make(chan struct{})
+	}
+	p.logf("metallb ... (in the background: the mesh's images and istiod do not wait for it)")
+	parent := ctx
+	ctx, inf.cancel = context.WithCancel(parent)
+	go func() {
+		defer close(inf.done)
+		errs := make([]error, len(recs))
+		var wg sync.WaitGroup
+		for i, c := range recs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := p.metallbIn(ctx, c)
+				inf.mu.Lock()
+				if err != nil {
+					inf.failed[c.Name] = fmt.Errorf("metallb %s: %w", c.Name, err)
+				}
+				inf.mu.Unlock()
+				errs[i] = err
+				close(inf.ready[c.Name])
+			}()
+		}
+		wg.Wait()
+		inf.err = errors.Join(errs...)
+		took := time.Since(inf.began).Round(time.Second)
+		switch {
+		case parent.Err() != nil:
+			p.logf("metallb interrupted after %s; `meshconform down` removes what was made", took)
+		case inf.stopped.Load():
+			p.logf("metallb stopped after %s: what ran next failed", took)
+		case inf.err != nil:
+			p.logf("metallb failed after %s", took)
+		default:
+			p.logf("metallb done in %s", took)
+		}
+	}()
+}
+
+// LoadBalancers waits until MetalLB serves LoadBalancer Services in cluster (at once for a cluster meshconform did
+// not provision, or when MetalLB is not started). An error wraps ErrMetalLB.
+func (inf *Infra) LoadBalancers(ctx context.Context, cluster string) error {
+	ch, ok := inf.ready[cluster]
+	if !ok {
+		return nil
+	}
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	inf.mu.Lock()
+	defer inf.mu.Unlock()
+	if err := inf.failed[cluster]; err != nil {
+		return fmt.Errorf("%w: %w", ErrMetalLB, err)
+	}
+	return nil
+}
+
+// ErrMetalLB marks a wait for LoadBalancers that ended because MetalLB failed in that cluster.
+var ErrMetalLB = errors.New("MetalLB is not ready")
+
+// Stop ends MetalLB's background work (what depended on it failed) and waits for it; nothing is recorded.
+func (inf *Infra) Stop() {
+	if inf.done == nil {
+		return
+	}
+	inf.stopped.Store(true)
+	inf.cancel()
+	<-inf.done
+}
+
+// Wait joins MetalLB, records its phase, saves the environment and reports the infrastructure up. Call it once,
+// when nothing else writes the environment.
+func (inf *Infra) Wait() error {
+	if inf.done == nil {
+		return nil
+	}
+	<-inf.done
+	defer inf.cancel()
+	p := inf.p
+	if inf.err == nil {
+		p.st.RecordPhase("metallb", time.Since(inf.began).Round(time.Millisecond))
+	}
+	if err := p.steps.Save(); err != nil {
+		return errors.Join(inf.err, err)
+	}
+	if inf.err != nil {
+		return fmt.Errorf("metallb: %w", inf.err)
+	}
+	p.logf("infrastructure of %s is up in %s; environment: %s", p.t.Metadata.Name, p.steps.Elapsed().Round(time.Second), p.st.Path())
+	return nil
 }
 
 type run struct {
@@ -323,24 +463,20 @@ func (p *run) loadImages(ctx context.Context) error {
 	})
 }
 
-func (p *run) metallb(ctx context.Context) error {
-	if err := AssignPools(p.st); err != nil {
+// metallbIn installs MetalLB in one cluster once its nodes are Ready.
+func (p *run) metallbIn(ctx context.Context, c env.Cluster) error {
+	kc, err := kube.New(c.Name, c.Access.Kubeconfig, "")
+	if err != nil {
 		return err
 	}
-	return p.parallel(ctx, func(ctx context.Context, c *env.Cluster) error {
-		kc, err := kube.New(c.Name, c.Access.Kubeconfig, "")
-		if err != nil {
-			return err
-		}
-		if err := kc.WaitNodesReady(ctx, len(c.Nodes), p.opts.Timeouts.NodesReady); err != nil {
-			return err
-		}
-		if err := metallb.Install(ctx, kc, p.st.Name, p.opts.Kit.MetalLBManifest(), c.PoolFirst, c.PoolLast, p.opts.Timeouts.MetalLB); err != nil {
-			return err
-		}
-		p.logf("[%s] MetalLB ready, pool %s-%s", c.Name, c.PoolFirst, c.PoolLast)
-		return nil
-	})
+	if err := kc.WaitNodesReady(ctx, len(c.Nodes), p.opts.Timeouts.NodesReady); err != nil {
+		return err
+	}
+	if err := metallb.Install(ctx, kc, p.st.Name, p.opts.Kit.MetalLBManifest(), c.PoolFirst, c.PoolLast, p.opts.Timeouts.MetalLB); err != nil {
+		return err
+	}
+	p.logf("[%s] MetalLB ready, pool %s-%s", c.Name, c.PoolFirst, c.PoolLast)
+	return nil
 }
 
 // parallel runs fn for every cluster at once (each touches only its own record).
