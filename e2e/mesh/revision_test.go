@@ -149,23 +149,8 @@ var _ = Describe("primary-remote as revision canary", Ordered, Label("e2e", "mes
 		topoFile := filepath.Join(dir, "byo.yaml")
 		Expect(os.WriteFile(topoFile, []byte(b.String()), 0o600)).To(Succeed())
 
-		By("naming a revision the clusters do not run: refused before anything is written, naming what runs")
-		bad := exec.CommandContext(ctx, bin, "up", "--topology", topoFile, "--installer", "preinstalled", "--revision", "stable",
-			"--state-dir", filepath.Join(dir, "bad"), "--skip-preflight")
-		var badOut bytes.Buffer
-		bad.Stdout, bad.Stderr = io.MultiWriter(GinkgoWriter, &badOut), io.MultiWriter(GinkgoWriter, &badOut)
-		Expect(bad.Run()).NotTo(Succeed())
-		Expect(badOut.String()).To(ContainSubstring(`--revision stable: cluster1: revision "stable" not found: it runs revision canary (istiod-canary`))
-		for _, c := range f.e.State.Clusters {
-			ns, err := f.e.Clients[c.Name].Clientset.CoreV1().Namespaces().Get(ctx, workload.DefaultNamespace, metav1.GetOptions{})
-			Expect(err).NotTo(HaveOccurred())
-			Expect(env.OwnerOf(ns.Labels).Mine(f.e.State.Name)).To(BeTrue(), "%s: the refused run took the test namespace", c.Name)
-		}
-		down := exec.CommandContext(ctx, bin, "down", "--state-dir", filepath.Join(dir, "bad"))
-		down.Stdout, down.Stderr = GinkgoWriter, GinkgoWriter
-		Expect(down.Run()).To(Succeed())
-
-		// The brought run is another environment: this environment's test workloads go first, and come back at the end.
+		// The brought run is another environment: this environment's test workloads go first (a
+		// namespace of another environment would be refused before the revision is looked at), and come back at the end.
 		for _, c := range f.e.State.Clusters {
 			Expect(workload.Remove(ctx, f.e.Clients[c.Name], workload.DefaultNamespace)).To(Succeed())
 		}
@@ -179,6 +164,21 @@ var _ = Describe("primary-remote as revision canary", Ordered, Label("e2e", "mes
 			By("restoring the workloads the run's down removed")
 			Expect(f.e.Up(ctx)).To(Succeed())
 		}, NodeTimeout(10*time.Minute))
+		By("naming a revision the clusters do not run: refused before anything is written, naming what runs")
+		bad := exec.CommandContext(ctx, bin, "up", "--topology", topoFile, "--installer", "preinstalled", "--revision", "stable",
+			"--state-dir", filepath.Join(dir, "bad"), "--skip-preflight")
+		var badOut bytes.Buffer
+		bad.Stdout, bad.Stderr = io.MultiWriter(GinkgoWriter, &badOut), io.MultiWriter(GinkgoWriter, &badOut)
+		Expect(bad.Run()).NotTo(Succeed())
+		Expect(badOut.String()).To(ContainSubstring(`--revision stable: cluster1: revision "stable" not found: it runs revision canary (istiod-canary`))
+		for _, c := range f.e.State.Clusters {
+			_, err := f.e.Clients[c.Name].Clientset.CoreV1().Namespaces().Get(ctx, workload.DefaultNamespace, metav1.GetOptions{})
+			Expect(apierrors.IsNotFound(err)).To(BeTrue(), "%s: the refused run made the test namespace (%v)", c.Name, err)
+		}
+		down := exec.CommandContext(ctx, bin, "down", "--state-dir", filepath.Join(dir, "bad"))
+		down.Stdout, down.Stderr = GinkgoWriter, GinkgoWriter
+		Expect(down.Run()).To(Succeed())
+
 		before := fingerprintIstio(ctx, f.e)
 
 		By("naming revision canary: discovered, test namespaces labelled istio.io/rev=canary, every spec that runs here passes")
