@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/onsi/ginkgo/v2/types"
 	"github.com/spf13/cobra"
@@ -19,6 +17,7 @@ import (
 	"github.com/meshconform/meshconform/framework/istio"
 	"github.com/meshconform/meshconform/framework/istio/installer"
 	"github.com/meshconform/meshconform/framework/istio/render"
+	"github.com/meshconform/meshconform/framework/timeouts"
 	"github.com/meshconform/meshconform/framework/topology"
 	"github.com/meshconform/meshconform/suites"
 )
@@ -270,8 +269,7 @@ func (t *testFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringSliceVar(&t.focus, "focus", nil, "run only specs whose text matches this regular expression")
 	cmd.Flags().BoolVarP(&t.verbose, "verbose", "v", true, "print every spec and its steps as it runs")
 	cmd.Flags().BoolVar(&t.noArtifacts, "no-artifacts", false, "do not dump every cluster's state when a spec fails")
-	cmd.Flags().StringToStringVar(&t.timeouts, "timeout", nil, "override a wait, e.g. --timeout sync=5m,warmUp=2m "+
-		"(sync, certs, discovery, gateway, probe, warmUp, docFidelity, failover, suite)")
+	timeoutFlag(cmd, &t.timeouts)
 	cmd.Flags().Float64Var(&t.falseAlarm, "false-alarm", 1e-6, "false-alarm rate of the load-balancing verdict (at most 1e-6)")
 	cmd.Flags().BoolVar(&t.disruptive, "disruptive", false, "run the disruptive specs (they change the mesh on purpose "+
 		"and restore it; label 'disruptive'). Default: on for environments meshconform created, off for brought clusters")
@@ -294,9 +292,6 @@ func (t *testFlags) config(stateDir string) (suites.Config, error) {
 			c.Disruptive = suites.DisruptionOn
 		}
 	}
-	if _, err := c.Timeouts.WithDefaults(); err != nil {
-		return c, fmt.Errorf("--timeout: %w", err)
-	}
 	if t.labelFilter != "" {
 		if _, err := types.ParseLabelFilter(t.labelFilter); err != nil {
 			return c, fmt.Errorf("--label-filter %q: %v (labels: %s)", t.labelFilter, err, labelVocabulary())
@@ -308,29 +303,17 @@ func (t *testFlags) config(stateDir string) (suites.Config, error) {
 	return c, nil
 }
 
-// parseTimeouts reads NAME=DURATION pairs into Timeouts, by the fields' json names.
-func parseTimeouts(in map[string]string) (suites.Timeouts, error) {
-	var t suites.Timeouts
-	v := reflect.ValueOf(&t).Elem()
-	var names []string
-	for i := range v.NumField() {
-		names = append(names, v.Type().Field(i).Tag.Get("json"))
-	}
-	for k, s := range in {
-		i := -1
-		for j, n := range names {
-			if strings.EqualFold(n, k) {
-				i = j
-			}
-		}
-		if i < 0 {
-			return t, fmt.Errorf("--timeout %s: unknown wait; use one of %s", k, strings.Join(names, ", "))
-		}
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			return t, fmt.Errorf("--timeout %s=%s: %w (e.g. 90s or 5m)", k, s, err)
-		}
-		v.Field(i).SetInt(int64(d))
+// timeoutFlag registers --timeout, which sets any of meshconform's waits (framework/timeouts).
+func timeoutFlag(cmd *cobra.Command, into *map[string]string) {
+	cmd.Flags().StringToStringVar(into, "timeout", nil, "override a wait, e.g. --timeout sync=5m,warmUp=2m,metallb=5m ("+
+		strings.Join(timeouts.Names(), ", ")+"; defaults and maxima: README)")
+}
+
+// parseTimeouts reads --timeout's NAME=DURATION pairs, naming every bad one.
+func parseTimeouts(in map[string]string) (timeouts.Timeouts, error) {
+	t, err := timeouts.Parse(in)
+	if err != nil {
+		return t, fmt.Errorf("--timeout: %w", err)
 	}
 	return t, nil
 }

@@ -70,7 +70,7 @@ func newRunCommand() *cobra.Command {
 					}
 				}()
 			}
-			st, err := up(cmd.Context(), t, f, m, offline, skipPreflight)
+			st, err := up(cmd.Context(), t, f, m, tc.Timeouts, offline, skipPreflight)
 			if err != nil {
 				// Before down removes them: what the clusters looked like when up failed.
 				if st != nil && len(st.Clusters) > 0 && tc.ReportDir != "" && !tc.NoArtifacts && cmd.Context().Err() == nil {

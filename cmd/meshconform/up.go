@@ -12,6 +12,7 @@ import (
 	"github.com/meshconform/meshconform/framework/install"
 	"github.com/meshconform/meshconform/framework/istio"
 	"github.com/meshconform/meshconform/framework/provision"
+	"github.com/meshconform/meshconform/framework/timeouts"
 	"github.com/meshconform/meshconform/framework/topology"
 )
 
@@ -20,6 +21,7 @@ func newUpCommand() *cobra.Command {
 	var offline, skipPreflight bool
 	var f envFlags
 	var m meshFlags
+	var timeoutPairs map[string]string
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Provision a topology (networks, kind clusters, reachability, MetalLB) and install the mesh and workloads",
@@ -32,6 +34,10 @@ func newUpCommand() *cobra.Command {
 			if err := m.validate(); err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
+			to, err := parseTimeouts(timeoutPairs)
+			if err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
 			if err := m.requireEnvoy(cmd.Context()); err != nil {
 				return err
 			}
@@ -40,7 +46,7 @@ func newUpCommand() *cobra.Command {
 				return err
 			}
 			defer release()
-			_, err = up(cmd.Context(), t, f, m, offline, skipPreflight)
+			_, err = up(cmd.Context(), t, f, m, to, offline, skipPreflight)
 			return err
 		},
 	}
@@ -49,12 +55,13 @@ func newUpCommand() *cobra.Command {
 	cmd.Flags().StringVar(&networking, "networking", "", "bridged | isolated: override the topology's networking mode")
 	cmd.Flags().BoolVar(&offline, "offline", false, "use images built here even if registries are reachable")
 	cmd.Flags().BoolVar(&skipPreflight, "skip-preflight", false, "do not run the preflight checks first")
+	timeoutFlag(cmd, &timeoutPairs)
 	f.register(cmd)
 	return cmd
 }
 
 // up brings the environment up; the caller holds the state directory's lock.
-func up(ctx context.Context, t *topology.Topology, f envFlags, m meshFlags, offline, skipPreflight bool) (*env.State, error) {
+func up(ctx context.Context, t *topology.Topology, f envFlags, m meshFlags, to timeouts.Timeouts, offline, skipPreflight bool) (*env.State, error) {
 	name, err := f.envName()
 	if err != nil {
 		return nil, err
@@ -84,7 +91,7 @@ func up(ctx context.Context, t *topology.Topology, f envFlags, m meshFlags, offl
 	// LoadBalancer Service (east-west gateway, istiod's address for remotes) wait for their cluster's MetalLB, and
 	// `up` ends when both have.
 	inf, err := provision.Start(ctx, t, provision.Options{StateDir: f.stateDir, Env: name, Offline: offline, Kit: kit,
-		Prebuild: prebuild, Out: os.Stdout})
+		Prebuild: prebuild, Out: os.Stdout, Timeouts: to})
 	if err != nil {
 		return inf.State, err
 	}
@@ -92,7 +99,7 @@ func up(ctx context.Context, t *topology.Topology, f envFlags, m meshFlags, offl
 	if m.skip {
 		return st, inf.Wait()
 	}
-	return st, install.OnInfra(ctx, t, inf, install.Options{Kit: kit, Out: os.Stdout, Istio: mesh})
+	return st, install.OnInfra(ctx, t, inf, install.Options{Kit: kit, Out: os.Stdout, Istio: mesh, Timeouts: to})
 }
 
 func topologyClusterNames(t *topology.Topology) []string {

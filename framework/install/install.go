@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/meshconform/meshconform/framework/clusters"
 	"github.com/meshconform/meshconform/framework/env"
@@ -19,22 +18,18 @@ import (
 	"github.com/meshconform/meshconform/framework/kube"
 	"github.com/meshconform/meshconform/framework/provision"
 	"github.com/meshconform/meshconform/framework/steps"
+	"github.com/meshconform/meshconform/framework/timeouts"
 	"github.com/meshconform/meshconform/framework/topology"
 	"github.com/meshconform/meshconform/framework/workload"
 )
 
-// Timeouts of the install phases.
-type Timeouts struct {
-	// Workloads: every test workload Deployment Available (proxyless pods wait for their xDS bootstrap). Max: 5m.
-	Workloads time.Duration
-}
-
 // Options configure Install.
 type Options struct {
-	Istio    istio.Options
-	Kit      *images.Kit
-	Out      io.Writer
-	Timeouts Timeouts
+	Istio istio.Options
+	Kit   *images.Kit
+	Out   io.Writer
+	// Timeouts: Workloads bounds the install's own wait; Istio's are Istio.Timeouts (zero: the defaults).
+	Timeouts timeouts.Timeouts
 }
 
 // Install loads images (offline environments), installs Istio and deploys the test workloads.
@@ -42,8 +37,12 @@ func Install(ctx context.Context, t *topology.Topology, st *env.State, opts Opti
 	if opts.Out == nil {
 		opts.Out = io.Discard
 	}
-	if opts.Timeouts.Workloads == 0 {
-		opts.Timeouts.Workloads = 4 * time.Minute
+	var err error
+	if opts.Timeouts, err = opts.Timeouts.WithDefaults(); err != nil {
+		return err
+	}
+	if opts.Istio.Timeouts == (timeouts.Timeouts{}) {
+		opts.Istio.Timeouts = opts.Timeouts // one set of budgets for the whole command
 	}
 	if opts.Istio.Out == nil {
 		opts.Istio.Out = opts.Out

@@ -30,6 +30,7 @@ import (
 	"github.com/meshconform/meshconform/framework/istio/render"
 	"github.com/meshconform/meshconform/framework/kube"
 	"github.com/meshconform/meshconform/framework/steps"
+	"github.com/meshconform/meshconform/framework/timeouts"
 	"github.com/meshconform/meshconform/framework/topology"
 	"github.com/meshconform/meshconform/framework/trust"
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
@@ -38,65 +39,15 @@ import (
 // NoteGatewayCannotRun is the note recorded when east-west gateway pods cannot run.
 const NoteGatewayCannotRun = "east-west gateway pods cannot run: the proxyv2 image has no Envoy; multi-network traffic specs will be skipped"
 
-// Timeouts bound every wait of the installation but the installer's own (installer.Options.Timeout). Zero fields take DefaultTimeouts; values above MaxTimeouts are
-// rejected (a wait that long hides a broken environment rather than a slow one).
-type Timeouts struct {
-	// IstiodReady: the istiod Deployment Available. Max 10m.
-	IstiodReady time.Duration
-	// GatewayAddress: a LoadBalancer Service (east-west gateway, istiod-remote-lb) gets its IP. Max 5m.
-	GatewayAddress time.Duration
-	// GatewayPods: how long east-west gateway pods are watched before they are judged unable to run. Max 5m.
-	GatewayPods time.Duration
-	// ReaderToken: the reader service account exists and its token secret is filled. Max 5m.
-	ReaderToken time.Duration
-	// RemoteSync: every primary's istiod reports every cluster synced. Max 10m.
-	RemoteSync time.Duration
-}
+// Timeouts bound every wait of the installation but the installer's own (installer.Options.Timeout): IstiodReady,
+// GatewayAddress, GatewayPods, ReaderToken and RemoteSync of framework/timeouts. Zero fields take the defaults.
+type Timeouts = timeouts.Timeouts
 
-// DefaultTimeouts suit 2-core machines running several kind clusters.
-var DefaultTimeouts = Timeouts{
-	IstiodReady:    3 * time.Minute,
-	GatewayAddress: 2 * time.Minute,
-	GatewayPods:    90 * time.Second,
-	ReaderToken:    time.Minute,
-	RemoteSync:     3 * time.Minute,
-}
-
-// MaxTimeouts are the largest accepted values.
-var MaxTimeouts = Timeouts{
-	IstiodReady:    10 * time.Minute,
-	GatewayAddress: 5 * time.Minute,
-	GatewayPods:    5 * time.Minute,
-	ReaderToken:    5 * time.Minute,
-	RemoteSync:     10 * time.Minute,
-}
-
-// WithDefaults fills zero fields from DefaultTimeouts and rejects values above MaxTimeouts or below zero.
-func (t Timeouts) WithDefaults() (Timeouts, error) {
-	fields := []struct {
-		name     string
-		v        *time.Duration
-		def, max time.Duration
-	}{
-		{"IstiodReady", &t.IstiodReady, DefaultTimeouts.IstiodReady, MaxTimeouts.IstiodReady},
-		{"GatewayAddress", &t.GatewayAddress, DefaultTimeouts.GatewayAddress, MaxTimeouts.GatewayAddress},
-		{"GatewayPods", &t.GatewayPods, DefaultTimeouts.GatewayPods, MaxTimeouts.GatewayPods},
-		{"ReaderToken", &t.ReaderToken, DefaultTimeouts.ReaderToken, MaxTimeouts.ReaderToken},
-		{"RemoteSync", &t.RemoteSync, DefaultTimeouts.RemoteSync, MaxTimeouts.RemoteSync},
-	}
-	var errs []error
-	for _, f := range fields {
-		switch {
-		case *f.v == 0:
-			*f.v = f.def
-		case *f.v < 0:
-			errs = append(errs, fmt.Errorf("istio timeout %s: %s is negative", f.name, *f.v))
-		case *f.v > f.max:
-			errs = append(errs, fmt.Errorf("istio timeout %s: %s exceeds the maximum %s", f.name, *f.v, f.max))
-		}
-	}
-	return t, errors.Join(errs...)
-}
+// DefaultTimeouts and MaxTimeouts are framework/timeouts' defaults and maxima.
+var (
+	DefaultTimeouts = timeouts.Default
+	MaxTimeouts     = timeouts.Max
+)
 
 // Options configure Install.
 type Options struct {

@@ -12,29 +12,6 @@ import (
 	"github.com/meshconform/meshconform/framework/topology"
 )
 
-func TestTimeoutsWithDefaults(t *testing.T) {
-	got, err := Timeouts{RemoteSync: time.Minute}.WithDefaults()
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := DefaultTimeouts
-	want.RemoteSync = time.Minute
-	if got != want {
-		t.Errorf("got %+v, want %+v", got, want)
-	}
-	if _, err := (Timeouts{GatewayPods: time.Hour, IstiodReady: -time.Second}).WithDefaults(); err == nil ||
-		!strings.Contains(err.Error(), "GatewayPods") || !strings.Contains(err.Error(), "IstiodReady") {
-		t.Errorf("err = %v, want both fields named", err)
-	}
-	// Every default is within its maximum.
-	if _, err := DefaultTimeouts.WithDefaults(); err != nil {
-		t.Error(err)
-	}
-	if _, err := MaxTimeouts.WithDefaults(); err != nil {
-		t.Error(err)
-	}
-}
-
 func TestOptionsDefaults(t *testing.T) {
 	top, err := topology.Builtin("multi-primary")
 	if err != nil {

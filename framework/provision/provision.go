@@ -22,19 +22,9 @@ import (
 	"github.com/meshconform/meshconform/framework/metallb"
 	"github.com/meshconform/meshconform/framework/network"
 	"github.com/meshconform/meshconform/framework/steps"
+	"github.com/meshconform/meshconform/framework/timeouts"
 	"github.com/meshconform/meshconform/framework/topology"
 )
-
-// Timeouts of provisioning waits.
-type Timeouts struct {
-	// NodesReady: every node of a cluster Ready after kind returns (CNI pods start). Max sensible: 5m.
-	NodesReady time.Duration
-	// MetalLB: controller, speaker and webhook ready. Max sensible: 5m.
-	MetalLB time.Duration
-}
-
-// DefaultTimeouts are generous for 2-core machines running several clusters.
-var DefaultTimeouts = Timeouts{NodesReady: 4 * time.Minute, MetalLB: 4 * time.Minute}
 
 // Options configure Up.
 type Options struct {
@@ -48,7 +38,8 @@ type Options struct {
 	// exists, so no cluster sits idle waiting on a cold build.
 	Prebuild []string
 	Out      io.Writer
-	Timeouts Timeouts
+	// Timeouts: NodesReady and MetalLB bound provisioning's waits (zero: the defaults).
+	Timeouts timeouts.Timeouts
 }
 
 // Up provisions the topology and returns the environment once MetalLB is ready in every cluster (Start, then
@@ -70,10 +61,11 @@ func Start(ctx context.Context, t *topology.Topology, opts Options) (*Infra, err
 	if opts.Out == nil {
 		opts.Out = io.Discard
 	}
-	if opts.Timeouts == (Timeouts{}) {
-		opts.Timeouts = DefaultTimeouts
-	}
 	inf := &Infra{}
+	var err error
+	if opts.Timeouts, err = opts.Timeouts.WithDefaults(); err != nil {
+		return inf, err
+	}
 	st, err := env.Load(opts.StateDir)
 	switch {
 	case errors.Is(err, env.ErrNoEnvironment):
