@@ -1,6 +1,7 @@
 package timeouts
 
 import (
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -51,6 +52,35 @@ func TestParse(t *testing.T) {
 		"timeouts.probe 1h0m0s: above the maximum 30s"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("err = %v, want %q", err, want)
+		}
+	}
+}
+
+// The README's table of waits is the user's reference: it must say what the code does.
+func TestREADMETable(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string][2]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Split(line, "|")
+		if len(f) == 6 && strings.HasPrefix(strings.TrimSpace(f[1]), "`") {
+			rows[strings.Trim(strings.TrimSpace(f[1]), "`")] = [2]string{strings.TrimSpace(f[2]), strings.TrimSpace(f[3])}
+		}
+	}
+	d, m := reflect.ValueOf(Default), reflect.ValueOf(Max)
+	for i, n := range Names() {
+		row, ok := rows[n]
+		if !ok {
+			t.Errorf("README: no row for wait %s", n)
+			continue
+		}
+		for j, v := range []reflect.Value{d, m} {
+			got, err := time.ParseDuration(row[j])
+			if want := time.Duration(v.Field(i).Int()); err != nil || got != want {
+				t.Errorf("README %s: column %d says %q, the code %s", n, j+1, row[j], want)
+			}
 		}
 	}
 }
