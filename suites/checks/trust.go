@@ -89,6 +89,16 @@ func MutualTLS(ctx context.Context, m *Mesh, src string, reach lb.Reach, warmUp 
 	for _, g := range reach.Groups {
 		groups = append(groups, g.Members)
 	}
+	// A cluster-local echo host decides before any call: no identity across clusters can be checked, and waiting
+	// out the warm-up (the whole trust budget, since a retry warms up again) would only confirm it.
+	if len(reach.Groups) > 1 {
+		if note := m.ClusterLocalNote(ctx, src); note != "" {
+			f := fail(v1alpha1.AreaTrust, note, inspectMeshConfig(m.Istiod(src)),
+				"calls from %s cannot reach %s: their identities could not be checked", src, DescribeReach(reach))
+			f.Final = true
+			return workload.Tally{}, f
+		}
+	}
 	if len(reach.Groups) > 1 {
 		endpoints := map[string]int{}
 		for _, d := range reach.Clusters() {
