@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/kind/pkg/cluster/nodes"
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
 
 	"github.com/meshconform/meshconform/framework/env"
@@ -75,8 +76,26 @@ func WriteKubeconfigs(ctx context.Context, name, network, dir string) (Access, e
 
 // LoadImages copies local docker images into every node of a cluster (what `kind load docker-image` does).
 func LoadImages(ctx context.Context, name string, refs ...string) error {
-	if len(refs) == 0 {
+	return LoadImagesInto(ctx, []string{name}, refs...)
+}
+
+// LoadImagesInto copies local docker images into every node of every named cluster: one `docker save` for all of
+// them (the archive is the slow part to make, and the same for every node), then every node imports it at once.
+func LoadImagesInto(ctx context.Context, names []string, refs ...string) error {
+	if len(refs) == 0 || len(names) == 0 {
 		return nil
+	}
+	var all []nodes.Node
+	p := NewProvider(io.Discard)
+	for _, name := range names {
+		ns, err := p.ListNodes(name)
+		if err != nil {
+			return fmt.Errorf("list nodes of %s: %w", name, err)
+		}
+		if len(ns) == 0 {
+			return fmt.Errorf("cluster %s has no nodes", name)
+		}
+		all = append(all, ns...)
 	}
 	f, err := os.CreateTemp("", "meshconform-images-*.tar")
 	if err != nil {
@@ -87,16 +106,9 @@ func LoadImages(ctx context.Context, name string, refs ...string) error {
 	if out, err := exec.CommandContext(ctx, "docker", append([]string{"save", "-o", f.Name()}, refs...)...).CombinedOutput(); err != nil {
 		return fmt.Errorf("docker save %s: %w: %s", strings.Join(refs, " "), err, out)
 	}
-	nodes, err := NewProvider(io.Discard).ListNodes(name)
-	if err != nil {
-		return fmt.Errorf("list nodes of %s: %w", name, err)
-	}
-	if len(nodes) == 0 {
-		return fmt.Errorf("cluster %s has no nodes", name)
-	}
 	var wg sync.WaitGroup
-	errs := make([]error, len(nodes))
-	for i, n := range nodes {
+	errs := make([]error, len(all))
+	for i, n := range all {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

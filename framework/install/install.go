@@ -82,7 +82,13 @@ func Install(ctx context.Context, t *topology.Topology, st *env.State, opts Opti
 			opts.Istio.Hub, opts.Istio.Tag = images.IstioHub, images.IstioVersion
 			refs = append(refs, images.PilotImage, images.ProxyV2Image)
 		}
-		return forEach(st, true, func(c *env.Cluster) error { return clusters.LoadImages(ctx, c.KindName, refs...) })
+		var names []string
+		for _, c := range st.Clusters {
+			if c.Provisioned {
+				names = append(names, c.KindName)
+			}
+		}
+		return clusters.LoadImagesInto(ctx, names, refs...)
 	}); err != nil {
 		return err
 	}

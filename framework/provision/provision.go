@@ -450,9 +450,11 @@ func (p *run) loadImages(ctx context.Context) error {
 	if len(p.st.Images.Loaded) == 0 {
 		return nil
 	}
-	return p.parallel(ctx, func(ctx context.Context, c *env.Cluster) error {
-		return clusters.LoadImages(ctx, c.KindName, p.st.Images.Loaded...)
-	})
+	var names []string
+	for _, c := range p.st.Clusters {
+		names = append(names, c.KindName)
+	}
+	return clusters.LoadImagesInto(ctx, names, p.st.Images.Loaded...)
 }
 
 // metallbIn installs MetalLB in one cluster once its nodes are Ready.
@@ -469,15 +471,6 @@ func (p *run) metallbIn(ctx context.Context, c env.Cluster) error {
 	}
 	p.logf("[%s] MetalLB ready, pool %s-%s", c.Name, c.PoolFirst, c.PoolLast)
 	return nil
-}
-
-// parallel runs fn for every cluster at once (each touches only its own record).
-func (p *run) parallel(ctx context.Context, fn func(context.Context, *env.Cluster) error) error {
-	recs := make([]*env.Cluster, len(p.st.Clusters))
-	for i := range p.st.Clusters {
-		recs[i] = &p.st.Clusters[i]
-	}
-	return steps.Each(recs, func(c *env.Cluster) error { return fn(ctx, c) })
 }
 
 func (p *run) bringYourOwn(ctx context.Context) error {
