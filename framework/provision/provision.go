@@ -108,7 +108,7 @@ func Start(ctx context.Context, t *topology.Topology, opts Options) (*Infra, err
 	); err != nil {
 		return inf, err
 	}
-	inf.startMetalLB(ctx)
+	inf.startMetalLB(ctx, p.metallbIn)
 	return inf, nil
 }
 
@@ -132,7 +132,7 @@ type Infra struct {
 
 // startMetalLB installs MetalLB in every cluster in the background. It reads the clusters' records (access and
 // pool, both final by now) and writes none.
-func (inf *Infra) startMetalLB(ctx context.Context) {
+func (inf *Infra) startMetalLB(ctx context.Context, install func(context.Context, env.Cluster) error) {
 	p := inf.p
 	inf.began, inf.done = time.Now(), make(chan struct{})
 	inf.ready, inf.failed = map[string]chan struct{}{}, map[string]error{}
@@ -152,13 +152,12 @@ func (inf *Infra) startMetalLB(ctx context.Context) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				err := p.metallbIn(ctx, c)
-				inf.mu.Lock()
-				if err != nil {
-					inf.failed[c.Name] = fmt.Errorf("metallb %s: %w", c.Name, err)
+				if err := install(ctx, c); err != nil {
+					errs[i] = fmt.Errorf("%s: %w", c.Name, err)
 				}
+				inf.mu.Lock()
+				inf.failed[c.Name] = errs[i]
 				inf.mu.Unlock()
-				errs[i] = err
 				close(inf.ready[c.Name])
 			}()
 		}
@@ -193,7 +192,7 @@ func (inf *Infra) LoadBalancers(ctx context.Context, cluster string) error {
 	inf.mu.Lock()
 	defer inf.mu.Unlock()
 	if err := inf.failed[cluster]; err != nil {
-		return fmt.Errorf("%w: %w", ErrMetalLB, err)
+		return fmt.Errorf("%w: metallb %w", ErrMetalLB, err)
 	}
 	return nil
 }
