@@ -301,13 +301,18 @@ func (s *State) Remove() error {
 	return nil
 }
 
-// RecordPhase appends (or replaces) a phase's duration.
-func (s *State) RecordPhase(name string, d time.Duration) {
+// RecordPhase appends (or replaces) a phase's duration, ended now.
+func (s *State) RecordPhase(name string, d time.Duration) { s.RecordPhaseEnded(name, d, time.Now()) }
+
+// RecordPhaseEnded appends (or replaces) a phase that ended at the given time (a phase that ran in the background
+// is recorded after it ended).
+func (s *State) RecordPhaseEnded(name string, d time.Duration, ended time.Time) {
+	ph := Phase{Name: name, Duration: d, Done: ended.UTC()}
 	for i := range s.Phases {
 		if s.Phases[i].Name == name {
-			s.Phases[i] = Phase{Name: name, Duration: d, Done: time.Now().UTC()}
+			s.Phases[i] = ph
 			return
 		}
 	}
-	s.Phases = append(s.Phases, Phase{Name: name, Duration: d, Done: time.Now().UTC()})
+	s.Phases = append(s.Phases, ph)
 }

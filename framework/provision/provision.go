@@ -119,6 +119,7 @@ type Infra struct {
 	State *env.State
 	p     *run
 	began time.Time
+	ended time.Time
 	// ready[cluster] is closed when that cluster's MetalLB is ready or failed (failed[cluster] then holds why).
 	ready  map[string]chan struct{}
 	failed map[string]error
@@ -162,8 +163,8 @@ func (inf *Infra) startMetalLB(ctx context.Context, install func(context.Context
 			}()
 		}
 		wg.Wait()
-		inf.err = errors.Join(errs...)
-		took := time.Since(inf.began).Round(time.Second)
+		inf.err, inf.ended = errors.Join(errs...), time.Now()
+		took := inf.ended.Sub(inf.began).Round(time.Second)
 		switch {
 		case parent.Err() != nil:
 			p.logf("metallb interrupted after %s; `meshconform down` removes what was made", took)
@@ -220,7 +221,7 @@ func (inf *Infra) Wait() error {
 	defer inf.cancel()
 	p := inf.p
 	if inf.err == nil {
-		p.st.RecordPhase("metallb", time.Since(inf.began).Round(time.Millisecond))
+		p.st.RecordPhaseEnded("metallb", inf.ended.Sub(inf.began).Round(time.Millisecond), inf.ended)
 	}
 	if err := p.steps.Save(); err != nil {
 		return errors.Join(inf.err, err)

@@ -475,10 +475,19 @@ func timings(st *env.State, r types.Report, o Options) []v1alpha1.Timing {
 	if st != nil {
 		phases := slices.Clone(st.Phases)
 		sort.SliceStable(phases, func(i, j int) bool { return phases[i].Done.Before(phases[j].Done) })
+		// Phases may overlap (MetalLB runs while the mesh installs): the total is the wall time from the first
+		// phase's start to the last one's end, not their sum.
+		var first, last time.Time
 		for _, p := range phases {
 			out = append(out, timing(p.Name, p.Duration))
-			total += p.Duration
+			if start := p.Done.Add(-p.Duration); first.IsZero() || start.Before(first) {
+				first = start
+			}
+			if p.Done.After(last) {
+				last = p.Done
+			}
 		}
+		total = last.Sub(first)
 	}
 	test := o.TestDuration
 	if test == 0 {
