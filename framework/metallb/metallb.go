@@ -8,6 +8,8 @@ import (
 	"os"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/e2e-framework/klient/decoder"
@@ -37,14 +39,9 @@ func Install(ctx context.Context, c *kube.Client, envName, manifestPath string, 
 		return fmt.Errorf("%s: MetalLB webhook certificate: %w", c.Name, err)
 	}
 	create := decoder.CreateIgnoreAlreadyExists(res)
-	// The manifest's webhook Secret is empty: MetalLB's cert rotator fills it after the controller starts, and the
-	// kubelet refreshes the mounted copy only on its next volume sync (up to a minute later), so the webhook served
-	// after 20 s in one round and 56 s in the next. Created filled, the controller starts with its certificate.
 	fill := func(ctx context.Context, obj k8s.Object) error {
-		if u, ok := obj.(*unstructured.Unstructured); ok && u.GetKind() == "Secret" && u.GetName() == WebhookSecret {
-			if err := unstructured.SetNestedStringMap(u.Object, certs, "stringData"); err != nil {
-				return err
-			}
+		if err := Adjust(obj, certs); err != nil {
+			return err
 		}
 		return create(ctx, obj)
 	}
@@ -69,6 +66,50 @@ func Install(ctx context.Context, c *kube.Client, envName, manifestPath string, 
 			})
 		if err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// Readiness probing of MetalLB's controller and speaker in our clusters: the manifest probes /metrics first after
+// 10 s and then every 10 s, so a pod that serves after 11 s is Ready only at 20 s. Probed from 1 s every 2 s, Ready
+// follows serving within 2 s. Liveness is left as shipped.
+const (
+	readinessDelaySeconds  = 1
+	readinessPeriodSeconds = 2
+)
+
+// Adjust is what Install changes in MetalLB's manifest as it applies it (the decoder yields typed objects for the
+// kinds client-go knows):
+//   - the webhook Secret is created filled with certs: the manifest's is empty, MetalLB's cert rotator fills it after
+//     the controller starts, and the kubelet refreshes the mounted copy only on its next volume sync (up to a minute
+//     later), so the webhook served after 20 s in one round and 56 s in the next;
+//   - the controller's and the speaker's readiness probes start after readinessDelaySeconds and repeat every
+//     readinessPeriodSeconds (what they probe stays MetalLB's).
+func Adjust(obj k8s.Object, certs map[string]string) error {
+	var pod *corev1.PodSpec
+	switch o := obj.(type) {
+	case *corev1.Secret:
+		if o.Name == WebhookSecret {
+			o.StringData = certs
+		}
+		return nil
+	case *appsv1.Deployment:
+		pod = &o.Spec.Template.Spec
+	case *appsv1.DaemonSet:
+		pod = &o.Spec.Template.Spec
+	case *unstructured.Unstructured:
+		switch o.GetKind() {
+		case "Secret", "Deployment", "DaemonSet":
+			return fmt.Errorf("MetalLB manifest: %s %s decoded untyped: its adjustments would be lost", o.GetKind(), o.GetName())
+		}
+		return nil
+	default:
+		return nil
+	}
+	for i := range pod.Containers {
+		if p := pod.Containers[i].ReadinessProbe; p != nil {
+			p.InitialDelaySeconds, p.PeriodSeconds = readinessDelaySeconds, readinessPeriodSeconds
 		}
 	}
 	return nil
