@@ -83,7 +83,9 @@ func MeshUp(ctx context.Context, name string, mesh istio.Options) *Mesh {
 // Up runs (or re-runs: every phase is idempotent) provisioning and installation, restoring what a test broke.
 func (m *Mesh) Up(ctx context.Context) error {
 	// The graph `meshconform up` runs: MetalLB starts while the mesh installs.
-	inf, err := provision.Start(ctx, m.Topology, provision.Options{StateDir: m.StateDir, Offline: true, Kit: m.Kit, Out: GinkgoWriter})
+	// Prebuild as `up` does: the nodes start from the node image holding the mesh's images (images.NodeMeshImage).
+	inf, err := provision.Start(ctx, m.Topology, provision.Options{StateDir: m.StateDir, Offline: true, Kit: m.Kit,
+		Prebuild: install.Artifacts(m.Istio), Out: GinkgoWriter})
 	if err != nil {
 		return fmt.Errorf("provision %s: %w", m.Topology.Metadata.Name, err)
 	}

@@ -76,39 +76,68 @@ func WriteKubeconfigs(ctx context.Context, name, network, dir string) (Access, e
 
 // LoadImages copies local docker images into every node of a cluster (what `kind load docker-image` does).
 func LoadImages(ctx context.Context, name string, refs ...string) error {
-	return LoadImagesInto(ctx, []string{name}, refs...)
+	_, err := LoadImagesInto(ctx, []string{name}, refs...)
+	return err
 }
 
-// LoadImagesInto copies local docker images into every node of every named cluster: one `docker save` for all of
-// them (the archive is the slow part to make, and the same for every node), then every node imports it at once.
-func LoadImagesInto(ctx context.Context, names []string, refs ...string) error {
+// LoadImagesInto copies local docker images into every node of every named cluster that does not hold them yet
+// (the same image ID under that name, as `kind load` decides: a node image that preloads them, or an earlier load):
+// one `docker save` of what is missing anywhere (the archive is the slow part to make, and the same for every node),
+// then every node that lacks something imports it at once. It returns how many nodes imported.
+func LoadImagesInto(ctx context.Context, names []string, refs ...string) (int, error) {
 	if len(refs) == 0 || len(names) == 0 {
-		return nil
+		return 0, nil
 	}
 	var all []nodes.Node
 	p := NewProvider(io.Discard)
 	for _, name := range names {
 		ns, err := p.ListNodes(name)
 		if err != nil {
-			return fmt.Errorf("list nodes of %s: %w", name, err)
+			return 0, fmt.Errorf("list nodes of %s: %w", name, err)
 		}
 		if len(ns) == 0 {
-			return fmt.Errorf("cluster %s has no nodes", name)
+			return 0, fmt.Errorf("cluster %s has no nodes", name)
 		}
 		all = append(all, ns...)
 	}
+	ids, err := localImageIDs(ctx, refs)
+	if err != nil {
+		return 0, err
+	}
+	var lacking []nodes.Node
+	missing := map[string]bool{}
+	for _, n := range all {
+		has := true
+		for _, r := range refs {
+			if id, err := nodeutils.ImageID(n, r); err != nil || id != ids[r] {
+				missing[r], has = true, false
+			}
+		}
+		if !has {
+			lacking = append(lacking, n)
+		}
+	}
+	if len(lacking) == 0 {
+		return 0, nil
+	}
+	var save []string
+	for _, r := range refs {
+		if missing[r] {
+			save = append(save, r)
+		}
+	}
 	f, err := os.CreateTemp("", "meshconform-images-*.tar")
 	if err != nil {
-		return err
+		return 0, err
 	}
 	f.Close()
 	defer os.Remove(f.Name())
-	if out, err := exec.CommandContext(ctx, "docker", append([]string{"save", "-o", f.Name()}, refs...)...).CombinedOutput(); err != nil {
-		return fmt.Errorf("docker save %s: %w: %s", strings.Join(refs, " "), err, out)
+	if out, err := exec.CommandContext(ctx, "docker", append([]string{"save", "-o", f.Name()}, save...)...).CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("docker save %s: %w: %s", strings.Join(save, " "), err, out)
 	}
 	var wg sync.WaitGroup
-	errs := make([]error, len(all))
-	for i, n := range all {
+	errs := make([]error, len(lacking))
+	for i, n := range lacking {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -124,7 +153,24 @@ func LoadImagesInto(ctx context.Context, names []string, refs ...string) error {
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	return len(lacking), errors.Join(errs...)
+}
+
+// localImageIDs are the host docker's image IDs of refs.
+func localImageIDs(ctx context.Context, refs []string) (map[string]string, error) {
+	out, err := exec.CommandContext(ctx, "docker", append([]string{"image", "inspect", "-f", "{{.Id}}"}, refs...)...).Output()
+	if err != nil {
+		return nil, fmt.Errorf("docker image inspect %s: %w", strings.Join(refs, " "), exitDetail(err))
+	}
+	lines := strings.Fields(string(out))
+	if len(lines) != len(refs) {
+		return nil, fmt.Errorf("docker image inspect %s: %d IDs for %d images", strings.Join(refs, " "), len(lines), len(refs))
+	}
+	ids := map[string]string{}
+	for i, r := range refs {
+		ids[r] = lines[i]
+	}
+	return ids, nil
 }
 
 func exitDetail(err error) error {

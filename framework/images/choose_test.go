@@ -211,6 +211,19 @@ func TestDefaultProbeIsBounded(t *testing.T) {
 }
 
 func TestProbeUsesHTTPSProxy(t *testing.T) {
+	// A mesh of the kit's Istio and workload: offline nodes start with their images; a mesh of other images, or
+	// upstream nodes, do not.
+	off := Choose(context.Background(), true)
+	if p := off.WithMesh([]string{"workload", "istio"}); p.NodeImage != NodeMeshImage ||
+		strings.Join(p.Artifacts(), ",") != "node,node-mesh,metallb-manifest" {
+		t.Errorf("kit mesh offline: %+v, artifacts %v", p, p.Artifacts())
+	}
+	if p := off.WithMesh([]string{"workload"}); p.NodeImage != NodeImage {
+		t.Errorf("mesh of other Istio images offline: %+v", p)
+	}
+	if p := (Plan{Source: env.SourceUpstream, NodeImage: UpstreamNodeImage}).WithMesh([]string{"workload", "istio"}); p.NodeImage != UpstreamNodeImage {
+		t.Errorf("upstream: %+v", p)
+	}
 	clearProxyEnv(t)
 	reg := newFakeRegistry(t, http.StatusOK)
 	proxy := newConnectProxy(t, reg, false)
@@ -236,6 +249,19 @@ func TestProbeUsesHTTPSProxy(t *testing.T) {
 }
 
 func TestProbeHonoursNoProxy(t *testing.T) {
+	// A mesh of the kit's Istio and workload: offline nodes start with their images; a mesh of other images, or
+	// upstream nodes, do not.
+	off := Choose(context.Background(), true)
+	if p := off.WithMesh([]string{"workload", "istio"}); p.NodeImage != NodeMeshImage ||
+		strings.Join(p.Artifacts(), ",") != "node,node-mesh,metallb-manifest" {
+		t.Errorf("kit mesh offline: %+v, artifacts %v", p, p.Artifacts())
+	}
+	if p := off.WithMesh([]string{"workload"}); p.NodeImage != NodeImage {
+		t.Errorf("mesh of other Istio images offline: %+v", p)
+	}
+	if p := (Plan{Source: env.SourceUpstream, NodeImage: UpstreamNodeImage}).WithMesh([]string{"workload", "istio"}); p.NodeImage != UpstreamNodeImage {
+		t.Errorf("upstream: %+v", p)
+	}
 	clearProxyEnv(t)
 	reg := newFakeRegistry(t, http.StatusOK)
 	proxy := newConnectProxy(t, reg, false)
@@ -254,6 +280,19 @@ func TestProbeHonoursNoProxy(t *testing.T) {
 }
 
 func TestProbeReportsAProxyThatRefuses(t *testing.T) {
+	// A mesh of the kit's Istio and workload: offline nodes start with their images; a mesh of other images, or
+	// upstream nodes, do not.
+	off := Choose(context.Background(), true)
+	if p := off.WithMesh([]string{"workload", "istio"}); p.NodeImage != NodeMeshImage ||
+		strings.Join(p.Artifacts(), ",") != "node,node-mesh,metallb-manifest" {
+		t.Errorf("kit mesh offline: %+v, artifacts %v", p, p.Artifacts())
+	}
+	if p := off.WithMesh([]string{"workload"}); p.NodeImage != NodeImage {
+		t.Errorf("mesh of other Istio images offline: %+v", p)
+	}
+	if p := (Plan{Source: env.SourceUpstream, NodeImage: UpstreamNodeImage}).WithMesh([]string{"workload", "istio"}); p.NodeImage != UpstreamNodeImage {
+		t.Errorf("upstream: %+v", p)
+	}
 	clearProxyEnv(t)
 	reg := newFakeRegistry(t, http.StatusOK)
 	proxy := newConnectProxy(t, reg, true)
@@ -273,6 +312,19 @@ func TestChoose(t *testing.T) {
 	if p := Choose(context.Background(), true); p.Source != env.SourceOffline || p.Reason != "--offline" ||
 		p.NodeImage != NodeImage || strings.Join(p.Artifacts(), ",") != "node,metallb-manifest" {
 		t.Fatalf("forced offline: %+v, artifacts %v", p, p.Artifacts())
+	}
+	// A mesh of the kit's Istio and workload: offline nodes start with their images; a mesh of other images, or
+	// upstream nodes, do not.
+	off := Choose(context.Background(), true)
+	if p := off.WithMesh([]string{"workload", "istio"}); p.NodeImage != NodeMeshImage ||
+		strings.Join(p.Artifacts(), ",") != "node,node-mesh,metallb-manifest" {
+		t.Errorf("kit mesh offline: %+v, artifacts %v", p, p.Artifacts())
+	}
+	if p := off.WithMesh([]string{"workload"}); p.NodeImage != NodeImage {
+		t.Errorf("mesh of other Istio images offline: %+v", p)
+	}
+	if p := (Plan{Source: env.SourceUpstream, NodeImage: UpstreamNodeImage}).WithMesh([]string{"workload", "istio"}); p.NodeImage != UpstreamNodeImage {
+		t.Errorf("upstream: %+v", p)
 	}
 	clearProxyEnv(t)
 	reg := newFakeRegistry(t, http.StatusOK)

@@ -67,6 +67,37 @@ func init() {
 	})
 }
 
+// NodeMeshImage is the node image with the mesh's images preloaded too (the kit's Istio pilot and proxyv2, and the
+// test workload): an offline environment whose mesh runs the kit's build starts its nodes with them, instead of
+// copying 190 MB into every node after the clusters are up (the longest step left on `up`'s critical path, 9-24 s).
+var NodeMeshImage = "meshconform.io/kind-node-mesh:" + KubernetesVersion
+
+func init() {
+	register(&artifact{
+		name:    "node-mesh",
+		title:   "kind node image " + NodeMeshImage + " (the node image with Istio's and the workload's images preloaded)",
+		deps:    []string{"node", "istio", "workload"},
+		stamp:   func(*Kit) string { return newHasher("node-mesh", nodeRecipe).sum() },
+		present: imagesPresent(NodeMeshImage),
+		build: func(ctx context.Context, k *Kit, stamp string, log io.Writer) error {
+			work, err := os.MkdirTemp(filepath.Join(k.opts.CacheDir, "build"), "node-mesh-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(work)
+			archive := filepath.Join(work, "images.tar")
+			if err := run(ctx, log, "", nil, "docker", "save", "-o", archive, PilotImage, ProxyV2Image, k.WorkloadImage()); err != nil {
+				return fmt.Errorf("save mesh images: %w", err)
+			}
+			return preload(ctx, log, NodeImage, archive, stamp, NodeMeshImage)
+		},
+		public: true,
+	})
+}
+
+// MeshPreloaded are the images NodeMeshImage holds beyond NodeImage.
+func (k *Kit) MeshPreloaded() []string { return []string{PilotImage, ProxyV2Image, k.WorkloadImage()} }
+
 // nodeRecipe names the recipe's revision: bump it when buildNode changes in a way the inputs do not show.
 const nodeRecipe = "node-recipe-2"
 
@@ -127,7 +158,7 @@ func buildNode(ctx context.Context, k *Kit, stamp string, log io.Writer) error {
 		return err
 	}
 	defer func() { _ = run(context.WithoutCancel(ctx), log, "", nil, "docker", "rmi", base) }()
-	return preload(ctx, log, base, archive, stamp)
+	return preload(ctx, log, base, archive, stamp, NodeImage)
 }
 
 // componentImages builds the control-plane, CNI and pause images with the names kubeadm and our manifests expect.
@@ -342,9 +373,9 @@ func criBaseSpec(raw []byte) ([]byte, error) {
 	return json.MarshalIndent(spec, "", "  ")
 }
 
-// preload starts the base image with containerd running inside, imports the component images the way kind's node
-// image builder does (pinned, not unpacked), and commits the result as the node image.
-func preload(ctx context.Context, log io.Writer, base, archive, stamp string) error {
+// preload starts the base image with containerd running inside, imports the archive's images the way kind's node
+// image builder does (pinned, not unpacked), and commits the result as target.
+func preload(ctx context.Context, log io.Writer, base, archive, stamp, target string) error {
 	name := fmt.Sprintf("meshconform-node-build-%d", time.Now().UnixNano())
 	if err := run(ctx, log, "", nil, "docker", "run", "-d", "--privileged", "--name", name,
 		"--label", "io.meshconform.build=node", "--entrypoint=sleep", base, "infinity"); err != nil {
@@ -370,6 +401,8 @@ func preload(ctx context.Context, log io.Writer, base, archive, stamp string) er
 	if ready != nil {
 		return fmt.Errorf("containerd in build container did not start: %w", ready)
 	}
+	// Not unpacked: the build container's containerd runs on docker's overlay, where its overlayfs snapshotter cannot;
+	// a node unpacks an image when it first runs it.
 	if err := exec("ctr", "-n", "k8s.io", "images", "import", "--label=io.cri-containerd.pinned=pinned",
 		"--all-platforms", "--no-unpack", "--digests", "/images.tar"); err != nil {
 		return fmt.Errorf("import images into node containerd: %w", err)
@@ -388,8 +421,8 @@ func preload(ctx context.Context, log io.Writer, base, archive, stamp string) er
 	for _, c := range spec.changes(stamp) {
 		args = append(args, "--change", c)
 	}
-	return replacing(ctx, log, NodeImage, func() error {
-		if err := run(ctx, log, "", nil, "docker", append(args, name, NodeImage)...); err != nil {
+	return replacing(ctx, log, target, func() error {
+		if err := run(ctx, log, "", nil, "docker", append(args, name, target)...); err != nil {
 			return fmt.Errorf("commit node image: %w", err)
 		}
 		return nil

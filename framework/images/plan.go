@@ -26,6 +26,7 @@ var typical = map[string]time.Duration{
 	"bin-helm":          2 * time.Minute,
 	"rootfs":            3 * time.Minute,
 	"node":              40 * time.Second,
+	"node-mesh":         25 * time.Second,
 	"metallb":           5 * time.Second,
 	"istio":             10 * time.Second,
 	"workload":          3 * time.Second,

@@ -88,7 +88,11 @@ func Install(ctx context.Context, t *topology.Topology, st *env.State, opts Opti
 				names = append(names, c.KindName)
 			}
 		}
-		return clusters.LoadImagesInto(ctx, names, refs...)
+		n, err := clusters.LoadImagesInto(ctx, names, refs...)
+		if err == nil && n == 0 && len(names) > 0 {
+			logf("every node holds them already (%s)", strings.Join(refs, ", "))
+		}
+		return err
 	}); err != nil {
 		return err
 	}

@@ -266,7 +266,7 @@ func (p *run) images(ctx context.Context) error {
 		where = e.Host
 	}
 	p.logf("engine: docker %s (%s)", e.Version, where)
-	plan := images.Choose(ctx, p.opts.Offline)
+	plan := images.Choose(ctx, p.opts.Offline).WithMesh(p.opts.Prebuild)
 	p.st.Images = env.Images{Source: plan.Source, Reason: plan.Reason, NodeImage: plan.NodeImage, Loaded: plan.Load}
 	p.logf("images: %s (%s)", plan.Source, plan.Reason)
 	switch {
@@ -454,7 +454,8 @@ func (p *run) loadImages(ctx context.Context) error {
 	for _, c := range p.st.Clusters {
 		names = append(names, c.KindName)
 	}
-	return clusters.LoadImagesInto(ctx, names, p.st.Images.Loaded...)
+	_, err := clusters.LoadImagesInto(ctx, names, p.st.Images.Loaded...)
+	return err
 }
 
 // metallbIn installs MetalLB in one cluster once its nodes are Ready.
