@@ -18,6 +18,8 @@ import (
 	"strings"
 	"time"
 
+	gtypes "github.com/onsi/ginkgo/v2/types"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
@@ -194,7 +196,8 @@ var _ = Describe("primary-remote as revision canary", Ordered, Label("e2e", "mes
 		Expect(out.String()).To(ContainSubstring("cluster1: preinstalled istiod revision canary"))
 		Expect(out.String()).To(ContainSubstring("test namespaces labelled istio.io/rev=canary"))
 		Expect(out.String()).To(ContainSubstring("injected by revision canary (istio.io/rev=canary)"))
-		Expect(out.String()).To(ContainSubstring("[PASSED] Mesh configuration injects every test workload by the istiod revision under test"))
+		Expect(specStates(filepath.Join(reportDir, "ginkgo-report.json"))).To(
+			HaveKeyWithValue("injects every test workload by the istiod revision under test", "passed"))
 
 		var report struct {
 			Implementation struct {
@@ -259,3 +262,20 @@ var _ = Describe("primary-remote as revision canary", Ordered, Label("e2e", "mes
 		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
 	}, NodeTimeout(10*time.Minute))
 })
+
+// specStates maps each It's text to its state ("passed", "failed", ...) in a Ginkgo JSON report.
+func specStates(path string) map[string]string {
+	raw, err := os.ReadFile(path)
+	Expect(err).NotTo(HaveOccurred())
+	var suites []gtypes.Report
+	Expect(json.Unmarshal(raw, &suites)).To(Succeed())
+	out := map[string]string{}
+	for _, r := range suites {
+		for _, sr := range r.SpecReports {
+			if sr.LeafNodeType == gtypes.NodeTypeIt {
+				out[sr.LeafNodeText] = sr.State.String()
+			}
+		}
+	}
+	return out
+}
