@@ -83,6 +83,11 @@ func newRunCommand() *cobra.Command {
 				return err
 			}
 			for _, c := range st.Clusters {
+				if !c.Provisioned { // a brought cluster: meshconform knows its kubeconfig, not its nodes or pool
+					fmt.Printf("cluster %-10s %-7s network %-9s brought (%s, context %s)\n", c.Name, c.Role, c.Network,
+						c.Access.Kubeconfig, c.Access.Context)
+					continue
+				}
 				fmt.Printf("cluster %-10s %-7s network %-9s nodes %d, API %s, LB pool %s-%s\n", c.Name, c.Role, c.Network,
 					len(c.Nodes), c.Access.ControlPlaneIP, c.PoolFirst, c.PoolLast)
 			}
