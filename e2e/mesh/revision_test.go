@@ -9,6 +9,7 @@ package mesh_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -233,27 +234,28 @@ var _ = Describe("primary-remote as revision canary", Ordered, Label("e2e", "mes
 	It("fails config-injection-revision when cluster2's test namespace loses its revision label, naming the revision and the label", func(ctx SpecContext) {
 		cs := f.e.Clients["cluster2"].Clientset
 		Expect(checks.InjectionRevision(ctx, f.m)).To(Succeed(), "healthy before the break")
-		patch := func(value any) {
+		// ctx is the caller's: the cleanup runs after the spec's own context has ended.
+		patch := func(ctx context.Context, value any) {
 			b, err := json.Marshal(map[string]any{"metadata": map[string]any{"labels": map[string]any{render.RevisionLabel: value}}})
 			Expect(err).NotTo(HaveOccurred())
 			_, err = cs.CoreV1().Namespaces().Patch(ctx, workload.DefaultNamespace, types.MergePatchType, b, metav1.PatchOptions{})
 			Expect(err).NotTo(HaveOccurred())
 		}
 		DeferCleanup(func(ctx SpecContext) {
-			patch(canaryRevision)
+			patch(ctx, canaryRevision)
 			restartWorkloads(ctx, f.e, "cluster2")
 			Expect(checks.InjectionRevision(ctx, f.m)).To(Succeed(), "after the restore")
 		}, NodeTimeout(5*time.Minute))
 
 		By("removing istio.io/rev from cluster2's namespace")
-		patch(nil)
+		patch(ctx, nil)
 		err := checks.InjectionRevision(ctx, f.m)
 		failsWith(Default, err, "config", "namespace echo has no istio.io/rev label (wants istio.io/rev=canary): nothing injects it")
 		Expect(err.Error()).To(ContainSubstring("cluster2 (revision canary, istio.io/rev=canary)"))
 		Expect(err.Error()).To(ContainSubstring("label namespace echo --overwrite istio.io/rev=canary istio-injection-"))
 
 		By("labelling it for a revision that is not there and restarting its pods: they come up uninjected")
-		patch("stable")
+		patch(ctx, "stable")
 		pods := cs.CoreV1().Pods(workload.DefaultNamespace)
 		Expect(pods.DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})).To(Succeed())
 		Eventually(func(g Gomega) {
