@@ -104,16 +104,28 @@ func LoadImagesInto(ctx context.Context, names []string, refs ...string) (int, e
 	if err != nil {
 		return 0, err
 	}
+	// Asked of every node at once: each answer is a `crictl inspecti` per image inside the node.
+	lacks := make([][]string, len(all))
+	var wg sync.WaitGroup
+	for i, n := range all {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, r := range refs {
+				if id, err := nodeutils.ImageID(n, r); err != nil || id != ids[r] {
+					lacks[i] = append(lacks[i], r)
+				}
+			}
+		}()
+	}
+	wg.Wait()
 	var lacking []nodes.Node
 	missing := map[string]bool{}
-	for _, n := range all {
-		has := true
-		for _, r := range refs {
-			if id, err := nodeutils.ImageID(n, r); err != nil || id != ids[r] {
-				missing[r], has = true, false
-			}
+	for i, n := range all {
+		for _, r := range lacks[i] {
+			missing[r] = true
 		}
-		if !has {
+		if len(lacks[i]) > 0 {
 			lacking = append(lacking, n)
 		}
 	}
@@ -135,7 +147,6 @@ func LoadImagesInto(ctx context.Context, names []string, refs ...string) (int, e
 	if out, err := exec.CommandContext(ctx, "docker", append([]string{"save", "-o", f.Name()}, save...)...).CombinedOutput(); err != nil {
 		return 0, fmt.Errorf("docker save %s: %w: %s", strings.Join(save, " "), err, out)
 	}
-	var wg sync.WaitGroup
 	errs := make([]error, len(lacking))
 	for i, n := range lacking {
 		wg.Add(1)
