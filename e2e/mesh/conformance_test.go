@@ -19,7 +19,10 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 	apinetworking "istio.io/api/networking/v1"
+	apitype "istio.io/api/type/v1beta1"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -453,6 +456,97 @@ func multiPrimaryChecks(f *fixture) {
 		Expect(checks.SharedRoot(ctx, f.m).Error()).To(ContainSubstring(other.RootFingerprint()[:16]),
 			"the diagnosis does not name the second root")
 	}, NodeTimeout(15*time.Minute))
+}
+
+// userLocalityRule is what the issue measured: a user's own DestinationRule for the echo host with locality load
+// balancing (not meshconform's: no labels), optionally selecting pods.
+func userLocalityRule(name, host string, selector map[string]string) *networkingv1.DestinationRule {
+	dr := &networkingv1.DestinationRule{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: workload.DefaultNamespace}}
+	dr.Spec.Host = workload.DefaultService
+	dr.Spec.TrafficPolicy = &apinetworking.TrafficPolicy{
+		LoadBalancer: &apinetworking.LoadBalancerSettings{LocalityLbSetting: &apinetworking.LocalityLoadBalancerSetting{
+			Enabled: wrapperspb.Bool(true)}},
+		OutlierDetection: &apinetworking.OutlierDetection{Consecutive_5XxErrors: wrapperspb.UInt32(5), Interval: durationpb.New(10 * time.Second)},
+	}
+	if selector != nil {
+		dr.Spec.WorkloadSelector = &apitype.WorkloadSelector{MatchLabels: selector}
+	}
+	return dr
+}
+
+// applyUser creates a user's object in every primary (as a user would: no meshconform labels) and deletes it at
+// cleanup.
+func applyUserRule(f *fixture, ctx context.Context, dr *networkingv1.DestinationRule) {
+	GinkgoHelper()
+	for _, name := range f.m.Primaries() {
+		ic, err := istioclient.NewForConfig(f.e.Clients[name].Config)
+		Expect(err).NotTo(HaveOccurred())
+		_, err = ic.NetworkingV1().DestinationRules(dr.Namespace).Create(ctx, dr.DeepCopy(), metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func(ctx SpecContext) {
+			err := ic.NetworkingV1().DestinationRules(dr.Namespace).Delete(ctx, dr.Name, metav1.DeleteOptions{})
+			Expect(err == nil || apierrors.IsNotFound(err)).To(BeTrue(), "delete %s/%s: %v", dr.Namespace, dr.Name, err)
+		})
+	}
+}
+
+// coexistChecks: specs that add mesh config coexist with the user's (issue 14 item 6).
+func coexistChecks(f *fixture) {
+	It("keeps the trust spec's mTLS in force beside a user's locality DestinationRule for the echo host, and names a user's rule that would decide instead", Label("coexist"), func(ctx SpecContext) {
+		host := f.m.Host()
+		By("a user's locality DestinationRule for the echo host, older than anything the spec applies")
+		applyUserRule(f, ctx, userLocalityRule("user-locality", host, nil))
+
+		By("the measured broken state: a catch-all ISTIO_MUTUAL rule added after it (what the spec applied before) does not take effect")
+		for _, name := range f.m.Names() {
+			Expect(workload.RequireMTLS(ctx, f.e.Clients[name], f.e.State.Name, f.m.Namespace)).To(Succeed())
+			DeferCleanup(workload.RemoveRequireMTLS, f.e.Clients[name], f.m.Namespace)
+		}
+		ic, err := istioclient.NewForConfig(f.e.Clients["cluster1"].Config)
+		Expect(err).NotTo(HaveOccurred())
+		catchAll := &networkingv1.DestinationRule{ObjectMeta: metav1.ObjectMeta{Name: "catch-all-mtls", Namespace: f.m.Namespace,
+			Labels: env.ObjectLabels(f.e.State.Name)}}
+		catchAll.Spec.Host = host
+		catchAll.Spec.TrafficPolicy = &apinetworking.TrafficPolicy{Tls: &apinetworking.ClientTLSSettings{Mode: apinetworking.ClientTLSSettings_ISTIO_MUTUAL}}
+		_, err = ic.NetworkingV1().DestinationRules(f.m.Namespace).Create(ctx, catchAll, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		start := time.Now()
+		Eventually(func(g Gomega) {
+			_, err := checks.MutualTLS(ctx, f.m, "cluster1", f.m.ReachGroups("cluster1"), 10*time.Second)
+			failsWith(g, err, "trust", "calls from cluster1 failed under STRICT mTLS")
+			g.Expect(err.Error()).To(ContainSubstring("DestinationRule echo/user-locality (host echo, trafficPolicy {loadBalancer.localityLbSetting"))
+		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(time.Second).Should(Succeed())
+		GinkgoWriter.Printf("catch-all rule behind the user's: diagnosed after %s\n", time.Since(start).Round(time.Second))
+		Expect(ic.NetworkingV1().DestinationRules(f.m.Namespace).Delete(ctx, catchAll.Name, metav1.DeleteOptions{})).To(Succeed())
+
+		By("what the spec applies now: rules selecting its own pods, beside the user's")
+		start = time.Now()
+		restore, coexisting, err := checks.RequireMutualTLS(ctx, f.m, false)
+		DeferCleanup(func(ctx SpecContext) { Expect(restore(ctx)).To(Succeed()) }, NodeTimeout(time.Minute))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(strings.Join(coexisting, "\n")).To(ContainSubstring("cluster1: DestinationRule echo/user-locality"))
+		for _, src := range f.m.Names() {
+			Eventually(ctx, func() error {
+				_, err := checks.MutualTLS(ctx, f.m, src, f.m.ReachGroups(src), 30*time.Second)
+				return err
+			}).WithTimeout(2 * time.Minute).Should(Succeed())
+		}
+		GinkgoWriter.Printf("healthy: mTLS from every cluster beside the user's rule after %s\n", time.Since(start).Round(time.Second))
+		got, err := ic.NetworkingV1().DestinationRules(f.m.Namespace).Get(ctx, "user-locality", metav1.GetOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(got.Labels).To(BeEmpty(), "the user's rule was changed")
+		Expect(got.Spec.TrafficPolicy.Tls).To(BeNil(), "the user's rule was changed")
+		Expect(restore(ctx)).To(Succeed())
+
+		By("broken: a user's rule selecting the client pods would decide instead: nothing is applied, the diagnosis names it")
+		applyUserRule(f, ctx, userLocalityRule("user-client", host, map[string]string{workload.AppLabel: workload.ClientName}))
+		_, _, err = checks.RequireMutualTLS(ctx, f.m, false)
+		failsWith(Default, err, "trust", "DestinationRule echo/user-client (host echo, workloadSelector app=client")
+		Expect(err.Error()).To(ContainSubstring("kubectl --context cluster1 -n echo get destinationrule user-client -o yaml"))
+		Expect(err.Error()).NotTo(ContainSubstring("not using Istio mTLS"))
+		_, err = ic.NetworkingV1().DestinationRules(f.m.Namespace).Get(ctx, workload.DestinationRuleName(host), metav1.GetOptions{})
+		Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the spec applied its rule despite the conflict: %v", err)
+	}, NodeTimeout(10*time.Minute))
 }
 
 // multiNetworkChecks runs inside the multi-primary-multi-network container, on its environment.
