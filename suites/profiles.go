@@ -82,6 +82,7 @@ var Profiles = []report.ProfileDefinition{
 		Extended: []report.FeatureDefinition{
 			{Name: "ClusterLocalServices", Specs: specs(scopingClusterLocal)},
 			{Name: "SubsetRoutingByCluster", Specs: specs(scopingSubsetCluster)},
+			{Name: "RemoteSecretRotation", Specs: specs(lifecycleSecretRotation)},
 		},
 	},
 	{Name: v1alpha1.ProfilePolicy},
