@@ -36,6 +36,8 @@ var Catalogue = []Spec{
 	entry(scopingSubsetCluster),
 
 	entry(lifecycleSecretRotation),
+	entry(lifecycleBadSecrets),
+	entry(lifecycleSecretRemoval),
 }
 
 // AreaTitles are the Ginkgo container texts of the areas: the first words of every spec name in the reports and

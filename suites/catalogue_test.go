@@ -286,6 +286,8 @@ func TestApplicability(t *testing.T) {
 		{"two networks, gateway pods cannot run here", with(offline, "multi-primary-multi-network", nil), map[string]Applicability{
 			"failover-drained-cluster":         CannotRunHere(failoverNoGateway),
 			"lifecycle-secret-rotation":        CannotRunHere(rotationNoGateway),
+			"lifecycle-bad-secrets":            CannotRunHere(rotationNoGateway),
+			"lifecycle-secret-removal":         CannotRunHere(rotationNoGateway),
 			"scoping-cluster-local":            CannotRunHere(scopingNoGateway),
 			"scoping-subset-cluster":           CannotRunHere(scopingNoGateway),
 			"trust-mutual-tls":                 CannotRunHere(noCaller),
@@ -309,6 +311,8 @@ func TestApplicability(t *testing.T) {
 		{"a remote on another network, istiod behind a gateway that cannot run", with(offline, "primary-remote-multi-network", nil), map[string]Applicability{
 			"failover-drained-cluster":         CannotRunHere(failoverNoGateway),
 			"lifecycle-secret-rotation":        CannotRunHere(rotationNoGateway),
+			"lifecycle-bad-secrets":            CannotRunHere(rotationNoGateway),
+			"lifecycle-secret-removal":         CannotRunHere(rotationNoGateway),
 			"scoping-cluster-local":            CannotRunHere(scopingNoGateway),
 			"scoping-subset-cluster":           CannotRunHere(scopingNoGateway),
 			"trust-mutual-tls":                 CannotRunHere(noCaller),
@@ -323,6 +327,8 @@ func TestApplicability(t *testing.T) {
 		}), map[string]Applicability{
 			"failover-drained-cluster":         CannotRunHere(failoverNoGateway),
 			"lifecycle-secret-rotation":        CannotRunHere(rotationNoGateway),
+			"lifecycle-bad-secrets":            CannotRunHere(rotationNoGateway),
+			"lifecycle-secret-removal":         CannotRunHere(rotationNoGateway),
 			"scoping-cluster-local":            CannotRunHere(scopingNoGateway),
 			"scoping-subset-cluster":           CannotRunHere(scopingNoGateway),
 			"trust-mutual-tls":                 CannotRunHere(noCaller),
@@ -362,6 +368,8 @@ func TestApplicability(t *testing.T) {
 			"doc-fidelity-helloworld":          CannotRunHere(strings.TrimSuffix(guideProxyless, registryMissing) + ")"),
 			"failover-drained-cluster":         CannotRunHere(failoverNoGateway),
 			"lifecycle-secret-rotation":        CannotRunHere(rotationNoGateway),
+			"lifecycle-bad-secrets":            CannotRunHere(rotationNoGateway),
+			"lifecycle-secret-removal":         CannotRunHere(rotationNoGateway),
 			"scoping-cluster-local":            CannotRunHere(scopingNoGateway),
 			"scoping-subset-cluster":           CannotRunHere(scopingNoGateway),
 		}},
@@ -386,6 +394,8 @@ func TestApplicability(t *testing.T) {
 		{"one cluster", with(upstream, "multi-primary", func(e *environment) { e.clusters = 1 }), map[string]Applicability{
 			"failover-drained-cluster":         NotApplicable("the service runs in one cluster"),
 			"lifecycle-secret-rotation":        NotApplicable("no primary reads another cluster through a remote secret"),
+			"lifecycle-bad-secrets":            NotApplicable("no primary reads another cluster through a remote secret"),
+			"lifecycle-secret-removal":         NotApplicable("no primary reads another cluster through a remote secret"),
 			"scoping-cluster-local":            NotApplicable("the service runs in one cluster"),
 			"scoping-subset-cluster":           NotApplicable("the service runs in one cluster"),
 			"trust-mutual-tls":                 CannotRunHere("no cluster can call another: the mesh has one cluster"),

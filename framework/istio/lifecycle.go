@@ -11,6 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/meshconform/meshconform/framework/env"
 	"github.com/meshconform/meshconform/framework/istio/render"
@@ -97,4 +99,68 @@ func DeleteRemoteSecret(ctx context.Context, primary *kube.Client, claim env.Cla
 		return fmt.Errorf("%s: delete %s/%s: %w", primary.Name, have.Namespace, have.Name, err)
 	}
 	return nil
+}
+
+// ServiceAccountToken creates (or reads) service account name in istio-system of c with no RBAC bound to it, and a
+// long-lived token secret for it (both the claimant's), and returns the token.
+func ServiceAccountToken(ctx context.Context, c *kube.Client, claim env.Claimant, name string, timeout time.Duration) ([]byte, error) {
+	sas := c.Clientset.CoreV1().ServiceAccounts(render.Namespace)
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: render.Namespace, Labels: claim.Labels()}}
+	if _, err := sas.Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return nil, fmt.Errorf("%s: create ServiceAccount %s/%s: %w", c.Name, render.Namespace, name, err)
+	}
+	secrets := c.Clientset.CoreV1().Secrets(render.Namespace)
+	want := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: name + "-token", Namespace: render.Namespace, Labels: claim.Labels(),
+			Annotations: map[string]string{corev1.ServiceAccountNameKey: name}},
+		Type: corev1.SecretTypeServiceAccountToken,
+	}
+	if _, err := secrets.Create(ctx, want, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return nil, fmt.Errorf("%s: create token secret %s/%s: %w", c.Name, render.Namespace, want.Name, err)
+	}
+	var token []byte
+	err := kube.Poll(ctx, c.Name+": token of "+render.Namespace+"/"+want.Name, time.Second, timeout,
+		func(ctx context.Context) (bool, string, error) {
+			s, err := secrets.Get(ctx, want.Name, metav1.GetOptions{})
+			if err != nil {
+				return false, err.Error(), nil
+			}
+			token = s.Data[corev1.ServiceAccountTokenKey]
+			return len(token) > 0, "token not filled in yet", nil
+		})
+	return token, err
+}
+
+// DeleteServiceAccountToken deletes what ServiceAccountToken created (only the claimant's).
+func DeleteServiceAccountToken(ctx context.Context, c *kube.Client, claim env.Claimant, name string) error {
+	if err := RevokeReaderToken(ctx, c, claim, name+"-token"); err != nil {
+		return err
+	}
+	sas := c.Clientset.CoreV1().ServiceAccounts(render.Namespace)
+	have, err := sas.Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%s: get ServiceAccount %s/%s: %w", c.Name, render.Namespace, name, err)
+	}
+	if err := claim.Check(c.Name, "ServiceAccount", have.Namespace, have.Name, have.Labels); err != nil {
+		return err
+	}
+	if err := sas.Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("%s: delete ServiceAccount %s/%s: %w", c.Name, render.Namespace, name, err)
+	}
+	return nil
+}
+
+// ExecKubeconfig is a kubeconfig for ep that authenticates with an exec credential plugin (/bin/true): istiod
+// refuses such kubeconfigs in remote secrets unless PILOT_INSECURE_MULTICLUSTER_KUBECONFIG_OPTIONS allows exec.
+func ExecKubeconfig(cluster string, ep APIEndpoint) ([]byte, error) {
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters[cluster] = &clientcmdapi.Cluster{Server: ep.Server, CertificateAuthorityData: ep.CAData}
+	cfg.AuthInfos[cluster] = &clientcmdapi.AuthInfo{Exec: &clientcmdapi.ExecConfig{
+		APIVersion: "client.authentication.k8s.io/v1", Command: "/bin/true", InteractiveMode: clientcmdapi.NeverExecInteractiveMode}}
+	cfg.Contexts[cluster] = &clientcmdapi.Context{Cluster: cluster, AuthInfo: cluster}
+	cfg.CurrentContext = cluster
+	return clientcmd.Write(*cfg)
 }

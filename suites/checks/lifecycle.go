@@ -317,3 +317,226 @@ func RotateRemoteSecrets(ctx context.Context, m *Mesh, plan RotationPlan, from, 
 	stopped = true
 	return time.Since(start), NoFailedCalls(plan, t, runErrs, "while its remote secret for "+plan.Remote+" was rotated")
 }
+
+// BadSecret is a remote secret that cannot work, added next to the good ones.
+type BadSecret struct {
+	// ID is the cluster ID it claims (the secret is RemoteSecretPrefix+ID).
+	ID string `json:"id"`
+	// What is what is wrong with it.
+	What string `json:"what"`
+	// Status is what the primary's istiod reports for it afterwards ("" when it lists it not at all).
+	Status string `json:"status"`
+}
+
+// Bad remote secrets: IDs that no real cluster has.
+const (
+	badUnreachable = "mc-bad-unreachable"
+	badNoRBAC      = "mc-bad-no-rbac"
+	badExecAuth    = "mc-bad-exec-auth"
+	// noRBACAccount is the service account in the peer whose token the no-RBAC secret carries (bound to nothing).
+	noRBACAccount = "meshconform-no-rbac"
+)
+
+// AddBadSecrets writes into primary three remote secrets that cannot work, all the environment's: one for an
+// unreachable API server (192.0.2.1, TEST-NET-1: nothing answers), one with the real API server of peer but the
+// token of a service account without RBAC, one whose kubeconfig authenticates with an exec plugin (istiod refuses
+// those unless told otherwise). restore deletes them and the service account.
+func AddBadSecrets(ctx context.Context, m *Mesh, primary, peer string, timeout time.Duration) (restore func(context.Context) error, bad []BadSecret, err error) {
+	claim := env.Claimant{Env: m.State.Name}
+	pc, rc := m.Clients[primary], m.Clients[peer]
+	restore = func(ctx context.Context) error {
+		var errs []error
+		for _, id := range []string{badUnreachable, badNoRBAC, badExecAuth} {
+			errs = append(errs, istio.DeleteRemoteSecret(ctx, pc, claim, id))
+		}
+		errs = append(errs, istio.DeleteServiceAccountToken(ctx, rc, claim, noRBACAccount))
+		return errors.Join(errs...)
+	}
+	ep, err := istio.APIEndpointOf(*m.State.Cluster(peer))
+	if err != nil {
+		return restore, nil, err
+	}
+	write := func(id string, kubeconfig []byte) error {
+		_, err := istio.ApplyRemoteSecret(ctx, pc, claim, istio.RemoteSecret(id, kubeconfig, m.State.Name))
+		return err
+	}
+	unreachable, err := istio.RemoteKubeconfig(badUnreachable, istio.APIEndpoint{Server: "https://192.0.2.1:6443", CAData: ep.CAData},
+		[]byte("not-a-token"))
+	if err != nil {
+		return restore, nil, err
+	}
+	if err := write(badUnreachable, unreachable); err != nil {
+		return restore, nil, err
+	}
+	bad = append(bad, BadSecret{ID: badUnreachable, What: "API server https://192.0.2.1:6443 does not answer"})
+	token, err := istio.ServiceAccountToken(ctx, rc, claim, noRBACAccount, timeout)
+	if err != nil {
+		return restore, bad, err
+	}
+	noRBAC, err := istio.RemoteKubeconfig(badNoRBAC, ep, token)
+	if err != nil {
+		return restore, bad, err
+	}
+	if err := write(badNoRBAC, noRBAC); err != nil {
+		return restore, bad, err
+	}
+	bad = append(bad, BadSecret{ID: badNoRBAC, What: fmt.Sprintf("%s's real API server, the token of service account %s/%s, which no RBAC binds",
+		peer, "istio-system", noRBACAccount)})
+	exec, err := istio.ExecKubeconfig(badExecAuth, ep)
+	if err != nil {
+		return restore, bad, err
+	}
+	if err := write(badExecAuth, exec); err != nil {
+		return restore, bad, err
+	}
+	bad = append(bad, BadSecret{ID: badExecAuth, What: "a kubeconfig authenticating with an exec plugin"})
+	return restore, bad, nil
+}
+
+// causeBadSecretsStall: istiod waits for remote clusters before it is Ready.
+const causeBadSecretsStall = "istiod waits for every remote cluster to sync before it reports Ready, and the bad " +
+	"remote secrets never sync: PILOT_REMOTE_CLUSTER_TIMEOUT is 0 (or very long) on istiod, or this Istio " +
+	"predates the timeout (istio TestBadRemoteSecret)"
+
+// ReadyDespiteBadSecrets restarts primary's istiod (of the revision under test) and fails unless it becomes Ready
+// within bound; then, while source calls across, every good cluster must be reported synced and plan.Source's
+// endpoints complete (RemoteSyncedWithEndpoints), and none of the bad secrets' clusters may be reported synced.
+// It fills in what istiod reports for each bad one.
+func ReadyDespiteBadSecrets(ctx context.Context, m *Mesh, plan RotationPlan, primary string, bad []BadSecret, bound time.Duration) error {
+	d, err := istiod.Deployment(ctx, m.Clients[primary], m.Revision(primary))
+	if err != nil {
+		return err
+	}
+	var ids []string
+	for _, b := range bad {
+		ids = append(ids, b.ID)
+	}
+	if err := m.Clients[primary].RolloutRestart(ctx, d.Namespace, d.Name, bound); err != nil {
+		inspect := append(inspectIstiod(primary), fmt.Sprintf("kubectl --context %s -n %s get deploy %s -o yaml | grep -A1 PILOT_REMOTE_CLUSTER_TIMEOUT",
+			primary, d.Namespace, d.Name))
+		f := fail(v1alpha1.AreaLifecycle, causeBadSecretsStall, inspect, "%s's istiod did not become Ready within %s after a restart "+
+			"with the bad remote secrets %s next to the good ones: %v", primary, bound, strings.Join(ids, ", "), err)
+		f.Final = true
+		return f
+	}
+	caller := CallContinuously(ctx, m, plan.Source)
+	defer caller.Stop()
+	if err := RemoteSyncedWithEndpoints(ctx, m, RotationPlan{Remote: plan.Remote, Primaries: []string{primary}, Source: plan.Source}, bound); err != nil {
+		return err
+	}
+	statuses, err := istiod.ClusterStatuses(ctx, m.Clients[primary], m.Revision(primary))
+	if err != nil {
+		return fmt.Errorf("%s: istiod cluster status: %w", primary, err)
+	}
+	var synced []string
+	for i := range bad {
+		for _, s := range statuses {
+			if s.ID == bad[i].ID {
+				bad[i].Status = s.SyncStatus
+			}
+		}
+		if bad[i].Status == "synced" {
+			synced = append(synced, bad[i].ID)
+		}
+	}
+	if len(synced) > 0 {
+		return fail(v1alpha1.AreaLifecycle, "istiod reports clusters synced that it cannot have read", inspectIstiod(primary),
+			"%s's istiod reports the bad remote secrets' clusters %s synced", primary, strings.Join(synced, ", "))
+	}
+	return nil
+}
+
+// RemoveRemoteSecrets deletes every plan primary's remote secret for plan.Remote and returns a restore that writes
+// the same secrets back. Waiting for the effect is RemoteGone's.
+func RemoveRemoteSecrets(ctx context.Context, m *Mesh, plan RotationPlan) (restore func(context.Context) error, err error) {
+	claim := env.Claimant{Env: m.State.Name}
+	saved := map[string][]byte{}
+	var order []string
+	restore = func(ctx context.Context) error {
+		var errs []error
+		for _, p := range order {
+			s := istio.RemoteSecret(plan.Remote, saved[p], m.State.Name)
+			_, err := istio.ApplyRemoteSecret(ctx, m.Clients[p], claim, s)
+			errs = append(errs, err)
+		}
+		return errors.Join(errs...)
+	}
+	for _, p := range plan.Primaries {
+		s, err := istio.GetRemoteSecret(ctx, m.Clients[p], plan.Remote)
+		if err != nil {
+			return restore, err
+		}
+		if s == nil {
+			continue
+		}
+		saved[p] = s.Data[plan.Remote]
+		order = append(order, p)
+		if err := istio.DeleteRemoteSecret(ctx, m.Clients[p], claim, plan.Remote); err != nil {
+			return restore, err
+		}
+	}
+	return restore, nil
+}
+
+// RemoteGone waits (at most bound) until no plan primary's istiod lists plan.Remote any more and the client in
+// plan.Source has none of its endpoints; the caller must be running.
+func RemoteGone(ctx context.Context, m *Mesh, plan RotationPlan, bound time.Duration) error {
+	deadline := time.Now().Add(bound)
+	for {
+		err := remoteGone(ctx, m, plan)
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(ctx.Err(), err)
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+func remoteGone(ctx context.Context, m *Mesh, plan RotationPlan) error {
+	id := m.IstioID(plan.Remote)
+	for _, p := range plan.Primaries {
+		statuses, err := istiod.ClusterStatuses(ctx, m.Clients[p], m.Revision(p))
+		if err != nil {
+			return fmt.Errorf("%s: istiod cluster status: %w", p, err)
+		}
+		for _, s := range statuses {
+			if s.ID == id {
+				return fail(v1alpha1.AreaLifecycle, "istiod did not notice the deleted remote secret (its secret "+
+					"controller watches istio-system for istio/multiCluster=true secrets)", inspectIstiod(p),
+					"%s's istiod still lists %s (%s) after its remote secret was deleted", p, plan.Remote, s.SyncStatus)
+			}
+		}
+	}
+	pods, err := m.EchoPods(ctx, plan.Remote)
+	if err != nil {
+		return err
+	}
+	pod, err := workload.ClientPod(ctx, m.Clients[plan.Source], m.Namespace)
+	if err != nil {
+		return err
+	}
+	server := m.Istiod(plan.Source)
+	eds, err := istiod.ProxyEndpoints(ctx, m.Clients[server], m.Revision(plan.Source), pod+"."+m.Namespace)
+	if err != nil {
+		return fmt.Errorf("%s's view from istiod in %s: %w", plan.Source, server, err)
+	}
+	var stale []string
+	for name, eps := range eds {
+		if strings.Contains(name, m.Host()) && strings.Contains(name, "|"+strconv.Itoa(int(m.Port))+"|") {
+			for _, e := range eps {
+				if slices.Contains(pods, e) {
+					stale = append(stale, e)
+				}
+			}
+		}
+	}
+	if len(stale) > 0 {
+		return fail(v1alpha1.AreaLifecycle, "istiod keeps a removed cluster's endpoints: its remote cluster was not "+
+			"stopped, or the client's view is stale", inspectIstiod(server),
+			"the client in %s still has %s's echo endpoints %v after the remote secret was deleted", plan.Source, plan.Remote, stale)
+	}
+	return nil
+}
