@@ -25,6 +25,7 @@ import (
 	apitype "istio.io/api/type/v1beta1"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -547,6 +548,115 @@ func coexistChecks(f *fixture) {
 		_, err = ic.NetworkingV1().DestinationRules(f.m.Namespace).Get(ctx, workload.DestinationRuleName(host), metav1.GetOptions{})
 		Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the spec applied its rule despite the conflict: %v", err)
 	}, NodeTimeout(10*time.Minute))
+}
+
+// lifecycleChecks: the remote-secret lifecycle specs (issue 14 item 2), healthy and broken.
+func lifecycleChecks(f *fixture) {
+	It("rotates a remote secret with no failed call and complete endpoints, and fails, diagnosed, when the new secret's token is already revoked", Label("lifecycle"), func(ctx SpecContext) {
+		plan, ok := checks.PlanRotation(f.m)
+		Expect(ok).To(BeTrue())
+		GinkgoWriter.Printf("plan: %+v\n", plan)
+		took, err := checks.RotateRemoteSecrets(ctx, f.m, plan, istio.ReaderTokenSecret, istio.RotatedTokenSecret, 2*time.Minute)
+		Expect(err).NotTo(HaveOccurred())
+		GinkgoWriter.Printf("healthy: rotated in %s with no failed call\n", took.Round(time.Second))
+		took, err = checks.RotateRemoteSecrets(ctx, f.m, plan, istio.RotatedTokenSecret, istio.ReaderTokenSecret, 2*time.Minute)
+		Expect(err).NotTo(HaveOccurred())
+		GinkgoWriter.Printf("healthy: rotated back in %s with no failed call\n", took.Round(time.Second))
+
+		By("broken: the replacement secret carries a token revoked before istiod used it")
+		claim := env.Claimant{Env: f.e.State.Name}
+		remote := f.e.Clients[plan.Remote]
+		dead, err := istio.MintReaderToken(ctx, remote, claim, "meshconform-istio-reader-token-dead", time.Minute)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(istio.RevokeReaderToken(ctx, remote, claim, "meshconform-istio-reader-token-dead")).To(Succeed())
+		DeferCleanup(func(ctx SpecContext) {
+			good, err := istio.MintReaderToken(ctx, remote, claim, istio.ReaderTokenSecret, time.Minute)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(checks.WriteRemoteSecrets(ctx, f.m, plan, good)).To(Succeed())
+			caller := checks.CallContinuously(ctx, f.m, plan.Source)
+			defer caller.Stop()
+			Expect(checks.RemoteSyncedWithEndpoints(ctx, f.m, plan, 2*time.Minute)).To(Succeed())
+		}, NodeTimeout(4*time.Minute))
+		caller := checks.CallContinuously(ctx, f.m, plan.Source)
+		defer caller.Stop()
+		Expect(checks.WriteRemoteSecrets(ctx, f.m, plan, dead)).To(Succeed())
+		start := time.Now()
+		Eventually(func(g Gomega) {
+			failsWith(g, checks.RemoteSyncedWithEndpoints(ctx, f.m, plan, 0), "lifecycle",
+				fmt.Sprintf("%s's istiod after the remote secret for %s changed: %s", plan.Source, plan.Remote, plan.Remote))
+		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+		GinkgoWriter.Printf("broken rotation diagnosed after %s\n", time.Since(start).Round(time.Second))
+		t, _ := caller.Stop()
+		GinkgoWriter.Printf("calls meanwhile: %d sent, %d failed, by cluster %v\n", t.Sent, t.Failed(), t.ByCluster)
+	}, NodeTimeout(12*time.Minute))
+
+	It("drops a cluster's endpoints when its remote secrets are removed and has them again once restored", Label("lifecycle"), func(ctx SpecContext) {
+		plan, _ := checks.PlanRotation(f.m)
+		caller := checks.CallContinuously(ctx, f.m, plan.Source)
+		defer caller.Stop()
+		restore, err := checks.RemoveRemoteSecrets(ctx, f.m, plan)
+		DeferCleanup(func(ctx SpecContext) { Expect(restore(ctx)).To(Succeed()) })
+		Expect(err).NotTo(HaveOccurred())
+		start := time.Now()
+		Expect(checks.RemoteGone(ctx, f.m, plan, 2*time.Minute)).To(Succeed())
+		GinkgoWriter.Printf("%s gone after %s\n", plan.Remote, time.Since(start).Round(time.Second))
+		// Broken (while it is gone): the endpoints check names what is missing.
+		failsWith(Default, checks.RemoteSyncedWithEndpoints(ctx, f.m, plan, 0), "lifecycle", plan.Remote+": not listed")
+		Expect(restore(ctx)).To(Succeed())
+		start = time.Now()
+		Expect(checks.RemoteSyncedWithEndpoints(ctx, f.m, plan, 2*time.Minute)).To(Succeed())
+		GinkgoWriter.Printf("%s back after %s\n", plan.Remote, time.Since(start).Round(time.Second))
+	}, NodeTimeout(8*time.Minute))
+
+	It("keeps a restarted istiod Ready and the good clusters synced beside bad remote secrets, and fails, diagnosed, when istiod waits for every cluster", Label("lifecycle"), func(ctx SpecContext) {
+		plan, _ := checks.PlanRotation(f.m)
+		primary := plan.Source
+		restore, bad, err := checks.AddBadSecrets(ctx, f.m, primary, plan.Remote, time.Minute)
+		DeferCleanup(func(ctx SpecContext) { Expect(restore(ctx)).To(Succeed()) })
+		Expect(err).NotTo(HaveOccurred())
+		start := time.Now()
+		Expect(checks.ReadyDespiteBadSecrets(ctx, f.m, plan, primary, bad, 3*time.Minute)).To(Succeed())
+		GinkgoWriter.Printf("healthy: istiod Ready and synced after %s; bad secrets: %+v\n", time.Since(start).Round(time.Second), bad)
+		for _, b := range bad {
+			Expect(b.Status).NotTo(Equal("synced"), b.ID)
+		}
+
+		By("broken: istiod told to wait for every remote cluster (PILOT_REMOTE_CLUSTER_TIMEOUT=0)")
+		c := f.e.Clients[primary]
+		d, err := c.Clientset.AppsV1().Deployments(render.Namespace).Get(ctx, "istiod", metav1.GetOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		idx := -1
+		for i, ct := range d.Spec.Template.Spec.Containers {
+			if ct.Name == "discovery" {
+				idx = i
+			}
+		}
+		Expect(idx).To(BeNumerically(">=", 0))
+		patch := fmt.Sprintf(`[{"op":"add","path":"/spec/template/spec/containers/%d/env/-","value":{"name":"PILOT_REMOTE_CLUSTER_TIMEOUT","value":"0s"}}]`, idx)
+		_, err = c.Clientset.AppsV1().Deployments(render.Namespace).Patch(ctx, "istiod", types.JSONPatchType, []byte(patch), metav1.PatchOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func(ctx SpecContext) {
+			By("restoring istiod's environment in " + primary)
+			Expect(restore(ctx)).To(Succeed())
+			d, err := c.Clientset.AppsV1().Deployments(render.Namespace).Get(ctx, "istiod", metav1.GetOptions{})
+			Expect(err).NotTo(HaveOccurred())
+			var env []corev1.EnvVar
+			for _, e := range d.Spec.Template.Spec.Containers[idx].Env {
+				if e.Name != "PILOT_REMOTE_CLUSTER_TIMEOUT" {
+					env = append(env, e)
+				}
+			}
+			d.Spec.Template.Spec.Containers[idx].Env = env
+			_, err = c.Clientset.AppsV1().Deployments(render.Namespace).Update(ctx, d, metav1.UpdateOptions{})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(c.RolloutRestart(ctx, render.Namespace, "istiod", 4*time.Minute)).To(Succeed())
+			Eventually(ctx, func() error { return checks.Synced(ctx, f.m) }).WithTimeout(2 * time.Minute).Should(Succeed())
+		}, NodeTimeout(8*time.Minute))
+		start = time.Now()
+		err = checks.ReadyDespiteBadSecrets(ctx, f.m, plan, primary, bad, 90*time.Second)
+		failsWith(Default, err, "lifecycle", primary+"'s istiod did not become Ready within 1m30s after a restart with the bad remote secrets mc-bad-unreachable, mc-bad-no-rbac, mc-bad-exec-auth")
+		GinkgoWriter.Printf("broken: diagnosed after %s\n", time.Since(start).Round(time.Second))
+	}, NodeTimeout(15*time.Minute))
 }
 
 // multiNetworkChecks runs inside the multi-primary-multi-network container, on its environment.
