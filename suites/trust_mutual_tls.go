@@ -2,6 +2,7 @@ package suites
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -102,8 +103,17 @@ func ensureClientMTLS(ctx context.Context, m *checks.Mesh) {
 		return
 	}
 	for _, c := range m.State.Clusters {
-		if c.Role == topology.RolePrimary {
-			Expect(workload.ClientMTLS(ctx, m.Clients[c.Name], m.State.Name, m.Namespace, m.Host())).To(Succeed())
+		if c.Role != topology.RolePrimary {
+			continue
 		}
+		// A user's rule that would decide instead is not a reason to stop every spec: the ones that call across
+		// fail naming it.
+		err := workload.ClientMTLS(ctx, m.Clients[c.Name], m.State.Name, m.Namespace, m.Host())
+		var ce *workload.ConflictError
+		if errors.As(err, &ce) {
+			GinkgoWriter.Printf("warning: %v\n", err)
+			continue
+		}
+		Expect(err).To(Succeed())
 	}
 }
