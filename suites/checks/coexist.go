@@ -132,7 +132,7 @@ func foreignRulesNote(ctx context.Context, m *Mesh, src string) string {
 		parts = append(parts, r.String())
 	}
 	for _, r := range other {
-		parts = append(parts, r.String())
+		parts = append(parts, fmt.Sprintf("%s %s/%s (%s)", r.Kind, r.Namespace, r.Name, r.Sets))
 	}
 	return fmt.Sprintf("in %s, configuration that is not meshconform's: %s", p, strings.Join(parts, "; "))
 }
