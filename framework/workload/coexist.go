@@ -329,11 +329,7 @@ func destinationRuleConflicts(ctx context.Context, c *kube.Client, envName, ns, 
 	if err != nil {
 		return nil, nil, wrap(c, "list DestinationRules in "+ns, err)
 	}
-	var rules []*networkingv1.DestinationRule
-	for i := range list.Items {
-		rules = append(rules, list.Items[i])
-	}
-	conflicts, coexisting = DestinationRuleConflicts(rules, envName, ns, host, ClientSelector(), port, wantTLS)
+	conflicts, coexisting = DestinationRuleConflicts(list.Items, envName, ns, host, ClientSelector(), port, wantTLS)
 	return conflicts, coexisting, nil
 }
 
