@@ -505,7 +505,9 @@ func coexistChecks(f *fixture) {
 		}
 		ic, err := istioclient.NewForConfig(f.e.Clients["cluster1"].Config)
 		Expect(err).NotTo(HaveOccurred())
-		catchAll := &networkingv1.DestinationRule{ObjectMeta: metav1.ObjectMeta{Name: "catch-all-mtls", Namespace: f.m.Namespace,
+		// Creation timestamps have one-second resolution and ties go by name: "zz-" keeps it the younger rule even
+		// when created within the user's second (measured: "catch-all-mtls" created in the same second won).
+		catchAll := &networkingv1.DestinationRule{ObjectMeta: metav1.ObjectMeta{Name: "zz-catch-all-mtls", Namespace: f.m.Namespace,
 			Labels: env.ObjectLabels(f.e.State.Name)}}
 		catchAll.Spec.Host = host
 		catchAll.Spec.TrafficPolicy = &apinetworking.TrafficPolicy{Tls: &apinetworking.ClientTLSSettings{Mode: apinetworking.ClientTLSSettings_ISTIO_MUTUAL}}
