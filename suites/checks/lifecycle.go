@@ -60,7 +60,7 @@ func PlanRotation(m *Mesh) (RotationPlan, bool) {
 // Caller calls the echo service from one cluster continuously (batches of callerBatch calls) and sums the tallies.
 type Caller struct {
 	src    string
-	stop   context.CancelFunc
+	stop   func()
 	wg     sync.WaitGroup
 	mu     sync.Mutex
 	tally  workload.Tally
@@ -71,18 +71,30 @@ type Caller struct {
 
 const callerBatch = 10
 
-// CallContinuously starts calling from src until Stop.
+// CallContinuously starts calling from src until Stop. Stop lets the running batch finish rather than cancel it:
+// an exec'd client outlives its cancelled exec, and pilot-agent serves one xDS client at a time, so a leftover
+// client would kick the next caller's off its xDS stream ("xds: error received from xDS stream: EOF", measured
+// when a second caller followed a cancelled one).
 func CallContinuously(ctx context.Context, m *Mesh, src string) *Caller {
 	cctx, cancel := context.WithCancel(ctx)
-	c := &Caller{src: src, stop: cancel, tally: workload.Tally{ByCluster: map[string]int{}, Errors: map[string]int{}}}
+	stopping := make(chan struct{})
+	c := &Caller{src: src, tally: workload.Tally{ByCluster: map[string]int{}, Errors: map[string]int{}}}
+	var once sync.Once
+	c.stop = func() { once.Do(func() { close(stopping) }) }
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
+		defer cancel()
 		for cctx.Err() == nil {
+			select {
+			case <-stopping:
+				return
+			default:
+			}
 			began := time.Now()
 			t, err := workload.Call(cctx, m.Clients[src], m.Namespace, m.Target(), callerBatch, true)
 			if cctx.Err() != nil {
-				return // a batch cut short by Stop is not counted
+				return // a batch cut short by the caller's context is not counted
 			}
 			c.mu.Lock()
 			c.starts = append(c.starts, began)
@@ -108,6 +120,7 @@ func CallContinuously(ctx context.Context, m *Mesh, src string) *Caller {
 			if err != nil {
 				select {
 				case <-cctx.Done():
+				case <-stopping:
 				case <-time.After(time.Second):
 				}
 			}
