@@ -592,24 +592,6 @@ func lifecycleChecks(f *fixture) {
 		GinkgoWriter.Printf("calls meanwhile: %d sent, %d failed, by cluster %v\n", t.Sent, t.Failed(), t.ByCluster)
 	}, NodeTimeout(12*time.Minute))
 
-	It("drops a cluster's endpoints when its remote secrets are removed and has them again once restored", Label("lifecycle"), func(ctx SpecContext) {
-		plan, _ := checks.PlanRotation(f.m)
-		caller := checks.CallContinuously(ctx, f.m, plan.Source)
-		defer caller.Stop()
-		restore, err := checks.RemoveRemoteSecrets(ctx, f.m, plan)
-		DeferCleanup(func(ctx SpecContext) { Expect(restore(ctx)).To(Succeed()) })
-		Expect(err).NotTo(HaveOccurred())
-		start := time.Now()
-		Expect(checks.RemoteGone(ctx, f.m, plan, 2*time.Minute)).To(Succeed())
-		GinkgoWriter.Printf("%s gone after %s\n", plan.Remote, time.Since(start).Round(time.Second))
-		// Broken (while it is gone): the endpoints check names what is missing.
-		failsWith(Default, checks.RemoteSyncedWithEndpoints(ctx, f.m, plan, 0), "lifecycle", plan.Remote+": not listed")
-		Expect(restore(ctx)).To(Succeed())
-		start = time.Now()
-		Expect(checks.RemoteSyncedWithEndpoints(ctx, f.m, plan, 2*time.Minute)).To(Succeed())
-		GinkgoWriter.Printf("%s back after %s\n", plan.Remote, time.Since(start).Round(time.Second))
-	}, NodeTimeout(8*time.Minute))
-
 	It("keeps a restarted istiod Ready and the good clusters synced beside bad remote secrets, and fails, diagnosed, when istiod waits for every cluster", Label("lifecycle"), func(ctx SpecContext) {
 		plan, _ := checks.PlanRotation(f.m)
 		primary := plan.Source
@@ -659,6 +641,48 @@ func lifecycleChecks(f *fixture) {
 		failsWith(Default, err, "lifecycle", primary+"'s istiod did not become Ready within 1m30s after a restart with the bad remote secrets mc-bad-unreachable, mc-bad-no-rbac, mc-bad-exec-auth")
 		GinkgoWriter.Printf("broken: diagnosed after %s\n", time.Since(start).Round(time.Second))
 	}, NodeTimeout(15*time.Minute))
+	It("drops a cluster's endpoints when its remote secrets are removed and has them again once restored", Label("lifecycle"), func(ctx SpecContext) {
+		plan, _ := checks.PlanRotation(f.m)
+		caller := checks.CallContinuously(ctx, f.m, plan.Source)
+		defer caller.Stop()
+		restore, err := checks.RemoveRemoteSecrets(ctx, f.m, plan)
+		DeferCleanup(func(ctx SpecContext) { Expect(restore(ctx)).To(Succeed()) })
+		Expect(err).NotTo(HaveOccurred())
+		start := time.Now()
+		Expect(checks.RemoteGone(ctx, f.m, plan, 2*time.Minute)).To(Succeed())
+		GinkgoWriter.Printf("%s gone after %s\n", plan.Remote, time.Since(start).Round(time.Second))
+		// Broken (while it is gone): the endpoints check names what is missing.
+		failsWith(Default, checks.RemoteSyncedWithEndpoints(ctx, f.m, plan, 0), "lifecycle", plan.Remote+": not listed")
+		Expect(restore(ctx)).To(Succeed())
+		start = time.Now()
+		err = checks.RemoteSyncedWithEndpoints(ctx, f.m, plan, 2*time.Minute)
+		if err != nil {
+			printIstiodLog(ctx, f, plan.Source, plan.Remote)
+		}
+		Expect(err).NotTo(HaveOccurred())
+		GinkgoWriter.Printf("%s back after %s\n", plan.Remote, time.Since(start).Round(time.Second))
+	}, NodeTimeout(8*time.Minute))
+
+}
+
+// printIstiodLog prints the lines of primary's istiod log that mention cluster (what a failed restore needs).
+func printIstiodLog(ctx context.Context, f *fixture, primary, cluster string) {
+	cs := f.e.Clients[primary].Clientset
+	pods, err := cs.CoreV1().Pods(render.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app=istiod"})
+	if err != nil {
+		return
+	}
+	for _, p := range pods.Items {
+		b, err := cs.CoreV1().Pods(render.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{}).DoRaw(ctx)
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, cluster) || strings.Contains(l, "remote-secret") {
+				GinkgoWriter.Printf("%s/%s: %s\n", primary, p.Name, l)
+			}
+		}
+	}
 }
 
 // multiNetworkChecks runs inside the multi-primary-multi-network container, on its environment.
