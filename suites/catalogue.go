@@ -34,6 +34,10 @@ var Catalogue = []Spec{
 
 	entry(scopingClusterLocal),
 	entry(scopingSubsetCluster),
+
+	entry(lifecycleSecretRotation),
+	entry(lifecycleBadSecrets),
+	entry(lifecycleSecretRemoval),
 }
 
 // AreaTitles are the Ginkgo container texts of the areas: the first words of every spec name in the reports and

@@ -236,6 +236,7 @@ func gatewaysCannotRun(st *env.State, names []string) {
 const (
 	scopingNoGateway  = "no caller reaches another cluster: the other networks are reachable only through east-west gateways, whose pods cannot run (no Envoy)"
 	failoverNoGateway = "no caller reaches two clusters: the other networks are reachable only through east-west gateways, whose pods cannot run (no Envoy)"
+	rotationNoGateway = "no primary's client reaches another cluster: the other networks are reachable only through east-west gateways, whose pods cannot run (no Envoy)"
 	oneNetwork        = "the mesh has one network"
 	noGatewayNeeded   = "the topology needs no east-west gateway (one network, istiod not exposed through one)"
 	noGatewayClients  = "no cluster needs another cluster's east-west gateway"
@@ -284,6 +285,9 @@ func TestApplicability(t *testing.T) {
 		}},
 		{"two networks, gateway pods cannot run here", with(offline, "multi-primary-multi-network", nil), map[string]Applicability{
 			"failover-drained-cluster":         CannotRunHere(failoverNoGateway),
+			"lifecycle-secret-rotation":        CannotRunHere(rotationNoGateway),
+			"lifecycle-bad-secrets":            CannotRunHere(rotationNoGateway),
+			"lifecycle-secret-removal":         CannotRunHere(rotationNoGateway),
 			"scoping-cluster-local":            CannotRunHere(scopingNoGateway),
 			"scoping-subset-cluster":           CannotRunHere(scopingNoGateway),
 			"trust-mutual-tls":                 CannotRunHere(noCaller),
@@ -306,6 +310,9 @@ func TestApplicability(t *testing.T) {
 		}},
 		{"a remote on another network, istiod behind a gateway that cannot run", with(offline, "primary-remote-multi-network", nil), map[string]Applicability{
 			"failover-drained-cluster":         CannotRunHere(failoverNoGateway),
+			"lifecycle-secret-rotation":        CannotRunHere(rotationNoGateway),
+			"lifecycle-bad-secrets":            CannotRunHere(rotationNoGateway),
+			"lifecycle-secret-removal":         CannotRunHere(rotationNoGateway),
 			"scoping-cluster-local":            CannotRunHere(scopingNoGateway),
 			"scoping-subset-cluster":           CannotRunHere(scopingNoGateway),
 			"trust-mutual-tls":                 CannotRunHere(noCaller),
@@ -319,6 +326,9 @@ func TestApplicability(t *testing.T) {
 			e.expose = env.ExposeLoadBalancer
 		}), map[string]Applicability{
 			"failover-drained-cluster":         CannotRunHere(failoverNoGateway),
+			"lifecycle-secret-rotation":        CannotRunHere(rotationNoGateway),
+			"lifecycle-bad-secrets":            CannotRunHere(rotationNoGateway),
+			"lifecycle-secret-removal":         CannotRunHere(rotationNoGateway),
 			"scoping-cluster-local":            CannotRunHere(scopingNoGateway),
 			"scoping-subset-cluster":           CannotRunHere(scopingNoGateway),
 			"trust-mutual-tls":                 CannotRunHere(noCaller),
@@ -357,6 +367,9 @@ func TestApplicability(t *testing.T) {
 			"lb-spread":                        CannotRunHere(strings.TrimSuffix(lbNoGateway, registryMissing) + ")"),
 			"doc-fidelity-helloworld":          CannotRunHere(strings.TrimSuffix(guideProxyless, registryMissing) + ")"),
 			"failover-drained-cluster":         CannotRunHere(failoverNoGateway),
+			"lifecycle-secret-rotation":        CannotRunHere(rotationNoGateway),
+			"lifecycle-bad-secrets":            CannotRunHere(rotationNoGateway),
+			"lifecycle-secret-removal":         CannotRunHere(rotationNoGateway),
 			"scoping-cluster-local":            CannotRunHere(scopingNoGateway),
 			"scoping-subset-cluster":           CannotRunHere(scopingNoGateway),
 		}},
@@ -380,6 +393,9 @@ func TestApplicability(t *testing.T) {
 		}},
 		{"one cluster", with(upstream, "multi-primary", func(e *environment) { e.clusters = 1 }), map[string]Applicability{
 			"failover-drained-cluster":         NotApplicable("the service runs in one cluster"),
+			"lifecycle-secret-rotation":        NotApplicable("no primary reads another cluster through a remote secret"),
+			"lifecycle-bad-secrets":            NotApplicable("no primary reads another cluster through a remote secret"),
+			"lifecycle-secret-removal":         NotApplicable("no primary reads another cluster through a remote secret"),
 			"scoping-cluster-local":            NotApplicable("the service runs in one cluster"),
 			"scoping-subset-cluster":           NotApplicable("the service runs in one cluster"),
 			"trust-mutual-tls":                 CannotRunHere("no cluster can call another: the mesh has one cluster"),

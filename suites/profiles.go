@@ -78,6 +78,9 @@ var Profiles = []report.ProfileDefinition{
 		Shape: report.Shape{Primaries: 1},
 		Core: []report.FeatureDefinition{
 			{Name: "FailoverOnDrainedCluster", Specs: specs(failoverDrainedCluster)},
+			{Name: "RemoteSecretRotation", Specs: specs(lifecycleSecretRotation)},
+			{Name: "BadRemoteSecrets", Specs: specs(lifecycleBadSecrets)},
+			{Name: "RemoteSecretRemoval", Specs: specs(lifecycleSecretRemoval)},
 		},
 		Extended: []report.FeatureDefinition{
 			{Name: "ClusterLocalServices", Specs: specs(scopingClusterLocal)},

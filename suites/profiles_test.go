@@ -198,7 +198,7 @@ func TestProfilesOfBuiltinTopologies(t *testing.T) {
 			v1alpha1.ProfileMultiNetwork: {result: S, core: S, extended: N, unsupported: []v1alpha1.ProfileFeature{"NodeIsolation"}}}},
 		// No Envoy: the calls across networks and the gateway's ports cannot be checked; the profiles cannot claim success.
 		{"multi-primary-multi-network/offline", nil, map[v1alpha1.Profile]profileWant{
-			v1alpha1.ProfileLifecycle: {result: K, core: K, extended: K, cannotRun: []string{"failover-drained-cluster"}},
+			v1alpha1.ProfileLifecycle: {result: K, core: K, extended: K, cannotRun: []string{"failover-drained-cluster", "lifecycle-secret-rotation", "lifecycle-bad-secrets", "lifecycle-secret-removal"}},
 			// Extended: the guide's check cannot run and same-network endpoints do not apply: nothing ran.
 			v1alpha1.ProfileMultiPrimary: {result: P, core: P, extended: K, unsupported: []v1alpha1.ProfileFeature{"SameNetworkEndpoints"},
 				cannotRun: []string{"trust-mutual-tls", "lb-spread"}},
@@ -207,7 +207,7 @@ func TestProfilesOfBuiltinTopologies(t *testing.T) {
 			v1alpha1.ProfileLifecycle:     {result: S, core: S, extended: S},
 			v1alpha1.ProfilePrimaryRemote: {result: S, core: S, extended: S}}},
 		{"primary-remote-multi-network/offline", nil, map[v1alpha1.Profile]profileWant{
-			v1alpha1.ProfileLifecycle: {result: K, core: K, extended: K, cannotRun: []string{"failover-drained-cluster"}},
+			v1alpha1.ProfileLifecycle: {result: K, core: K, extended: K, cannotRun: []string{"failover-drained-cluster", "lifecycle-secret-rotation", "lifecycle-bad-secrets", "lifecycle-secret-removal"}},
 			v1alpha1.ProfilePrimaryRemote: {result: P, core: P, extended: K, unsupported: []v1alpha1.ProfileFeature{"SameNetworkEndpoints"},
 				cannotRun: []string{"trust-mutual-tls", "gateway-istiod-reachable", "lb-spread"}},
 			v1alpha1.ProfileMultiNetwork: {result: P, core: P, extended: S, cannotRun: []string{"gateway-ports"}}}},

@@ -19,9 +19,13 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 	apinetworking "istio.io/api/networking/v1"
+	apitype "istio.io/api/type/v1beta1"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -453,6 +457,232 @@ func multiPrimaryChecks(f *fixture) {
 		Expect(checks.SharedRoot(ctx, f.m).Error()).To(ContainSubstring(other.RootFingerprint()[:16]),
 			"the diagnosis does not name the second root")
 	}, NodeTimeout(15*time.Minute))
+}
+
+// userLocalityRule is what the issue measured: a user's own DestinationRule for the echo host with locality load
+// balancing (not meshconform's: no labels), optionally selecting pods.
+func userLocalityRule(name, host string, selector map[string]string) *networkingv1.DestinationRule {
+	dr := &networkingv1.DestinationRule{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: workload.DefaultNamespace}}
+	dr.Spec.Host = workload.DefaultService
+	dr.Spec.TrafficPolicy = &apinetworking.TrafficPolicy{
+		LoadBalancer: &apinetworking.LoadBalancerSettings{LocalityLbSetting: &apinetworking.LocalityLoadBalancerSetting{
+			Enabled: wrapperspb.Bool(true)}},
+		OutlierDetection: &apinetworking.OutlierDetection{Consecutive_5XxErrors: wrapperspb.UInt32(5), Interval: durationpb.New(10 * time.Second)},
+	}
+	if selector != nil {
+		dr.Spec.WorkloadSelector = &apitype.WorkloadSelector{MatchLabels: selector}
+	}
+	return dr
+}
+
+// applyUser creates a user's object in every primary (as a user would: no meshconform labels) and deletes it at
+// cleanup.
+func applyUserRule(f *fixture, ctx context.Context, dr *networkingv1.DestinationRule) {
+	GinkgoHelper()
+	for _, name := range f.m.Primaries() {
+		ic, err := istioclient.NewForConfig(f.e.Clients[name].Config)
+		Expect(err).NotTo(HaveOccurred())
+		_, err = ic.NetworkingV1().DestinationRules(dr.Namespace).Create(ctx, dr.DeepCopy(), metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func(ctx SpecContext) {
+			err := ic.NetworkingV1().DestinationRules(dr.Namespace).Delete(ctx, dr.Name, metav1.DeleteOptions{})
+			Expect(err == nil || apierrors.IsNotFound(err)).To(BeTrue(), "delete %s/%s: %v", dr.Namespace, dr.Name, err)
+		})
+	}
+}
+
+// coexistChecks: specs that add mesh config coexist with the user's (issue 14 item 6).
+func coexistChecks(f *fixture) {
+	It("keeps the trust spec's mTLS in force beside a user's locality DestinationRule for the echo host, and names a user's rule that would decide instead", Label("coexist"), func(ctx SpecContext) {
+		host := f.m.Host()
+		By("a user's locality DestinationRule for the echo host, older than anything the spec applies")
+		applyUserRule(f, ctx, userLocalityRule("user-locality", host, nil))
+
+		By("the measured broken state: a catch-all ISTIO_MUTUAL rule added after it (what the spec applied before) does not take effect")
+		for _, name := range f.m.Names() {
+			Expect(workload.RequireMTLS(ctx, f.e.Clients[name], f.e.State.Name, f.m.Namespace)).To(Succeed())
+			DeferCleanup(workload.RemoveRequireMTLS, f.e.Clients[name], f.m.Namespace)
+		}
+		ic, err := istioclient.NewForConfig(f.e.Clients["cluster1"].Config)
+		Expect(err).NotTo(HaveOccurred())
+		// Creation timestamps have one-second resolution and ties go by name: "zz-" keeps it the younger rule even
+		// when created within the user's second (measured: "catch-all-mtls" created in the same second won).
+		catchAll := &networkingv1.DestinationRule{ObjectMeta: metav1.ObjectMeta{Name: "zz-catch-all-mtls", Namespace: f.m.Namespace,
+			Labels: env.ObjectLabels(f.e.State.Name)}}
+		catchAll.Spec.Host = host
+		catchAll.Spec.TrafficPolicy = &apinetworking.TrafficPolicy{Tls: &apinetworking.ClientTLSSettings{Mode: apinetworking.ClientTLSSettings_ISTIO_MUTUAL}}
+		_, err = ic.NetworkingV1().DestinationRules(f.m.Namespace).Create(ctx, catchAll, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		start := time.Now()
+		Eventually(func(g Gomega) {
+			_, err := checks.MutualTLS(ctx, f.m, "cluster1", f.m.ReachGroups("cluster1"), 10*time.Second)
+			failsWith(g, err, "trust", "calls from cluster1 failed under STRICT mTLS")
+			g.Expect(err.Error()).To(ContainSubstring("DestinationRule echo/user-locality (host echo, trafficPolicy {loadBalancer.localityLbSetting"))
+		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(time.Second).Should(Succeed())
+		GinkgoWriter.Printf("catch-all rule behind the user's: diagnosed after %s\n", time.Since(start).Round(time.Second))
+		Expect(ic.NetworkingV1().DestinationRules(f.m.Namespace).Delete(ctx, catchAll.Name, metav1.DeleteOptions{})).To(Succeed())
+
+		By("what the spec applies now: rules selecting its own pods, beside the user's")
+		start = time.Now()
+		restore, coexisting, err := checks.RequireMutualTLS(ctx, f.m, false)
+		DeferCleanup(func(ctx SpecContext) { Expect(restore(ctx)).To(Succeed()) }, NodeTimeout(time.Minute))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(strings.Join(coexisting, "\n")).To(ContainSubstring("cluster1: DestinationRule echo/user-locality"))
+		for _, src := range f.m.Names() {
+			Eventually(ctx, func() error {
+				_, err := checks.MutualTLS(ctx, f.m, src, f.m.ReachGroups(src), 30*time.Second)
+				return err
+			}).WithTimeout(2 * time.Minute).Should(Succeed())
+		}
+		GinkgoWriter.Printf("healthy: mTLS from every cluster beside the user's rule after %s\n", time.Since(start).Round(time.Second))
+		got, err := ic.NetworkingV1().DestinationRules(f.m.Namespace).Get(ctx, "user-locality", metav1.GetOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(got.Labels).To(BeEmpty(), "the user's rule was changed")
+		Expect(got.Spec.TrafficPolicy.Tls).To(BeNil(), "the user's rule was changed")
+		Expect(restore(ctx)).To(Succeed())
+
+		By("broken: a user's rule selecting the client pods would decide instead: nothing is applied, the diagnosis names it")
+		applyUserRule(f, ctx, userLocalityRule("user-client", host, map[string]string{workload.AppLabel: workload.ClientName}))
+		_, _, err = checks.RequireMutualTLS(ctx, f.m, false)
+		failsWith(Default, err, "trust", "DestinationRule echo/user-client (host echo, workloadSelector app=client")
+		Expect(err.Error()).To(ContainSubstring("kubectl --context cluster1 -n echo get destinationrule user-client -o yaml"))
+		Expect(err.Error()).NotTo(ContainSubstring("not using Istio mTLS"))
+		_, err = ic.NetworkingV1().DestinationRules(f.m.Namespace).Get(ctx, workload.DestinationRuleName(host), metav1.GetOptions{})
+		Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the spec applied its rule despite the conflict: %v", err)
+	}, NodeTimeout(10*time.Minute))
+}
+
+// lifecycleChecks: the remote-secret lifecycle specs (issue 14 item 2), healthy and broken.
+func lifecycleChecks(f *fixture) {
+	It("rotates a remote secret with no failed call and complete endpoints, and fails, diagnosed, when the new secret's token is already revoked", Label("lifecycle"), func(ctx SpecContext) {
+		plan, ok := checks.PlanRotation(f.m)
+		Expect(ok).To(BeTrue())
+		GinkgoWriter.Printf("plan: %+v\n", plan)
+		took, err := checks.RotateRemoteSecrets(ctx, f.m, plan, istio.ReaderTokenSecret, istio.RotatedTokenSecret, 2*time.Minute)
+		Expect(err).NotTo(HaveOccurred())
+		GinkgoWriter.Printf("healthy: rotated in %s with no failed call\n", took.Round(time.Second))
+		took, err = checks.RotateRemoteSecrets(ctx, f.m, plan, istio.RotatedTokenSecret, istio.ReaderTokenSecret, 2*time.Minute)
+		Expect(err).NotTo(HaveOccurred())
+		GinkgoWriter.Printf("healthy: rotated back in %s with no failed call\n", took.Round(time.Second))
+
+		By("broken: the replacement secret carries a token revoked before istiod used it")
+		claim := env.Claimant{Env: f.e.State.Name}
+		remote := f.e.Clients[plan.Remote]
+		dead, err := istio.MintReaderToken(ctx, remote, claim, "meshconform-istio-reader-token-dead", time.Minute)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(istio.RevokeReaderToken(ctx, remote, claim, "meshconform-istio-reader-token-dead")).To(Succeed())
+		DeferCleanup(func(ctx SpecContext) {
+			good, err := istio.MintReaderToken(ctx, remote, claim, istio.ReaderTokenSecret, time.Minute)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(checks.WriteRemoteSecrets(ctx, f.m, plan, good)).To(Succeed())
+			caller := checks.CallContinuously(ctx, f.m, plan.Source)
+			defer caller.Stop()
+			Expect(checks.RemoteSyncedWithEndpoints(ctx, f.m, plan, 2*time.Minute)).To(Succeed())
+		}, NodeTimeout(4*time.Minute))
+		caller := checks.CallContinuously(ctx, f.m, plan.Source)
+		defer caller.Stop()
+		Expect(checks.WriteRemoteSecrets(ctx, f.m, plan, dead)).To(Succeed())
+		start := time.Now()
+		Eventually(func(g Gomega) {
+			failsWith(g, checks.RemoteSyncedWithEndpoints(ctx, f.m, plan, 0), "lifecycle",
+				fmt.Sprintf("%s's istiod after the remote secret for %s changed: %s", plan.Source, plan.Remote, plan.Remote))
+		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+		GinkgoWriter.Printf("broken rotation diagnosed after %s\n", time.Since(start).Round(time.Second))
+		t, _ := caller.Stop()
+		GinkgoWriter.Printf("calls meanwhile: %d sent, %d failed, by cluster %v\n", t.Sent, t.Failed(), t.ByCluster)
+	}, NodeTimeout(12*time.Minute))
+
+	It("keeps a restarted istiod Ready and the good clusters synced beside bad remote secrets, and fails, diagnosed, when istiod waits for every cluster", Label("lifecycle"), func(ctx SpecContext) {
+		plan, _ := checks.PlanRotation(f.m)
+		primary := plan.Source
+		restore, bad, err := checks.AddBadSecrets(ctx, f.m, primary, plan.Remote, time.Minute)
+		DeferCleanup(func(ctx SpecContext) { Expect(restore(ctx)).To(Succeed()) })
+		Expect(err).NotTo(HaveOccurred())
+		start := time.Now()
+		Expect(checks.ReadyDespiteBadSecrets(ctx, f.m, plan, primary, bad, 3*time.Minute)).To(Succeed())
+		GinkgoWriter.Printf("healthy: istiod Ready and synced after %s; bad secrets: %+v\n", time.Since(start).Round(time.Second), bad)
+		for _, b := range bad {
+			Expect(b.Status).NotTo(Equal("synced"), b.ID)
+		}
+
+		By("broken: istiod told to wait for every remote cluster (PILOT_REMOTE_CLUSTER_TIMEOUT=0)")
+		c := f.e.Clients[primary]
+		d, err := c.Clientset.AppsV1().Deployments(render.Namespace).Get(ctx, "istiod", metav1.GetOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		idx := -1
+		for i, ct := range d.Spec.Template.Spec.Containers {
+			if ct.Name == "discovery" {
+				idx = i
+			}
+		}
+		Expect(idx).To(BeNumerically(">=", 0))
+		patch := fmt.Sprintf(`[{"op":"add","path":"/spec/template/spec/containers/%d/env/-","value":{"name":"PILOT_REMOTE_CLUSTER_TIMEOUT","value":"0s"}}]`, idx)
+		_, err = c.Clientset.AppsV1().Deployments(render.Namespace).Patch(ctx, "istiod", types.JSONPatchType, []byte(patch), metav1.PatchOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func(ctx SpecContext) {
+			By("restoring istiod's environment in " + primary)
+			Expect(restore(ctx)).To(Succeed())
+			d, err := c.Clientset.AppsV1().Deployments(render.Namespace).Get(ctx, "istiod", metav1.GetOptions{})
+			Expect(err).NotTo(HaveOccurred())
+			var env []corev1.EnvVar
+			for _, e := range d.Spec.Template.Spec.Containers[idx].Env {
+				if e.Name != "PILOT_REMOTE_CLUSTER_TIMEOUT" {
+					env = append(env, e)
+				}
+			}
+			d.Spec.Template.Spec.Containers[idx].Env = env
+			_, err = c.Clientset.AppsV1().Deployments(render.Namespace).Update(ctx, d, metav1.UpdateOptions{})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(c.RolloutRestart(ctx, render.Namespace, "istiod", 4*time.Minute)).To(Succeed())
+			Eventually(ctx, func() error { return checks.Synced(ctx, f.m) }).WithTimeout(2 * time.Minute).Should(Succeed())
+		}, NodeTimeout(8*time.Minute))
+		start = time.Now()
+		err = checks.ReadyDespiteBadSecrets(ctx, f.m, plan, primary, bad, 90*time.Second)
+		failsWith(Default, err, "lifecycle", primary+"'s istiod did not become Ready within 1m30s after a restart with the bad remote secrets mc-bad-unreachable, mc-bad-no-rbac, mc-bad-exec-auth")
+		GinkgoWriter.Printf("broken: diagnosed after %s\n", time.Since(start).Round(time.Second))
+	}, NodeTimeout(15*time.Minute))
+	It("drops a cluster's endpoints when its remote secrets are removed and has them again once restored", Label("lifecycle"), func(ctx SpecContext) {
+		plan, _ := checks.PlanRotation(f.m)
+		caller := checks.CallContinuously(ctx, f.m, plan.Source)
+		defer caller.Stop()
+		restore, err := checks.RemoveRemoteSecrets(ctx, f.m, plan)
+		DeferCleanup(func(ctx SpecContext) { Expect(restore(ctx)).To(Succeed()) })
+		Expect(err).NotTo(HaveOccurred())
+		start := time.Now()
+		Expect(checks.RemoteGone(ctx, f.m, plan, 2*time.Minute)).To(Succeed())
+		GinkgoWriter.Printf("%s gone after %s\n", plan.Remote, time.Since(start).Round(time.Second))
+		// Broken (while it is gone): the endpoints check names what is missing.
+		failsWith(Default, checks.RemoteSyncedWithEndpoints(ctx, f.m, plan, 0), "lifecycle", plan.Remote+": not listed")
+		Expect(restore(ctx)).To(Succeed())
+		start = time.Now()
+		err = checks.RemoteSyncedWithEndpoints(ctx, f.m, plan, 2*time.Minute)
+		if err != nil {
+			printIstiodLog(ctx, f, plan.Source, plan.Remote)
+		}
+		Expect(err).NotTo(HaveOccurred())
+		GinkgoWriter.Printf("%s back after %s\n", plan.Remote, time.Since(start).Round(time.Second))
+	}, NodeTimeout(8*time.Minute))
+
+}
+
+// printIstiodLog prints the lines of primary's istiod log that mention cluster (what a failed restore needs).
+func printIstiodLog(ctx context.Context, f *fixture, primary, cluster string) {
+	cs := f.e.Clients[primary].Clientset
+	pods, err := cs.CoreV1().Pods(render.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app=istiod"})
+	if err != nil {
+		return
+	}
+	for _, p := range pods.Items {
+		b, err := cs.CoreV1().Pods(render.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{}).DoRaw(ctx)
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, cluster) || strings.Contains(l, "remote-secret") {
+				GinkgoWriter.Printf("%s/%s: %s\n", primary, p.Name, l)
+			}
+		}
+	}
 }
 
 // multiNetworkChecks runs inside the multi-primary-multi-network container, on its environment.

@@ -141,6 +141,11 @@ func RemoteSecret(cluster string, kubeconfig []byte, envName string) *corev1.Sec
 // that is not is refused (env.Claimant.Check), and one it may take over gets its labels. The service account is
 // Istio's (its base chart creates it): ReaderToken only reads it.
 func ReaderToken(ctx context.Context, c *kube.Client, claim env.Claimant, timeout time.Duration) ([]byte, error) {
+	return readerTokenNamed(ctx, c, claim, ReaderTokenSecret, timeout)
+}
+
+// readerTokenNamed is ReaderToken with the token secret named tokenSecret.
+func readerTokenNamed(ctx context.Context, c *kube.Client, claim env.Claimant, tokenSecret string, timeout time.Duration) ([]byte, error) {
 	cs := c.Clientset
 	var sa *corev1.ServiceAccount
 	err := kube.Poll(ctx, c.Name+": ServiceAccount "+render.Namespace+"/"+ReaderServiceAccount, time.Second, timeout,
@@ -158,7 +163,7 @@ func ReaderToken(ctx context.Context, c *kube.Client, claim env.Claimant, timeou
 	secrets := cs.CoreV1().Secrets(render.Namespace)
 	want := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
-			Name: ReaderTokenSecret, Namespace: render.Namespace, Labels: claim.Labels(),
+			Name: tokenSecret, Namespace: render.Namespace, Labels: claim.Labels(),
 			Annotations: map[string]string{corev1.ServiceAccountNameKey: ReaderServiceAccount},
 		},
 		Type: corev1.SecretTypeServiceAccountToken,
@@ -167,15 +172,15 @@ func ReaderToken(ctx context.Context, c *kube.Client, claim env.Claimant, timeou
 		return nil, err
 	}
 	var token []byte
-	err = kube.Poll(ctx, c.Name+": token of "+render.Namespace+"/"+ReaderTokenSecret, time.Second, timeout,
+	err = kube.Poll(ctx, c.Name+": token of "+render.Namespace+"/"+tokenSecret, time.Second, timeout,
 		func(ctx context.Context) (bool, string, error) {
-			s, err := secrets.Get(ctx, ReaderTokenSecret, metav1.GetOptions{})
+			s, err := secrets.Get(ctx, tokenSecret, metav1.GetOptions{})
 			if err != nil {
 				return false, err.Error(), nil
 			}
 			// A token secret left from an earlier service account of the same name carries a dead token.
 			if uid := s.Annotations[corev1.ServiceAccountUIDKey]; uid != "" && uid != string(sa.UID) {
-				if err := secrets.Delete(ctx, ReaderTokenSecret, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+				if err := secrets.Delete(ctx, tokenSecret, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 					return false, "", err
 				}
 				_, err := secrets.Create(ctx, want.DeepCopy(), metav1.CreateOptions{})

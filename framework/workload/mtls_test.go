@@ -16,9 +16,9 @@ import (
 )
 
 func TestPolicyObjects(t *testing.T) {
-	pa := strictPeerAuthentication("dev", "echo")
-	if pa.Name != "default" || pa.Namespace != "echo" || pa.Spec.Selector != nil {
-		t.Errorf("PeerAuthentication %s/%s selector %v: want namespace-wide echo/default", pa.Namespace, pa.Name, pa.Spec.Selector)
+	pa := strictPeerAuthentication("dev", "echo", "echo")
+	if pa.Name != "meshconform-strict" || pa.Namespace != "echo" || pa.Spec.Selector == nil || pa.Spec.Selector.MatchLabels["app"] != "echo" {
+		t.Errorf("PeerAuthentication %s/%s selector %v: want echo/meshconform-strict selecting app=echo", pa.Namespace, pa.Name, pa.Spec.Selector)
 	}
 	if !env.OwnerOf(pa.Labels).Mine("dev") {
 		t.Errorf("PeerAuthentication labels %v: not environment dev's", pa.Labels)
@@ -42,6 +42,9 @@ func TestPolicyObjects(t *testing.T) {
 	if tp == nil || tp.Tls == nil || tp.Tls.Mode != networkingapi.ClientTLSSettings_ISTIO_MUTUAL {
 		t.Errorf("traffic policy %v, want tls ISTIO_MUTUAL", tp)
 	}
+	if sel := dr.Spec.WorkloadSelector; sel == nil || len(sel.MatchLabels) != 1 || sel.MatchLabels["app"] != "client" {
+		t.Errorf("workloadSelector %v, want app=client", sel)
+	}
 	if len(dr.Spec.Subsets) != 0 || len(dr.Spec.ExportTo) != 0 {
 		t.Errorf("unexpected subsets/exportTo in %v", &dr.Spec)
 	}
@@ -61,8 +64,14 @@ func TestApplyAndRemovePolicies(t *testing.T) {
 	c := &kube.Client{Name: "cluster1"}
 	host := Host("echo", "echo")
 
-	// A PERMISSIVE policy someone left is turned STRICT.
-	permissive := strictPeerAuthentication("dev", "echo")
+	// A PERMISSIVE policy an earlier run of this environment left is turned STRICT, and the namespace-wide one older
+	// versions applied is removed.
+	legacy := strictPeerAuthentication("dev", "echo", "echo")
+	legacy.Name, legacy.Spec.Selector = "default", nil
+	if _, err := ic.SecurityV1().PeerAuthentications("echo").Create(ctx, legacy, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	permissive := strictPeerAuthentication("dev", "echo", "echo")
 	permissive.Spec.Mtls.Mode = securityapi.PeerAuthentication_MutualTLS_PERMISSIVE
 	if _, err := ic.SecurityV1().PeerAuthentications("echo").Create(ctx, permissive, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -92,7 +101,7 @@ func TestApplyAndRemovePolicies(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := ic.SecurityV1().PeerAuthentications("echo").Get(ctx, "default", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+	if _, err := ic.SecurityV1().PeerAuthentications("echo").Get(ctx, PeerAuthenticationName, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("PeerAuthentication still there: %v", err)
 	}
 	if _, err := ic.NetworkingV1().DestinationRules("echo").Get(ctx, DestinationRuleName(host), metav1.GetOptions{}); !apierrors.IsNotFound(err) {

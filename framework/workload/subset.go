@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	networkingapi "istio.io/api/networking/v1alpha3"
+	typeapi "istio.io/api/type/v1beta1"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,8 +24,10 @@ func RouteToClusterName(host string) string { return "meshconform-route-" + Dest
 // RouteToCluster routes every call to host to the endpoints of one cluster: a DestinationRule with one subset per
 // cluster ID (selecting on ClusterLabel; subsets maps subset name to cluster ID) and a VirtualService sending all
 // traffic to subset, both in namespace ns and labelled as environment envName's. The DestinationRule holds only
-// subsets, so Istio merges it with the namespace's other rules for the host (their traffic policy, e.g. ISTIO_MUTUAL,
-// still applies). Remove with RemoveRouteToCluster.
+// subsets and selects the client pods like ClientMTLS's rule, so Istio merges the two (ClientMTLS's traffic policy,
+// e.g. ISTIO_MUTUAL, still applies) and a user's catch-all rules for the host neither override it nor lose their
+// effect elsewhere; a user's rule selecting the client pods would decide instead, so then nothing is applied and a
+// *ConflictError names it. Remove with RemoveRouteToCluster.
 func RouteToCluster(ctx context.Context, c *kube.Client, envName, ns, host string, subsets map[string]string, subset string) error {
 	ic, err := istioClient(c)
 	if err != nil {
@@ -33,6 +36,7 @@ func RouteToCluster(ctx context.Context, c *kube.Client, envName, ns, host strin
 	name := RouteToClusterName(host)
 	dr := &networkingv1.DestinationRule{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: managed(envName)}}
 	dr.Spec.Host = host
+	dr.Spec.WorkloadSelector = &typeapi.WorkloadSelector{MatchLabels: ClientSelector()}
 	for s, id := range subsets {
 		dr.Spec.Subsets = append(dr.Spec.Subsets, &networkingapi.Subset{Name: s, Labels: map[string]string{ClusterLabel: id}})
 	}
@@ -40,6 +44,14 @@ func RouteToCluster(ctx context.Context, c *kube.Client, envName, ns, host strin
 	vs.Spec.Hosts = []string{host}
 	vs.Spec.Http = []*networkingapi.HTTPRoute{{Route: []*networkingapi.HTTPRouteDestination{{
 		Destination: &networkingapi.Destination{Host: host, Subset: subset}}}}}
+	conflicts, _, err := destinationRuleConflicts(ctx, c, envName, ns, host, DefaultPort, networkingapi.ClientTLSSettings_DISABLE)
+	if err != nil {
+		return err
+	}
+	if len(conflicts) > 0 {
+		return &ConflictError{Cluster: c.Name, Ours: fmt.Sprintf("DestinationRule %s/%s (subsets of %s for the client pods, workloadSelector %s)",
+			ns, name, host, labelString(ClientSelector())), Conflicts: conflicts}
+	}
 	drs, vss := ic.NetworkingV1().DestinationRules(ns), ic.NetworkingV1().VirtualServices(ns)
 	if err := refuseForeign(ctx, c, "DestinationRule", ns, name, func() (map[string]string, error) {
 		o, err := drs.Get(ctx, name, metav1.GetOptions{})

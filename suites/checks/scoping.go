@@ -217,7 +217,7 @@ func RouteToCluster(ctx context.Context, m *Mesh, target string, ids map[string]
 	}
 	for _, p := range m.Primaries() {
 		if err := workload.RouteToCluster(ctx, m.Clients[p], m.State.Name, m.Namespace, m.Host(), subsets, target); err != nil {
-			return restore, err
+			return restore, PolicyConflict(v1alpha1.AreaScoping, err)
 		}
 	}
 	return restore, nil

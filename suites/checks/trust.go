@@ -127,7 +127,13 @@ func MutualTLS(ctx context.Context, m *Mesh, src string, reach lb.Reach, warmUp 
 		fmt.Sprintf("kubectl --context %s -n %s get peerauthentication,destinationrule", src, m.Namespace),
 		fmt.Sprintf("kubectl --context %s -n %s logs deploy/%s", src, m.Namespace, workload.ClientName)}
 	if t.Failed() > 0 {
-		return t, fail(v1alpha1.AreaTrust, causeMTLS, inspect, "%d of %d calls from %s failed under STRICT mTLS (first error: %s)",
+		// A user's rule for the host (added after the spec applied its own, or one that wins over it) is a more
+		// likely cause than a client without mTLS: name it.
+		cause := causeMTLS
+		if note := foreignRulesNote(ctx, m, src); note != "" {
+			cause = "the spec's DestinationRule or PeerAuthentication may not be the one in effect: " + note + "; otherwise " + causeMTLS
+		}
+		return t, fail(v1alpha1.AreaTrust, cause, inspect, "%d of %d calls from %s failed under STRICT mTLS (first error: %s)",
 			t.Failed(), t.Sent, src, t.FirstError)
 	}
 	if w := t.Warmup; w != nil && !w.Complete {

@@ -27,7 +27,7 @@ const (
 // Areas are the conformance areas, in report and run order: the disruptive ones last.
 // (An area is listed once it has specs.)
 var Areas = []Area{AreaTrust, AreaDiscovery, AreaGateway, AreaLoadBalancing, AreaIsolation, AreaDocFidelity, AreaConfig,
-	AreaFailover, AreaScoping}
+	AreaFailover, AreaScoping, AreaLifecycle}
 
 // DisruptiveAreas hold only disruptive specs.
 var DisruptiveAreas = []Area{AreaLifecycle, AreaFailover, AreaScoping}
