@@ -34,6 +34,10 @@ var Catalogue = []Spec{
 
 	entry(scopingClusterLocal),
 	entry(scopingSubsetCluster),
+
+	entry(authzAllowPrincipal),
+	entry(authzDenyPrincipal),
+	entry(authzForeignTrustDomain),
 }
 
 // AreaTitles are the Ginkgo container texts of the areas: the first words of every spec name in the reports and
@@ -49,6 +53,7 @@ var AreaTitles = map[v1alpha1.Area]string{
 	v1alpha1.AreaLifecycle:     "Remote secret lifecycle",
 	v1alpha1.AreaFailover:      "Failover",
 	v1alpha1.AreaScoping:       "Service scoping",
+	v1alpha1.AreaAuthz:         "Authorization",
 }
 
 // entry records where a spec is listed: the spec's code location for Ginkgo, which orders specs by it.

@@ -252,6 +252,9 @@ const (
 	gatewaysNoEnvoy = "the east-west gateway pods of cluster1, cluster2 cannot run: " + kitNoEnvoy
 	istiodNoGateway = "istiod is exposed through the east-west gateway, whose pods cannot run: " + kitNoEnvoy +
 		"; or expose istiod through its own load balancer: --expose-istiod loadbalancer"
+	// The authorization specs' reasons.
+	tdNoGateway    = "no caller reaches a cluster of another primary: calls across networks need east-west gateways, whose pods cannot run: " + kitNoEnvoy
+	onePrimary     = "one primary: every cluster's identities are issued by the same istiod, under one trust domain"
 	guideProxyless = "the guide's procedure needs Envoy sidecars; this run used the proxyless data plane and the image " +
 		"kit's proxyv2, which has no Envoy; to run it: meshconform run --data-plane sidecar --istio-version 1.31.0 " +
 		"(released images, with Envoy; needs a registry, and none answered here)"
@@ -292,6 +295,9 @@ func TestApplicability(t *testing.T) {
 			"gateway-istiod-reachable":         NotApplicable(noRemotes),
 			"lb-spread":                        CannotRunHere(lbNoGateway),
 			"doc-fidelity-helloworld":          CannotRunHere(guideProxyless),
+			"authz-allow-principal":            CannotRunHere(noCaller),
+			"authz-deny-principal":             CannotRunHere(noCaller),
+			"authz-foreign-trust-domain":       CannotRunHere(tdNoGateway),
 		}},
 		{"two networks, sidecars and gateways that run", with(upstream, "multi-primary-multi-network", nil), map[string]Applicability{
 			"discovery-same-network-endpoints": NotApplicable(noSharedNetwork),
@@ -314,6 +320,9 @@ func TestApplicability(t *testing.T) {
 			"gateway-istiod-reachable":         CannotRunHere(istiodNoGateway),
 			"lb-spread":                        CannotRunHere(lbNoGateway),
 			"doc-fidelity-helloworld":          CannotRunHere(guideProxyless),
+			"authz-allow-principal":            CannotRunHere(noCaller),
+			"authz-deny-principal":             CannotRunHere(noCaller),
+			"authz-foreign-trust-domain":       NotApplicable(onePrimary),
 		}},
 		{"a remote on another network, istiod behind its own load balancer", with(offline, "primary-remote-multi-network", func(e *environment) {
 			e.expose = env.ExposeLoadBalancer
@@ -326,11 +335,15 @@ func TestApplicability(t *testing.T) {
 			"gateway-ports":                    CannotRunHere(gatewaysNoEnvoy),
 			"lb-spread":                        CannotRunHere(lbNoGateway),
 			"doc-fidelity-helloworld":          CannotRunHere(guideProxyless),
+			"authz-allow-principal":            CannotRunHere(noCaller),
+			"authz-deny-principal":             CannotRunHere(noCaller),
+			"authz-foreign-trust-domain":       NotApplicable(onePrimary),
 		}},
 		{"a remote on one network reaching istiod through a running gateway", with(upstream, "primary-remote", nil), map[string]Applicability{
 			"discovery-cross-network-gateway": NotApplicable(oneNetwork),
 			"isolation-pods":                  NotApplicable(oneNetwork),
 			"isolation-nodes":                 NotApplicable(nodesByDesign),
+			"authz-foreign-trust-domain":      NotApplicable(onePrimary),
 		}},
 		{"the guide's images are not reachable offline", with(upstream, "multi-primary", func(e *environment) {
 			e.images = "offline"
@@ -359,6 +372,9 @@ func TestApplicability(t *testing.T) {
 			"failover-drained-cluster":         CannotRunHere(failoverNoGateway),
 			"scoping-cluster-local":            CannotRunHere(scopingNoGateway),
 			"scoping-subset-cluster":           CannotRunHere(scopingNoGateway),
+			"authz-allow-principal":            CannotRunHere(strings.TrimSuffix(noCaller, registryMissing) + ")"),
+			"authz-deny-principal":             CannotRunHere(strings.TrimSuffix(noCaller, registryMissing) + ")"),
+			"authz-foreign-trust-domain":       CannotRunHere(strings.TrimSuffix(tdNoGateway, registryMissing) + ")"),
 		}},
 		{"a registry, proxyless on a released Istio: the gateways run, the guide needs sidecars", with(upstream, "multi-primary-multi-network", func(e *environment) {
 			e.dataPlane = env.DataPlaneProxyless
@@ -392,6 +408,9 @@ func TestApplicability(t *testing.T) {
 			"isolation-pods":                   NotApplicable(oneNetwork),
 			"isolation-nodes":                  NotApplicable(nodesByDesign),
 			"doc-fidelity-helloworld":          NotApplicable("the guide's procedure needs two clusters"),
+			"authz-allow-principal":            CannotRunHere("no cluster can call another: the mesh has one cluster"),
+			"authz-deny-principal":             CannotRunHere("no cluster can call another: the mesh has one cluster"),
+			"authz-foreign-trust-domain":       NotApplicable(onePrimary),
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
