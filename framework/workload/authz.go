@@ -116,7 +116,9 @@ func (s AuthzPolicySummary) String() string {
 }
 
 // Selects says whether the policy applies to a pod with the given labels.
-func (s AuthzPolicySummary) Selects(labels map[string]string) bool { return labelsContain(labels, s.Selector) }
+func (s AuthzPolicySummary) Selects(labels map[string]string) bool {
+	return labelsContain(labels, s.Selector)
+}
 
 // AuthzPolicies lists the AuthorizationPolicies of namespace ns (and of the mesh root namespace istio-system, which
 // apply to every namespace) in cluster c.
