@@ -16,7 +16,7 @@ func TestAuthzPolicy(t *testing.T) {
 		p.Spec.Rules[0].From[0].Source.Principals[0] != "cluster.local/ns/echo/sa/client" {
 		t.Errorf("allow: %+v", p)
 	}
-	if p.Labels["meshconform.io/env"] == "" && len(p.Labels) == 0 {
+	if p.Labels[ManagedLabel] != "true" {
 		t.Errorf("the policy is not labelled as the environment's: %v", p.Labels)
 	}
 	p, err = AuthzPolicy("env1", "echo", "echo", DenyPrincipals, "cluster.local/ns/echo/sa/client")
