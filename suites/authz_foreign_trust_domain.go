@@ -72,7 +72,7 @@ var authzForeignTrustDomain = Spec{
 			domains[p] = m.TrustDomain
 		}
 		domains[plan.Primary] = ForeignTrustDomain
-		unalias, err := checks.AliasTrustDomains(ctx, m, domains)
+		unalias, err := checks.AliasTrustDomains(ctx, m, m.Primaries(), domains)
 		aliased := true
 		DeferCleanup(func(ctx context.Context) {
 			if aliased {

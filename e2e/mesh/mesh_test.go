@@ -139,6 +139,6 @@ func meshCase(name string, more ...func(f *fixture)) {
 }
 
 var _ = Describe("mesh", func() {
-	meshCase("multi-primary", multiPrimaryChecks)
+	meshCase("multi-primary", multiPrimaryChecks, policyChecks)
 	meshCase("primary-remote", primaryRemoteChecks)
 })

@@ -221,9 +221,9 @@ func (m *Mesh) expectTrustDomain(ctx context.Context, clusters []string, td stri
 	return nil
 }
 
-// AliasTrustDomains adds, in every primary's mesh config, the trust domains of the others to its
-// trustDomainAliases. restore writes every mesh config back.
-func AliasTrustDomains(ctx context.Context, m *Mesh, domains map[string]string) (restore func(context.Context) error, err error) {
+// AliasTrustDomains adds, in the mesh config of each of primaries, the trust domains the other primaries issue under
+// (domains: primary → trust domain) to its trustDomainAliases. restore writes those mesh configs back.
+func AliasTrustDomains(ctx context.Context, m *Mesh, primaries []string, domains map[string]string) (restore func(context.Context) error, err error) {
 	var restores []func(context.Context) error
 	restore = func(ctx context.Context) error {
 		var errs []error
@@ -232,7 +232,7 @@ func AliasTrustDomains(ctx context.Context, m *Mesh, domains map[string]string) 
 		}
 		return errors.Join(errs...)
 	}
-	for _, p := range m.Primaries() {
+	for _, p := range primaries {
 		var others []string
 		for q, td := range domains {
 			if q != p && td != domains[p] && !slices.Contains(others, td) {

@@ -1,0 +1,206 @@
+//go:build e2e
+
+package mesh_test
+
+import (
+	"context"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/meshconform/meshconform/framework/workload"
+	"github.com/meshconform/meshconform/suites/checks"
+)
+
+// The authorization and trust-domain specs (area authz) on multi-primary, each passing on the healthy mesh and
+// failing, with its diagnosis, against the broken states users hit: a policy refusing the calls (diagnosed as RBAC,
+// not as traffic staying local), a policy in only one primary, a policy the data plane does not enforce, and a
+// cluster of a foreign trust domain without aliases. Run them alone with -ginkgo.label-filter=authz.
+
+// mutualTLS sets up what the authz specs run under: STRICT servers and ISTIO_MUTUAL clients in every cluster, removed
+// by cleanups.
+func mutualTLS(ctx context.Context, f *fixture) {
+	GinkgoHelper()
+	for _, name := range f.m.Names() {
+		Expect(workload.RequireMTLS(ctx, f.e.Clients[name], f.e.State.Name, f.m.Namespace)).To(Succeed())
+		DeferCleanup(workload.RemoveRequireMTLS, f.e.Clients[name], f.m.Namespace)
+		Expect(workload.ClientMTLS(ctx, f.e.Clients[name], f.e.State.Name, f.m.Namespace, f.m.Host())).To(Succeed())
+		DeferCleanup(workload.RemoveClientMTLS, f.e.Clients[name], f.m.Namespace, f.m.Host())
+	}
+}
+
+// crosses waits until calls from every cluster reach every cluster with mTLS and the client's identity.
+func crosses(ctx context.Context, f *fixture) {
+	GinkgoHelper()
+	for _, src := range f.m.Names() {
+		Eventually(ctx, func() error {
+			_, err := checks.MutualTLS(ctx, f.m, src, f.m.ReachGroups(src), 30*time.Second)
+			return err
+		}).WithTimeout(2 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+	}
+}
+
+func policyChecks(f *fixture) {
+	client := func() string { return workload.Principal(f.m.ClientIdentity()) }
+
+	It("lets calls through a policy allowing only the client's principal, and diagnoses the refusal under another principal as RBAC", Label("authz"), func(ctx SpecContext) {
+		mutualTLS(ctx, f)
+		restore, err := checks.ApplyAuthz(ctx, f.m, f.m.Primaries(), workload.AllowPrincipals, client())
+		DeferCleanup(func(ctx SpecContext) { Expect(restore(ctx)).To(Succeed()) }, NodeTimeout(time.Minute))
+		Expect(err).NotTo(HaveOccurred())
+		start := time.Now()
+		crosses(ctx, f)
+		GinkgoWriter.Printf("allow-principal (healthy): every cluster reaches every cluster after %s\n", time.Since(start).Round(time.Second))
+
+		By("allowing only another principal: every call is refused, and the trust check names RBAC")
+		_, err = checks.ApplyAuthz(ctx, f.m, f.m.Primaries(), workload.AllowPrincipals,
+			workload.Principal(workload.Identity(f.m.TrustDomain, f.m.Namespace, "meshconform-nobody")))
+		Expect(err).NotTo(HaveOccurred())
+		for _, src := range f.m.Names() {
+			t, err := checks.Denied(ctx, f.m, src, 2*time.Minute)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(checks.Refused(t)).To(Equal(t.Sent))
+		}
+		start = time.Now()
+		_, err = checks.MutualTLS(ctx, f.m, "cluster1", f.m.ReachGroups("cluster1"), 10*time.Second)
+		failsWith(Default, err, "trust", "calls from cluster1 failed under STRICT mTLS")
+		Expect(err.Error()).To(ContainSubstring("refused with PermissionDenied: an AuthorizationPolicy denies the call (RBAC)"))
+		Expect(err.Error()).To(ContainSubstring("echo/" + workload.AuthzPolicyName + " (ALLOW, 1 rules"))
+		Expect(err.Error()).NotTo(ContainSubstring("traffic stays in the client's cluster"))
+		GinkgoWriter.Printf("allow-principal (broken: another principal allowed): diagnosed in %s\n", time.Since(start).Round(time.Second))
+
+		Expect(restore(ctx)).To(Succeed())
+		crosses(ctx, f)
+	}, NodeTimeout(10*time.Minute))
+
+	It("refuses every call under a policy denying the client's principal, and crosses again once it is removed", Label("authz"), func(ctx SpecContext) {
+		mutualTLS(ctx, f)
+		restore, err := checks.ApplyAuthz(ctx, f.m, f.m.Primaries(), workload.DenyPrincipals, client())
+		DeferCleanup(func(ctx SpecContext) { Expect(restore(ctx)).To(Succeed()) }, NodeTimeout(time.Minute))
+		Expect(err).NotTo(HaveOccurred())
+		start := time.Now()
+		for _, src := range f.m.Names() {
+			t, err := checks.Denied(ctx, f.m, src, 2*time.Minute)
+			Expect(err).NotTo(HaveOccurred())
+			GinkgoWriter.Printf("%s: %d of %d refused\n", src, checks.Refused(t), t.Sent)
+		}
+		GinkgoWriter.Printf("deny-principal (healthy): every call refused after %s\n", time.Since(start).Round(time.Second))
+		Expect(restore(ctx)).To(Succeed())
+		crosses(ctx, f)
+	}, NodeTimeout(10*time.Minute))
+
+	It("fails authz-deny-principal as asymmetric when only cluster1 holds the policy", Label("authz"), func(ctx SpecContext) {
+		mutualTLS(ctx, f)
+		crosses(ctx, f)
+		restore, err := checks.ApplyAuthz(ctx, f.m, []string{"cluster1"}, workload.DenyPrincipals, client())
+		DeferCleanup(func(ctx SpecContext) { Expect(restore(ctx)).To(Succeed()) }, NodeTimeout(time.Minute))
+		Expect(err).NotTo(HaveOccurred())
+		start := time.Now()
+		_, err = checks.Denied(ctx, f.m, "cluster1", 20*time.Second)
+		failsWith(Default, err, "authz", "answered (cluster2")
+		Expect(err.Error()).To(ContainSubstring("the AuthorizationPolicy is not in every primary: cluster1 has it, but the echo server that answered is configured by cluster2's istiod"))
+		GinkgoWriter.Printf("deny-principal (broken: only in cluster1): diagnosed in %s\n", time.Since(start).Round(time.Second))
+		Expect(restore(ctx)).To(Succeed())
+		crosses(ctx, f)
+	}, NodeTimeout(10*time.Minute))
+
+	It("fails authz-deny-principal as not enforced when the proxyless servers get Istio's allow-nothing policy", Label("authz"), func(ctx SpecContext) {
+		mutualTLS(ctx, f)
+		crosses(ctx, f)
+		restore, err := checks.ApplyAuthz(ctx, f.m, f.m.Primaries(), workload.AllowNothing)
+		DeferCleanup(func(ctx SpecContext) { Expect(restore(ctx)).To(Succeed()) }, NodeTimeout(time.Minute))
+		Expect(err).NotTo(HaveOccurred())
+		start := time.Now()
+		_, err = checks.Denied(ctx, f.m, "cluster1", 30*time.Second)
+		failsWith(Default, err, "authz", "were answered")
+		Expect(err.Error()).To(ContainSubstring("is in the config of"))
+		Expect(err.Error()).To(ContainSubstring("an ALLOW policy without rules (Istio's allow-nothing"))
+		GinkgoWriter.Printf("deny (broken: allow-nothing on proxyless): diagnosed in %s\n", time.Since(start).Round(time.Second))
+	}, NodeTimeout(10*time.Minute))
+
+	It("rejects a cluster of a foreign trust domain, names the mismatch in the trust check, and accepts it once both primaries alias it", Label("authz", "trust-domain"), func(ctx SpecContext) {
+		mutualTLS(ctx, f)
+		crosses(ctx, f)
+		plan, ok := checks.PlanForeignTrustDomain(f.m)
+		Expect(ok).To(BeTrue())
+		Expect(plan.Primary).To(Equal("cluster2"))
+		Expect(plan.Sources).To(Equal([]string{"cluster1"}))
+		const foreign = "meshconform-foreign.local"
+		start := time.Now()
+		restore, err := checks.IssueForeignTrustDomain(ctx, f.m, plan, foreign, 3*time.Minute)
+		restored := false
+		DeferCleanup(func(ctx SpecContext) {
+			if !restored {
+				Expect(restore(ctx)).To(Succeed())
+			}
+		}, NodeTimeout(8*time.Minute))
+		Expect(err).NotTo(HaveOccurred())
+		GinkgoWriter.Printf("cluster2 issues under %s after %s\n", foreign, time.Since(start).Round(time.Second))
+
+		start = time.Now()
+		for src, other := range map[string]string{"cluster1": "cluster2", "cluster2": "cluster1"} {
+			t, err := checks.ForeignRejected(ctx, f.m, src, []string{other}, 2*time.Minute)
+			Expect(err).NotTo(HaveOccurred())
+			GinkgoWriter.Printf("%s: %v, server identities %v\n", src, t.ByCluster, t.ServerPeers)
+		}
+		GinkgoWriter.Printf("foreign-trust-domain (healthy: rejected both ways) after %s\n", time.Since(start).Round(time.Second))
+
+		By("the trust check names the trust-domain mismatch, not a client without mTLS")
+		start = time.Now()
+		_, err = checks.MutualTLS(ctx, f.m, "cluster1", f.m.ReachGroups("cluster1"), 10*time.Second)
+		Expect(err).To(HaveOccurred())
+		var fl *checks.Failure
+		Expect(err).To(BeAssignableToTypeOf(fl))
+		Expect(err.Error()).To(ContainSubstring("the clusters issue identities under different trust domains (cluster1: cluster.local, cluster2: " + foreign + ")"))
+		Expect(err.Error()).NotTo(ContainSubstring("the client is not using Istio mTLS"))
+		GinkgoWriter.Printf("diagnosis as a user sees it:\n%v\n", err)
+		GinkgoWriter.Printf("trust-mutual-tls (broken: foreign trust domain, no alias): diagnosed in %s\n", time.Since(start).Round(time.Second))
+
+		By("aliasing only in cluster1: cluster1 accepts cluster2, cluster2 still rejects cluster1")
+		domains := map[string]string{"cluster1": "cluster.local", "cluster2": foreign}
+		undo1, err := checks.AliasTrustDomains(ctx, f.m, []string{"cluster1"}, domains)
+		unaliasOne := once(undo1)
+		DeferCleanup(func(ctx SpecContext) { Expect(unaliasOne(ctx)).To(Succeed()) }, NodeTimeout(time.Minute))
+		Expect(err).NotTo(HaveOccurred())
+		took, err := checks.AliasAccepted(ctx, f.m, "cluster1", []string{"cluster2"}, foreign, 2*time.Minute)
+		Expect(err).NotTo(HaveOccurred())
+		GinkgoWriter.Printf("cluster1 accepts cluster2 after %s\n", took.Round(time.Second))
+		start = time.Now()
+		_, err = checks.AliasAccepted(ctx, f.m, "cluster2", []string{"cluster1"}, "cluster.local", 20*time.Second)
+		failsWith(Default, err, "authz", "calls from cluster2 reached only")
+		GinkgoWriter.Printf("foreign-trust-domain (broken: alias in one primary only): diagnosed in %s\n", time.Since(start).Round(time.Second))
+
+		By("aliasing in both primaries: accepted both ways")
+		undo2, err := checks.AliasTrustDomains(ctx, f.m, []string{"cluster2"}, domains)
+		unalias := once(undo2)
+		DeferCleanup(func(ctx SpecContext) { Expect(unalias(ctx)).To(Succeed()) }, NodeTimeout(time.Minute))
+		Expect(err).NotTo(HaveOccurred())
+		took, err = checks.AliasAccepted(ctx, f.m, "cluster2", []string{"cluster1"}, "cluster.local", 2*time.Minute)
+		Expect(err).NotTo(HaveOccurred())
+		GinkgoWriter.Printf("foreign-trust-domain (healthy: aliased both ways): cluster2 accepts cluster1 after %s\n", took.Round(time.Second))
+
+		By("restoring the trust domain and aliases")
+		Expect(unalias(ctx)).To(Succeed())
+		Expect(unaliasOne(ctx)).To(Succeed())
+		Expect(restore(ctx)).To(Succeed())
+		restored = true
+		crosses(ctx, f)
+		td, err := checks.WorkloadTrustDomains(ctx, f.m)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(td).To(Equal(map[string]string{"cluster1": "cluster.local", "cluster2": "cluster.local"}))
+	}, NodeTimeout(20*time.Minute))
+}
+
+// once runs a restore at most once: the explicit call in a spec and its DeferCleanup must not both write (a second
+// write of an earlier mesh config would undo what came after it).
+func once(restore func(context.Context) error) func(context.Context) error {
+	done := false
+	return func(ctx context.Context) error {
+		if done || restore == nil {
+			return nil
+		}
+		done = true
+		return restore(ctx)
+	}
+}
