@@ -110,7 +110,7 @@ func Denied(ctx context.Context, m *Mesh, src string, bound time.Duration) (work
 	if problem == "" {
 		return judged, nil
 	}
-	observed := fmt.Sprintf("%.0fs after the policy denying %s was applied, %d calls from %s: %s",
+	observed := fmt.Sprintf("%.0fs after a policy refusing %s was applied, %d calls from %s: %s",
 		time.Since(start).Seconds(), m.ClientIdentity(), judged.Sent, src, problem)
 	inspect := []string{}
 	for _, p := range m.Primaries() {
