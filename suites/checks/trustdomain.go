@@ -30,6 +30,8 @@ const (
 	causeForeignAccepted = "the caller accepted a server whose identity is of another trust domain that its mesh " +
 		"config does not alias: the client does not check the server's SAN (with proxyless gRPC, a cluster without " +
 		"ISTIO_MUTUAL or xDS credentials; with a sidecar, a DestinationRule with its own subjectAltNames)"
+	causeOwnDomainFails = "calls fail although servers of the caller's own trust domain could answer them: the " +
+		"mTLS setup (STRICT, ISTIO_MUTUAL) or the endpoints of its own trust domain, not the foreign trust domain"
 	causeAliasIgnored = "calls from a trust domain that trustDomainAliases name are still rejected: the aliases did " +
 		"not reach the caller's istiod (its mesh config), or the servers' identities are of yet another trust domain"
 )
@@ -285,7 +287,7 @@ func ForeignRejected(ctx context.Context, m *Mesh, src string, foreign []string,
 		}
 		judged = t
 	}
-	if noForeign(judged) {
+	if noForeign(judged) && judged.Failed() == 0 {
 		return judged, nil
 	}
 	observed := fmt.Sprintf("%.0fs after %s got a foreign trust domain, %d calls from %s were answered by %s "+
@@ -296,12 +298,13 @@ func ForeignRejected(ctx context.Context, m *Mesh, src string, foreign []string,
 	}
 	inspect := append(inspectMeshConfig(m.Istiod(src)),
 		fmt.Sprintf("kubectl --context %s -n %s get destinationrule -o yaml", m.Istiod(src), m.Namespace))
-	cause := causeForeignAccepted
-	if judged.OK == 0 {
-		cause = "no call succeeded: the caller rejects its own trust domain's servers too (mTLS setup, endpoints)"
+	cause, final := causeForeignAccepted, true
+	if noForeign(judged) || judged.OK == 0 {
+		// No foreign answer, but calls inside the caller's own trust domain failed.
+		cause, final = causeOwnDomainFails, false
 	}
 	f := fail(v1alpha1.AreaAuthz, cause, inspect, "%s", observed)
-	f.Final = judged.OK > 0
+	f.Final = final
 	return judged, f
 }
 
