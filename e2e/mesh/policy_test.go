@@ -49,39 +49,6 @@ func crosses(ctx context.Context, f *fixture) {
 func policyChecks(f *fixture) {
 	client := func() string { return workload.Principal(f.m.ClientIdentity()) }
 
-	It("passes the authz specs on the healthy mesh through `meshconform test`", Label("authz"), func(ctx SpecContext) {
-		bin := buildBinary(ctx)
-		reportDir := filepath.Join(GinkgoT().TempDir(), "report")
-		start := time.Now()
-		cmd := exec.CommandContext(ctx, bin, "test", "--state-dir", f.e.StateDir, "--label-filter", "area:authz",
-			"--report-dir", reportDir)
-		cmd.Stdout, cmd.Stderr = GinkgoWriter, GinkgoWriter
-		Expect(cmd.Run()).To(Succeed(), "meshconform test --label-filter area:authz failed: see the output above")
-		b, err := os.ReadFile(filepath.Join(reportDir, "conformance-report.yaml"))
-		Expect(err).NotTo(HaveOccurred())
-		var cr v1alpha1.ConformanceReport
-		Expect(yaml.Unmarshal(b, &cr)).To(Succeed())
-		var authz *v1alpha1.AreaResult
-		for i := range cr.Areas {
-			if cr.Areas[i].Name == v1alpha1.AreaAuthz {
-				authz = &cr.Areas[i]
-			}
-		}
-		Expect(authz).NotTo(BeNil())
-		Expect(authz.Result).To(Equal(v1alpha1.ResultSuccess), "%+v", authz)
-		Expect(authz.Statistics.Passed).To(Equal(3), "%+v", authz)
-		GinkgoWriter.Printf("area authz (healthy, the three specs): %s in %s\n", authz.Summary, time.Since(start).Round(time.Second))
-		// What the specs changed is restored: the next specs start from plaintext calls that cross.
-		td, err := checks.WorkloadTrustDomains(ctx, f.m)
-		Expect(err).NotTo(HaveOccurred())
-		Expect(td).To(Equal(map[string]string{"cluster1": "cluster.local", "cluster2": "cluster.local"}))
-		for _, p := range f.m.Primaries() {
-			left, err := workload.AuthzPolicies(ctx, f.e.Clients[p], f.m.Namespace)
-			Expect(err).NotTo(HaveOccurred())
-			Expect(left).To(BeEmpty(), "%s: AuthorizationPolicies left behind", p)
-		}
-	}, NodeTimeout(20*time.Minute))
-
 	It("lets calls through a policy allowing only the client's principal, and diagnoses the refusal under another principal as RBAC", Label("authz"), func(ctx SpecContext) {
 		mutualTLS(ctx, f)
 		restore, err := checks.ApplyAuthz(ctx, f.m, f.m.Primaries(), workload.AllowPrincipals, client())
@@ -227,6 +194,39 @@ func policyChecks(f *fixture) {
 		td, err := checks.WorkloadTrustDomains(ctx, f.m)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(td).To(Equal(map[string]string{"cluster1": "cluster.local", "cluster2": "cluster.local"}))
+	}, NodeTimeout(20*time.Minute))
+
+	It("passes the authz specs on the healthy mesh through `meshconform test`", Label("authz"), func(ctx SpecContext) {
+		bin := buildBinary(ctx)
+		reportDir := filepath.Join(GinkgoT().TempDir(), "report")
+		start := time.Now()
+		cmd := exec.CommandContext(ctx, bin, "test", "--state-dir", f.e.StateDir, "--label-filter", "area:authz",
+			"--report-dir", reportDir)
+		cmd.Stdout, cmd.Stderr = GinkgoWriter, GinkgoWriter
+		Expect(cmd.Run()).To(Succeed(), "meshconform test --label-filter area:authz failed: see the output above")
+		b, err := os.ReadFile(filepath.Join(reportDir, "conformance-report.yaml"))
+		Expect(err).NotTo(HaveOccurred())
+		var cr v1alpha1.ConformanceReport
+		Expect(yaml.Unmarshal(b, &cr)).To(Succeed())
+		var authz *v1alpha1.AreaResult
+		for i := range cr.Areas {
+			if cr.Areas[i].Name == v1alpha1.AreaAuthz {
+				authz = &cr.Areas[i]
+			}
+		}
+		Expect(authz).NotTo(BeNil())
+		Expect(authz.Result).To(Equal(v1alpha1.ResultSuccess), "%+v", authz)
+		Expect(authz.Statistics.Passed).To(Equal(3), "%+v", authz)
+		GinkgoWriter.Printf("area authz (healthy, the three specs): %s in %s\n", authz.Summary, time.Since(start).Round(time.Second))
+		// What the specs changed is restored: the next specs start from plaintext calls that cross.
+		td, err := checks.WorkloadTrustDomains(ctx, f.m)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(td).To(Equal(map[string]string{"cluster1": "cluster.local", "cluster2": "cluster.local"}))
+		for _, p := range f.m.Primaries() {
+			left, err := workload.AuthzPolicies(ctx, f.e.Clients[p], f.m.Namespace)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(left).To(BeEmpty(), "%s: AuthorizationPolicies left behind", p)
+		}
 	}, NodeTimeout(20*time.Minute))
 }
 
