@@ -110,20 +110,6 @@ func policyChecks(f *fixture) {
 		crosses(ctx, f)
 	}, NodeTimeout(10*time.Minute))
 
-	It("fails authz-deny-principal as not enforced when the proxyless servers get Istio's allow-nothing policy", Label("authz"), func(ctx SpecContext) {
-		mutualTLS(ctx, f)
-		crosses(ctx, f)
-		restore, err := checks.ApplyAuthz(ctx, f.m, f.m.Primaries(), workload.AllowNothing)
-		DeferCleanup(func(ctx SpecContext) { Expect(restore(ctx)).To(Succeed()) }, NodeTimeout(time.Minute))
-		Expect(err).NotTo(HaveOccurred())
-		start := time.Now()
-		_, err = checks.Denied(ctx, f.m, "cluster1", 30*time.Second)
-		failsWith(Default, err, "authz", "were answered")
-		Expect(err.Error()).To(ContainSubstring("is in the config of"))
-		Expect(err.Error()).To(ContainSubstring("an ALLOW policy without rules (Istio's allow-nothing"))
-		GinkgoWriter.Printf("deny (broken: allow-nothing on proxyless): diagnosed in %s\n", time.Since(start).Round(time.Second))
-	}, NodeTimeout(10*time.Minute))
-
 	It("rejects a cluster of a foreign trust domain, names the mismatch in the trust check, and accepts it once both primaries alias it", Label("authz", "trust-domain"), func(ctx SpecContext) {
 		mutualTLS(ctx, f)
 		crosses(ctx, f)
@@ -228,6 +214,20 @@ func policyChecks(f *fixture) {
 			Expect(left).To(BeEmpty(), "%s: AuthorizationPolicies left behind", p)
 		}
 	}, NodeTimeout(20*time.Minute))
+
+	It("fails authz-deny-principal as not enforced when the proxyless servers get Istio's allow-nothing policy", Label("authz"), func(ctx SpecContext) {
+		mutualTLS(ctx, f)
+		crosses(ctx, f)
+		restore, err := checks.ApplyAuthz(ctx, f.m, f.m.Primaries(), workload.AllowNothing)
+		DeferCleanup(func(ctx SpecContext) { Expect(restore(ctx)).To(Succeed()) }, NodeTimeout(time.Minute))
+		Expect(err).NotTo(HaveOccurred())
+		start := time.Now()
+		_, err = checks.Denied(ctx, f.m, "cluster1", 30*time.Second)
+		failsWith(Default, err, "authz", "were answered")
+		Expect(err.Error()).To(ContainSubstring("is in the config of"))
+		Expect(err.Error()).To(ContainSubstring("an ALLOW policy without rules (Istio's allow-nothing"))
+		GinkgoWriter.Printf("deny (broken: allow-nothing on proxyless): diagnosed in %s\n", time.Since(start).Round(time.Second))
+	}, NodeTimeout(10*time.Minute))
 }
 
 // once runs a restore at most once: the explicit call in a spec and its DeferCleanup must not both write (a second
