@@ -182,8 +182,8 @@ func restartTestWorkloads(ctx context.Context, m *Mesh, clusters []string, timeo
 }
 
 // IssueForeignTrustDomain makes plan.Primary issue identities under td and restarts the test workloads of the
-// clusters it serves, so that they hold identities of td. restore puts the mesh config back, restarts them again
-// and checks that they hold identities of the mesh's trust domain.
+// clusters it serves until they hold identities of td. restore puts the mesh config back and restarts them until
+// they hold identities of the mesh's trust domain again.
 func IssueForeignTrustDomain(ctx context.Context, m *Mesh, plan ForeignTrustDomainPlan, td string, timeout time.Duration) (restore func(context.Context) error, err error) {
 	undo, err := istiod.EditMeshConfig(ctx, m.Clients[plan.Primary], m.Revision(plan.Primary), istiod.SetTrustDomain(td))
 	if err != nil {
@@ -193,15 +193,32 @@ func IssueForeignTrustDomain(ctx context.Context, m *Mesh, plan ForeignTrustDoma
 		if err := undo(ctx); err != nil {
 			return err
 		}
-		if err := restartTestWorkloads(ctx, m, plan.Foreign, timeout); err != nil {
+		return m.restartUntilTrustDomain(ctx, plan.Foreign, m.TrustDomain, timeout)
+	}
+	return restore, m.restartUntilTrustDomain(ctx, plan.Foreign, td, timeout)
+}
+
+// restartUntilTrustDomain restarts the test workloads of clusters until their identities are of td, for at most
+// timeout: istiod reads its mesh config from the ConfigMap mounted as a file, which the kubelet refreshes up to a
+// minute or so after a change, and until then its injector and CA still use the old trust domain.
+func (m *Mesh) restartUntilTrustDomain(ctx context.Context, clusters []string, td string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := restartTestWorkloads(ctx, m, clusters, timeout)
+		if err == nil {
+			if err = m.expectTrustDomain(ctx, clusters, td); err == nil {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
 			return err
 		}
-		return m.expectTrustDomain(ctx, plan.Foreign, m.TrustDomain)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Second):
+		}
 	}
-	if err := restartTestWorkloads(ctx, m, plan.Foreign, timeout); err != nil {
-		return restore, err
-	}
-	return restore, m.expectTrustDomain(ctx, plan.Foreign, td)
 }
 
 // expectTrustDomain fails unless the client workloads of clusters hold identities of td.
