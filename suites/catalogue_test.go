@@ -253,7 +253,9 @@ const (
 	istiodNoGateway = "istiod is exposed through the east-west gateway, whose pods cannot run: " + kitNoEnvoy +
 		"; or expose istiod through its own load balancer: --expose-istiod loadbalancer"
 	// The authorization specs' reasons.
-	tdNoGateway    = "no caller reaches a cluster of another primary: calls across networks need east-west gateways, whose pods cannot run: " + kitNoEnvoy
+	tdProxyless = "trust-domain validation (a client rejecting a server of a foreign trust domain) needs Envoy sidecars; " +
+		"this run used the proxyless data plane and the image kit's proxyv2, which has no Envoy; to run it: meshconform " +
+		"run --data-plane sidecar --istio-version 1.31.0 (released images, with Envoy; needs a registry, and none answered here)"
 	onePrimary     = "one primary: every cluster's identities are issued by the same istiod, under one trust domain"
 	guideProxyless = "the guide's procedure needs Envoy sidecars; this run used the proxyless data plane and the image " +
 		"kit's proxyv2, which has no Envoy; to run it: meshconform run --data-plane sidecar --istio-version 1.31.0 " +
@@ -284,6 +286,7 @@ func TestApplicability(t *testing.T) {
 			"isolation-pods":                  NotApplicable(oneNetwork),
 			"isolation-nodes":                 NotApplicable(nodesByDesign),
 			"doc-fidelity-helloworld":         CannotRunHere(guideProxyless),
+			"authz-foreign-trust-domain":      CannotRunHere(tdProxyless),
 		}},
 		{"two networks, gateway pods cannot run here", with(offline, "multi-primary-multi-network", nil), map[string]Applicability{
 			"failover-drained-cluster":         CannotRunHere(failoverNoGateway),
@@ -297,7 +300,7 @@ func TestApplicability(t *testing.T) {
 			"doc-fidelity-helloworld":          CannotRunHere(guideProxyless),
 			"authz-allow-principal":            CannotRunHere(noCaller),
 			"authz-deny-principal":             CannotRunHere(noCaller),
-			"authz-foreign-trust-domain":       CannotRunHere(tdNoGateway),
+			"authz-foreign-trust-domain":       CannotRunHere(tdProxyless),
 		}},
 		{"two networks, sidecars and gateways that run", with(upstream, "multi-primary-multi-network", nil), map[string]Applicability{
 			"discovery-same-network-endpoints": NotApplicable(noSharedNetwork),
@@ -322,7 +325,7 @@ func TestApplicability(t *testing.T) {
 			"doc-fidelity-helloworld":          CannotRunHere(guideProxyless),
 			"authz-allow-principal":            CannotRunHere(noCaller),
 			"authz-deny-principal":             CannotRunHere(noCaller),
-			"authz-foreign-trust-domain":       NotApplicable(onePrimary),
+			"authz-foreign-trust-domain":       CannotRunHere(tdProxyless),
 		}},
 		{"a remote on another network, istiod behind its own load balancer", with(offline, "primary-remote-multi-network", func(e *environment) {
 			e.expose = env.ExposeLoadBalancer
@@ -337,7 +340,7 @@ func TestApplicability(t *testing.T) {
 			"doc-fidelity-helloworld":          CannotRunHere(guideProxyless),
 			"authz-allow-principal":            CannotRunHere(noCaller),
 			"authz-deny-principal":             CannotRunHere(noCaller),
-			"authz-foreign-trust-domain":       NotApplicable(onePrimary),
+			"authz-foreign-trust-domain":       CannotRunHere(tdProxyless),
 		}},
 		{"a remote on one network reaching istiod through a running gateway", with(upstream, "primary-remote", nil), map[string]Applicability{
 			"discovery-cross-network-gateway": NotApplicable(oneNetwork),
@@ -374,7 +377,7 @@ func TestApplicability(t *testing.T) {
 			"scoping-subset-cluster":           CannotRunHere(scopingNoGateway),
 			"authz-allow-principal":            CannotRunHere(strings.TrimSuffix(noCaller, registryMissing) + ")"),
 			"authz-deny-principal":             CannotRunHere(strings.TrimSuffix(noCaller, registryMissing) + ")"),
-			"authz-foreign-trust-domain":       CannotRunHere(strings.TrimSuffix(tdNoGateway, registryMissing) + ")"),
+			"authz-foreign-trust-domain":       CannotRunHere(strings.TrimSuffix(tdProxyless, registryMissing) + ")"),
 		}},
 		{"a registry, proxyless on a released Istio: the gateways run, the guide needs sidecars", with(upstream, "multi-primary-multi-network", func(e *environment) {
 			e.dataPlane = env.DataPlaneProxyless
@@ -383,6 +386,7 @@ func TestApplicability(t *testing.T) {
 			"gateway-istiod-reachable":         NotApplicable(noRemotes),
 			"doc-fidelity-helloworld": CannotRunHere("the guide's procedure needs Envoy sidecars; this run used the proxyless " +
 				"data plane; to run it: meshconform run --data-plane sidecar --istio-version 1.31.0 (released images, with Envoy)"),
+			"authz-foreign-trust-domain": CannotRunHere("trust-domain validation (a client rejecting a server of a foreign trust domain) needs Envoy sidecars; this run used the proxyless data plane; to run it: meshconform run --data-plane sidecar --istio-version 1.31.0 (released images, with Envoy)"),
 		}},
 		{"--offline: the reason says so", with(offline, "multi-primary", func(e *environment) { e.imagesReason = "--offline" }), map[string]Applicability{
 			"discovery-cross-network-gateway": NotApplicable(oneNetwork),
@@ -393,6 +397,7 @@ func TestApplicability(t *testing.T) {
 			"isolation-nodes":                 NotApplicable(nodesByDesign),
 			"doc-fidelity-helloworld": CannotRunHere(strings.TrimSuffix(guideProxyless, registryMissing) +
 				"; needs a registry, and this run used --offline)"),
+			"authz-foreign-trust-domain": CannotRunHere(strings.TrimSuffix(tdProxyless, registryMissing) + "; needs a registry, and this run used --offline)"),
 		}},
 		{"one cluster", with(upstream, "multi-primary", func(e *environment) { e.clusters = 1 }), map[string]Applicability{
 			"failover-drained-cluster":         NotApplicable("the service runs in one cluster"),

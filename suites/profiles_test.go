@@ -175,7 +175,7 @@ func TestProfilesOfBuiltinTopologies(t *testing.T) {
 			v1alpha1.ProfileMultiPrimary: {result: S, core: S, extended: S}}},
 		// Offline, the install guide's check cannot run: the extended level is partial, so is the profile.
 		{"multi-primary/offline", nil, map[v1alpha1.Profile]profileWant{
-			v1alpha1.ProfilePolicy:       {result: S, core: S, extended: S},
+			v1alpha1.ProfilePolicy:       {result: P, core: S, extended: K},
 			v1alpha1.ProfileLifecycle:    {result: S, core: S, extended: S},
 			v1alpha1.ProfileMultiPrimary: {result: P, core: S, extended: P}}},
 		{"multi-primary/upstream", []string{"lb-spread"}, map[v1alpha1.Profile]profileWant{
@@ -209,7 +209,7 @@ func TestProfilesOfBuiltinTopologies(t *testing.T) {
 			v1alpha1.ProfileLifecycle:     {result: S, core: S, extended: S},
 			v1alpha1.ProfilePrimaryRemote: {result: S, core: S, extended: S}}},
 		{"primary-remote-multi-network/offline", nil, map[v1alpha1.Profile]profileWant{
-			v1alpha1.ProfilePolicy:    {result: K, core: K, extended: N, unsupported: []v1alpha1.ProfileFeature{"TrustDomainValidation"}, cannotRun: []string{"authz-allow-principal", "authz-deny-principal"}},
+			v1alpha1.ProfilePolicy:    {result: K, core: K, extended: K, cannotRun: []string{"authz-allow-principal", "authz-deny-principal"}},
 			v1alpha1.ProfileLifecycle: {result: K, core: K, extended: K, cannotRun: []string{"failover-drained-cluster"}},
 			v1alpha1.ProfilePrimaryRemote: {result: P, core: P, extended: K, unsupported: []v1alpha1.ProfileFeature{"SameNetworkEndpoints"},
 				cannotRun: []string{"trust-mutual-tls", "gateway-istiod-reachable", "lb-spread"}},

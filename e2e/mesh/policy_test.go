@@ -110,7 +110,7 @@ func policyChecks(f *fixture) {
 		crosses(ctx, f)
 	}, NodeTimeout(10*time.Minute))
 
-	It("rejects a cluster of a foreign trust domain, names the mismatch in the trust check, and accepts it once both primaries alias it", Label("authz", "trust-domain"), func(ctx SpecContext) {
+	It("accepts a cluster of a foreign trust domain on proxyless gRPC (measured), and the trust check names the trust-domain mismatch", Label("authz", "trust-domain"), func(ctx SpecContext) {
 		mutualTLS(ctx, f)
 		crosses(ctx, f)
 		plan, ok := checks.PlanForeignTrustDomain(f.m)
@@ -129,51 +129,44 @@ func policyChecks(f *fixture) {
 		Expect(err).NotTo(HaveOccurred())
 		GinkgoWriter.Printf("cluster2 issues under %s after %s\n", foreign, time.Since(start).Round(time.Second))
 
+		// Measured on this build (2026-12-02): the proxyless client accepts the foreign server without an alias, so
+		// the rejection check (authz-foreign-trust-domain, sidecar-only for that reason) fails with its diagnosis.
 		start = time.Now()
-		for src, other := range map[string]string{"cluster1": "cluster2", "cluster2": "cluster1"} {
-			t, err := checks.ForeignRejected(ctx, f.m, src, []string{other}, 2*time.Minute)
-			Expect(err).NotTo(HaveOccurred())
-			GinkgoWriter.Printf("%s: %v, server identities %v\n", src, t.ByCluster, t.ServerPeers)
-		}
-		GinkgoWriter.Printf("foreign-trust-domain (healthy: rejected both ways) after %s\n", time.Since(start).Round(time.Second))
+		_, err = checks.ForeignRejected(ctx, f.m, "cluster1", []string{"cluster2"}, 20*time.Second)
+		failsWith(Default, err, "authz", "calls from cluster1 were answered by cluster1")
+		Expect(err.Error()).To(ContainSubstring("spiffe://" + foreign + "/ns/echo/sa/echo"))
+		Expect(err.Error()).To(ContainSubstring("the caller accepted a server whose identity is of another trust domain"))
+		GinkgoWriter.Printf("foreign-trust-domain on proxyless: accepted without alias, diagnosed in %s\n", time.Since(start).Round(time.Second))
 
 		By("the trust check names the trust-domain mismatch, not a client without mTLS")
 		start = time.Now()
-		_, err = checks.MutualTLS(ctx, f.m, "cluster1", f.m.ReachGroups("cluster1"), 10*time.Second)
-		Expect(err).To(HaveOccurred())
-		var fl *checks.Failure
-		Expect(err).To(BeAssignableToTypeOf(fl))
-		Expect(err.Error()).To(ContainSubstring("the clusters issue identities under different trust domains (cluster1: cluster.local, cluster2: " + foreign + ")"))
-		Expect(err.Error()).NotTo(ContainSubstring("the client is not using Istio mTLS"))
-		GinkgoWriter.Printf("diagnosis as a user sees it:\n%v\n", err)
+		for _, src := range f.m.Names() {
+			_, err = checks.MutualTLS(ctx, f.m, src, f.m.ReachGroups(src), 30*time.Second)
+			failsWith(Default, err, "trust", "identity")
+			Expect(err.Error()).To(ContainSubstring("the clusters issue identities under different trust domains (cluster1: cluster.local, cluster2: " + foreign + ")"))
+			Expect(err.Error()).NotTo(ContainSubstring("the client is not using Istio mTLS"))
+		}
 		GinkgoWriter.Printf("trust-mutual-tls (broken: foreign trust domain, no alias): diagnosed in %s\n", time.Since(start).Round(time.Second))
 
-		By("aliasing only in cluster1: cluster1 accepts cluster2, cluster2 still rejects cluster1")
+		By("aliasing the other trust domain in both primaries: the mismatch is no longer reported")
 		domains := map[string]string{"cluster1": "cluster.local", "cluster2": foreign}
-		undo1, err := checks.AliasTrustDomains(ctx, f.m, []string{"cluster1"}, domains)
-		unaliasOne := once(undo1)
-		DeferCleanup(func(ctx SpecContext) { Expect(unaliasOne(ctx)).To(Succeed()) }, NodeTimeout(time.Minute))
-		Expect(err).NotTo(HaveOccurred())
-		took, err := checks.AliasAccepted(ctx, f.m, "cluster1", []string{"cluster2"}, foreign, 2*time.Minute)
-		Expect(err).NotTo(HaveOccurred())
-		GinkgoWriter.Printf("cluster1 accepts cluster2 after %s\n", took.Round(time.Second))
-		start = time.Now()
-		_, err = checks.AliasAccepted(ctx, f.m, "cluster2", []string{"cluster1"}, "cluster.local", 20*time.Second)
-		failsWith(Default, err, "authz", "calls from cluster2 reached only")
-		GinkgoWriter.Printf("foreign-trust-domain (broken: alias in one primary only): diagnosed in %s\n", time.Since(start).Round(time.Second))
-
-		By("aliasing in both primaries: accepted both ways")
-		undo2, err := checks.AliasTrustDomains(ctx, f.m, []string{"cluster2"}, domains)
-		unalias := once(undo2)
+		undo, err := checks.AliasTrustDomains(ctx, f.m, f.m.Primaries(), domains)
+		unalias := once(undo)
 		DeferCleanup(func(ctx SpecContext) { Expect(unalias(ctx)).To(Succeed()) }, NodeTimeout(time.Minute))
 		Expect(err).NotTo(HaveOccurred())
-		took, err = checks.AliasAccepted(ctx, f.m, "cluster2", []string{"cluster1"}, "cluster.local", 2*time.Minute)
+		w, err := checks.WorkloadTrustDomains(ctx, f.m)
 		Expect(err).NotTo(HaveOccurred())
-		GinkgoWriter.Printf("foreign-trust-domain (healthy: aliased both ways): cluster2 accepts cluster1 after %s\n", took.Round(time.Second))
+		meshes, err := checks.MeshTrustDomains(ctx, f.m)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(checks.TrustDomainMismatch(w, meshes, f.m.Istiod)).To(BeEmpty())
+		for src, other := range map[string][]string{"cluster1": {"cluster2"}, "cluster2": {"cluster1"}} {
+			td := map[string]string{"cluster1": foreign, "cluster2": "cluster.local"}[src]
+			_, err := checks.AliasAccepted(ctx, f.m, src, other, td, 2*time.Minute)
+			Expect(err).NotTo(HaveOccurred())
+		}
 
 		By("restoring the trust domain and aliases")
 		Expect(unalias(ctx)).To(Succeed())
-		Expect(unaliasOne(ctx)).To(Succeed())
 		Expect(restore(ctx)).To(Succeed())
 		restored = true
 		crosses(ctx, f)
@@ -201,9 +194,11 @@ func policyChecks(f *fixture) {
 			}
 		}
 		Expect(authz).NotTo(BeNil())
-		Expect(authz.Result).To(Equal(v1alpha1.ResultSuccess), "%+v", authz)
-		Expect(authz.Statistics.Passed).To(Equal(3), "%+v", authz)
-		GinkgoWriter.Printf("area authz (healthy, the three specs): %s in %s\n", authz.Summary, time.Since(start).Round(time.Second))
+		// authz-foreign-trust-domain needs sidecars (see above): cannot run here.
+		Expect(authz.Result).To(Equal(v1alpha1.ResultPartial), "%+v", authz)
+		Expect(authz.Statistics.Passed).To(Equal(2), "%+v", authz)
+		Expect(authz.Statistics.Skipped).To(Equal(1), "%+v", authz)
+		GinkgoWriter.Printf("area authz (healthy, allow and deny specs): %s in %s\n", authz.Summary, time.Since(start).Round(time.Second))
 		// What the specs changed is restored: the next specs start from plaintext calls that cross.
 		td, err := checks.WorkloadTrustDomains(ctx, f.m)
 		Expect(err).NotTo(HaveOccurred())
