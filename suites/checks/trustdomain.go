@@ -28,8 +28,10 @@ const (
 		"domains to each primary's trustDomainAliases (workloads keep the identity they started with until they " +
 		"restart)"
 	causeForeignAccepted = "the caller accepted a server whose identity is of another trust domain that its mesh " +
-		"config does not alias: the client does not check the server's SAN (with proxyless gRPC, a cluster without " +
-		"ISTIO_MUTUAL or xDS credentials; with a sidecar, a DestinationRule with its own subjectAltNames)"
+		"config does not alias: the client does not check the server's SAN (proxyless gRPC checks it only against the " +
+		"SAN matchers istiod puts into the cluster's CDS and accepts any certificate of the root when there are none, " +
+		"as measured here; a client without ISTIO_MUTUAL or xDS credentials; with a sidecar, a DestinationRule with " +
+		"its own subjectAltNames)"
 	causeOwnDomainFails = "calls fail although servers of the caller's own trust domain could answer them: the " +
 		"mTLS setup (STRICT, ISTIO_MUTUAL) or the endpoints of its own trust domain, not the foreign trust domain"
 	causeAliasIgnored = "calls from a trust domain that trustDomainAliases name are still rejected: the aliases did " +
