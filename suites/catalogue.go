@@ -38,6 +38,9 @@ var Catalogue = []Spec{
 	entry(lifecycleSecretRotation),
 	entry(lifecycleBadSecrets),
 	entry(lifecycleSecretRemoval),
+	entry(authzAllowPrincipal),
+	entry(authzDenyPrincipal),
+	entry(authzForeignTrustDomain),
 }
 
 // AreaTitles are the Ginkgo container texts of the areas: the first words of every spec name in the reports and
@@ -53,6 +56,7 @@ var AreaTitles = map[v1alpha1.Area]string{
 	v1alpha1.AreaLifecycle:     "Remote secret lifecycle",
 	v1alpha1.AreaFailover:      "Failover",
 	v1alpha1.AreaScoping:       "Service scoping",
+	v1alpha1.AreaAuthz:         "Authorization",
 }
 
 // entry records where a spec is listed: the spec's code location for Ginkgo, which orders specs by it.

@@ -253,6 +253,11 @@ const (
 	gatewaysNoEnvoy = "the east-west gateway pods of cluster1, cluster2 cannot run: " + kitNoEnvoy
 	istiodNoGateway = "istiod is exposed through the east-west gateway, whose pods cannot run: " + kitNoEnvoy +
 		"; or expose istiod through its own load balancer: --expose-istiod loadbalancer"
+	// The authorization specs' reasons.
+	tdProxyless = "trust-domain validation (a client rejecting a server of a foreign trust domain) needs Envoy sidecars; " +
+		"this run used the proxyless data plane and the image kit's proxyv2, which has no Envoy; to run it: meshconform " +
+		"run --data-plane sidecar --istio-version 1.31.0 (released images, with Envoy; needs a registry, and none answered here)"
+	onePrimary     = "one primary: every cluster's identities are issued by the same istiod, under one trust domain"
 	guideProxyless = "the guide's procedure needs Envoy sidecars; this run used the proxyless data plane and the image " +
 		"kit's proxyv2, which has no Envoy; to run it: meshconform run --data-plane sidecar --istio-version 1.31.0 " +
 		"(released images, with Envoy; needs a registry, and none answered here)"
@@ -282,6 +287,7 @@ func TestApplicability(t *testing.T) {
 			"isolation-pods":                  NotApplicable(oneNetwork),
 			"isolation-nodes":                 NotApplicable(nodesByDesign),
 			"doc-fidelity-helloworld":         CannotRunHere(guideProxyless),
+			"authz-foreign-trust-domain":      CannotRunHere(tdProxyless),
 		}},
 		{"two networks, gateway pods cannot run here", with(offline, "multi-primary-multi-network", nil), map[string]Applicability{
 			"failover-drained-cluster":         CannotRunHere(failoverNoGateway),
@@ -296,6 +302,9 @@ func TestApplicability(t *testing.T) {
 			"gateway-istiod-reachable":         NotApplicable(noRemotes),
 			"lb-spread":                        CannotRunHere(lbNoGateway),
 			"doc-fidelity-helloworld":          CannotRunHere(guideProxyless),
+			"authz-allow-principal":            CannotRunHere(noCaller),
+			"authz-deny-principal":             CannotRunHere(noCaller),
+			"authz-foreign-trust-domain":       CannotRunHere(tdProxyless),
 		}},
 		{"two networks, sidecars and gateways that run", with(upstream, "multi-primary-multi-network", nil), map[string]Applicability{
 			"discovery-same-network-endpoints": NotApplicable(noSharedNetwork),
@@ -321,6 +330,9 @@ func TestApplicability(t *testing.T) {
 			"gateway-istiod-reachable":         CannotRunHere(istiodNoGateway),
 			"lb-spread":                        CannotRunHere(lbNoGateway),
 			"doc-fidelity-helloworld":          CannotRunHere(guideProxyless),
+			"authz-allow-principal":            CannotRunHere(noCaller),
+			"authz-deny-principal":             CannotRunHere(noCaller),
+			"authz-foreign-trust-domain":       CannotRunHere(tdProxyless),
 		}},
 		{"a remote on another network, istiod behind its own load balancer", with(offline, "primary-remote-multi-network", func(e *environment) {
 			e.expose = env.ExposeLoadBalancer
@@ -336,11 +348,15 @@ func TestApplicability(t *testing.T) {
 			"gateway-ports":                    CannotRunHere(gatewaysNoEnvoy),
 			"lb-spread":                        CannotRunHere(lbNoGateway),
 			"doc-fidelity-helloworld":          CannotRunHere(guideProxyless),
+			"authz-allow-principal":            CannotRunHere(noCaller),
+			"authz-deny-principal":             CannotRunHere(noCaller),
+			"authz-foreign-trust-domain":       CannotRunHere(tdProxyless),
 		}},
 		{"a remote on one network reaching istiod through a running gateway", with(upstream, "primary-remote", nil), map[string]Applicability{
 			"discovery-cross-network-gateway": NotApplicable(oneNetwork),
 			"isolation-pods":                  NotApplicable(oneNetwork),
 			"isolation-nodes":                 NotApplicable(nodesByDesign),
+			"authz-foreign-trust-domain":      NotApplicable(onePrimary),
 		}},
 		{"the guide's images are not reachable offline", with(upstream, "multi-primary", func(e *environment) {
 			e.images = "offline"
@@ -372,6 +388,9 @@ func TestApplicability(t *testing.T) {
 			"lifecycle-secret-removal":         CannotRunHere(rotationNoGateway),
 			"scoping-cluster-local":            CannotRunHere(scopingNoGateway),
 			"scoping-subset-cluster":           CannotRunHere(scopingNoGateway),
+			"authz-allow-principal":            CannotRunHere(strings.TrimSuffix(noCaller, registryMissing) + ")"),
+			"authz-deny-principal":             CannotRunHere(strings.TrimSuffix(noCaller, registryMissing) + ")"),
+			"authz-foreign-trust-domain":       CannotRunHere(strings.TrimSuffix(tdProxyless, registryMissing) + ")"),
 		}},
 		{"a registry, proxyless on a released Istio: the gateways run, the guide needs sidecars", with(upstream, "multi-primary-multi-network", func(e *environment) {
 			e.dataPlane = env.DataPlaneProxyless
@@ -380,6 +399,7 @@ func TestApplicability(t *testing.T) {
 			"gateway-istiod-reachable":         NotApplicable(noRemotes),
 			"doc-fidelity-helloworld": CannotRunHere("the guide's procedure needs Envoy sidecars; this run used the proxyless " +
 				"data plane; to run it: meshconform run --data-plane sidecar --istio-version 1.31.0 (released images, with Envoy)"),
+			"authz-foreign-trust-domain": CannotRunHere("trust-domain validation (a client rejecting a server of a foreign trust domain) needs Envoy sidecars; this run used the proxyless data plane; to run it: meshconform run --data-plane sidecar --istio-version 1.31.0 (released images, with Envoy)"),
 		}},
 		{"--offline: the reason says so", with(offline, "multi-primary", func(e *environment) { e.imagesReason = "--offline" }), map[string]Applicability{
 			"discovery-cross-network-gateway": NotApplicable(oneNetwork),
@@ -390,6 +410,7 @@ func TestApplicability(t *testing.T) {
 			"isolation-nodes":                 NotApplicable(nodesByDesign),
 			"doc-fidelity-helloworld": CannotRunHere(strings.TrimSuffix(guideProxyless, registryMissing) +
 				"; needs a registry, and this run used --offline)"),
+			"authz-foreign-trust-domain": CannotRunHere(strings.TrimSuffix(tdProxyless, registryMissing) + "; needs a registry, and this run used --offline)"),
 		}},
 		{"one cluster", with(upstream, "multi-primary", func(e *environment) { e.clusters = 1 }), map[string]Applicability{
 			"failover-drained-cluster":         NotApplicable("the service runs in one cluster"),
@@ -408,6 +429,9 @@ func TestApplicability(t *testing.T) {
 			"isolation-pods":                   NotApplicable(oneNetwork),
 			"isolation-nodes":                  NotApplicable(nodesByDesign),
 			"doc-fidelity-helloworld":          NotApplicable("the guide's procedure needs two clusters"),
+			"authz-allow-principal":            CannotRunHere("no cluster can call another: the mesh has one cluster"),
+			"authz-deny-principal":             CannotRunHere("no cluster can call another: the mesh has one cluster"),
+			"authz-foreign-trust-domain":       NotApplicable(onePrimary),
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

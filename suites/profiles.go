@@ -87,7 +87,20 @@ var Profiles = []report.ProfileDefinition{
 			{Name: "SubsetRoutingByCluster", Specs: specs(scopingSubsetCluster)},
 		},
 	},
-	{Name: v1alpha1.ProfilePolicy},
+	{
+		// Policy across clusters: an AuthorizationPolicy is enforced by every cluster's servers, whichever primary's
+		// istiod configures them, and identities of another trust domain are rejected unless aliased.
+		Name:  v1alpha1.ProfilePolicy,
+		Shape: report.Shape{Primaries: 1},
+		Core: []report.FeatureDefinition{
+			{Name: "CrossClusterAuthorizationAllow", Specs: specs(authzAllowPrincipal)},
+			{Name: "CrossClusterAuthorizationDeny", Specs: specs(authzDenyPrincipal)},
+		},
+		Extended: []report.FeatureDefinition{
+			// Needs two primaries: one trust domain per istiod.
+			{Name: "TrustDomainValidation", Specs: specs(authzForeignTrustDomain)},
+		},
+	},
 }
 
 // specs are the short names of the given specs.

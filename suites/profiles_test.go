@@ -27,12 +27,6 @@ func TestProfileDefinitions(t *testing.T) {
 	for _, p := range Profiles {
 		names = append(names, p.Name)
 		specs := p.Specs()
-		if p.Name == v1alpha1.ProfilePolicy {
-			if len(specs) > 0 || p.Shape != (report.Shape{}) {
-				t.Errorf("%s is reserved: no specs until the issues that add them (got %v, shape %+v)", p.Name, specs, p.Shape)
-			}
-			continue
-		}
 		if len(p.Core) == 0 {
 			t.Errorf("%s: no core features", p.Name)
 		}
@@ -176,42 +170,52 @@ func TestProfilesOfBuiltinTopologies(t *testing.T) {
 		want map[v1alpha1.Profile]profileWant
 	}{
 		{"multi-primary/upstream", nil, map[v1alpha1.Profile]profileWant{
+			v1alpha1.ProfilePolicy:       {result: S, core: S, extended: S},
 			v1alpha1.ProfileLifecycle:    {result: S, core: S, extended: S},
 			v1alpha1.ProfileMultiPrimary: {result: S, core: S, extended: S}}},
 		// Offline, the install guide's check cannot run: the extended level is partial, so is the profile.
 		{"multi-primary/offline", nil, map[v1alpha1.Profile]profileWant{
+			v1alpha1.ProfilePolicy:       {result: P, core: S, extended: K},
 			v1alpha1.ProfileLifecycle:    {result: S, core: S, extended: S},
 			v1alpha1.ProfileMultiPrimary: {result: P, core: S, extended: P}}},
 		{"multi-primary/upstream", []string{"lb-spread"}, map[v1alpha1.Profile]profileWant{
+			v1alpha1.ProfilePolicy:       {result: S, core: S, extended: S},
 			v1alpha1.ProfileLifecycle:    {result: S, core: S, extended: S},
 			v1alpha1.ProfileMultiPrimary: {result: F, core: F, extended: S}}},
 		{"multi-primary/upstream", []string{"doc-fidelity-helloworld"}, map[v1alpha1.Profile]profileWant{
+			v1alpha1.ProfilePolicy:       {result: S, core: S, extended: S},
 			v1alpha1.ProfileLifecycle:    {result: S, core: S, extended: S},
 			v1alpha1.ProfileMultiPrimary: {result: P, core: S, extended: F}}},
 		{"multi-primary-multi-network/upstream", nil, map[v1alpha1.Profile]profileWant{
+			v1alpha1.ProfilePolicy:       {result: S, core: S, extended: S},
 			v1alpha1.ProfileLifecycle:    {result: S, core: S, extended: S},
 			v1alpha1.ProfileMultiPrimary: {result: S, core: S, extended: S, unsupported: []v1alpha1.ProfileFeature{"SameNetworkEndpoints"}},
 			v1alpha1.ProfileMultiNetwork: {result: S, core: S, extended: S}}},
 		{"multi-primary-multi-network/upstream/bridged", nil, map[v1alpha1.Profile]profileWant{
+			v1alpha1.ProfilePolicy:       {result: S, core: S, extended: S},
 			v1alpha1.ProfileLifecycle:    {result: S, core: S, extended: S},
 			v1alpha1.ProfileMultiPrimary: {result: S, core: S, extended: S, unsupported: []v1alpha1.ProfileFeature{"SameNetworkEndpoints"}},
 			v1alpha1.ProfileMultiNetwork: {result: S, core: S, extended: N, unsupported: []v1alpha1.ProfileFeature{"NodeIsolation"}}}},
 		// No Envoy: the calls across networks and the gateway's ports cannot be checked; the profiles cannot claim success.
 		{"multi-primary-multi-network/offline", nil, map[v1alpha1.Profile]profileWant{
+			v1alpha1.ProfilePolicy:    {result: K, core: K, extended: K, cannotRun: []string{"authz-allow-principal", "authz-deny-principal"}},
 			v1alpha1.ProfileLifecycle: {result: K, core: K, extended: K, cannotRun: []string{"failover-drained-cluster", "lifecycle-secret-rotation", "lifecycle-bad-secrets", "lifecycle-secret-removal"}},
 			// Extended: the guide's check cannot run and same-network endpoints do not apply: nothing ran.
 			v1alpha1.ProfileMultiPrimary: {result: P, core: P, extended: K, unsupported: []v1alpha1.ProfileFeature{"SameNetworkEndpoints"},
 				cannotRun: []string{"trust-mutual-tls", "lb-spread"}},
 			v1alpha1.ProfileMultiNetwork: {result: P, core: P, extended: S, cannotRun: []string{"gateway-ports"}}}},
 		{"primary-remote/upstream", nil, map[v1alpha1.Profile]profileWant{
+			v1alpha1.ProfilePolicy:        {result: S, core: S, extended: N, unsupported: []v1alpha1.ProfileFeature{"TrustDomainValidation"}},
 			v1alpha1.ProfileLifecycle:     {result: S, core: S, extended: S},
 			v1alpha1.ProfilePrimaryRemote: {result: S, core: S, extended: S}}},
 		{"primary-remote-multi-network/offline", nil, map[v1alpha1.Profile]profileWant{
+			v1alpha1.ProfilePolicy:    {result: K, core: K, extended: K, cannotRun: []string{"authz-allow-principal", "authz-deny-principal"}},
 			v1alpha1.ProfileLifecycle: {result: K, core: K, extended: K, cannotRun: []string{"failover-drained-cluster", "lifecycle-secret-rotation", "lifecycle-bad-secrets", "lifecycle-secret-removal"}},
 			v1alpha1.ProfilePrimaryRemote: {result: P, core: P, extended: K, unsupported: []v1alpha1.ProfileFeature{"SameNetworkEndpoints"},
 				cannotRun: []string{"trust-mutual-tls", "gateway-istiod-reachable", "lb-spread"}},
 			v1alpha1.ProfileMultiNetwork: {result: P, core: P, extended: S, cannotRun: []string{"gateway-ports"}}}},
 		{"mix-3-cluster/upstream", nil, map[v1alpha1.Profile]profileWant{
+			v1alpha1.ProfilePolicy:        {result: S, core: S, extended: S},
 			v1alpha1.ProfileLifecycle:     {result: S, core: S, extended: S},
 			v1alpha1.ProfileMultiPrimary:  {result: S, core: S, extended: S},
 			v1alpha1.ProfilePrimaryRemote: {result: S, core: S, extended: S},

@@ -19,9 +19,9 @@ func TestSelected(t *testing.T) {
 		want   string
 	}{
 		{"spec:doc-fidelity-helloworld", nil, "doc-fidelity-helloworld"},
-		{"needs:envoy", nil, "gateway-ports,doc-fidelity-helloworld"},
+		{"needs:envoy", nil, "gateway-ports,doc-fidelity-helloworld,authz-foreign-trust-domain"},
 		{"area:trust", nil, "trust-shared-root,trust-mutual-tls"},
-		{"dataplane:sidecar", nil, "doc-fidelity-helloworld"},
+		{"dataplane:sidecar", nil, "doc-fidelity-helloworld,authz-foreign-trust-domain"},
 		{"!needs:envoy && area:gateway", nil, "gateway-address,gateway-istiod-reachable"},
 		{"", []string{"toggles helloworld"}, "doc-fidelity-helloworld"},
 		{"", []string{"^Trust ", "^Network isolation"}, "trust-shared-root,trust-mutual-tls,isolation-pods,isolation-nodes"},

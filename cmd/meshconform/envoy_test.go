@@ -52,7 +52,7 @@ func TestEnvoyGuardsRefuseBeforeAnythingIsCreated(t *testing.T) {
 		{[]string{"run", "--focus", "toggles helloworld"}, []string{"doc-fidelity-helloworld needs --data-plane sidecar"}},
 		// Every Envoy spec, on the kit's images: none can run.
 		{[]string{"run", "--label-filter", "needs:envoy"},
-			[]string{"every spec --label-filter/--focus selects (gateway-ports, doc-fidelity-helloworld) needs Envoy", images.ProxyV2Image, "--istio-version 1.31.0"}},
+			[]string{"every spec --label-filter/--focus selects (gateway-ports, doc-fidelity-helloworld, authz-foreign-trust-domain) needs Envoy", images.ProxyV2Image, "--istio-version 1.31.0"}},
 	} {
 		state := filepath.Join(t.TempDir(), "state")
 		args := append(c.args, "--state-dir", state, "--cache-dir", filepath.Join(t.TempDir(), "cache"))

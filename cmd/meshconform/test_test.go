@@ -14,7 +14,7 @@ func TestLabelFilterErrorListsTheLabels(t *testing.T) {
 	if err == nil {
 		t.Fatal("a malformed label filter was accepted")
 	}
-	want := []string{"area:<trust|discovery|gateway|loadbalancing|isolation|doc-fidelity|config|failover|scoping|lifecycle>",
+	want := []string{"area:<trust|discovery|gateway|loadbalancing|isolation|doc-fidelity|config|failover|scoping|lifecycle|authz>",
 		"feature:<multi-network|primary-remote|isolated-networking>", "dataplane:sidecar", "needs:<envoy>"}
 	for _, s := range suites.Catalogue {
 		want = append(want, s.ShortName)
@@ -24,7 +24,7 @@ func TestLabelFilterErrorListsTheLabels(t *testing.T) {
 			t.Errorf("error %q lacks %q", err, w)
 		}
 	}
-	if len(v1alpha1.Areas) != 10 {
+	if len(v1alpha1.Areas) != 11 {
 		t.Errorf("areas %v: update the expected list", v1alpha1.Areas)
 	}
 }

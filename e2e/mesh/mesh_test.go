@@ -139,6 +139,6 @@ func meshCase(name string, more ...func(f *fixture)) {
 }
 
 var _ = Describe("mesh", func() {
-	meshCase("multi-primary", multiPrimaryChecks, coexistChecks, lifecycleChecks)
+	meshCase("multi-primary", multiPrimaryChecks, coexistChecks, lifecycleChecks, policyChecks)
 	meshCase("primary-remote", primaryRemoteChecks)
 })

@@ -141,6 +141,7 @@ func TestAreaResults(t *testing.T) {
 		"failover":              {v1alpha1.ResultSkipped, v1alpha1.Statistics{}},
 		"scoping":               {v1alpha1.ResultSkipped, v1alpha1.Statistics{}},
 		"lifecycle":             {v1alpha1.ResultSkipped, v1alpha1.Statistics{}},
+		"authz":                 {v1alpha1.ResultSkipped, v1alpha1.Statistics{}},
 		v1alpha1.UnlabelledArea: {v1alpha1.ResultFailure, v1alpha1.Statistics{Failed: 1}},
 	}
 	if len(cr.Areas) != len(want) {

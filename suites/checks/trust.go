@@ -127,17 +127,17 @@ func MutualTLS(ctx context.Context, m *Mesh, src string, reach lb.Reach, warmUp 
 		fmt.Sprintf("kubectl --context %s -n %s get peerauthentication,destinationrule", src, m.Namespace),
 		fmt.Sprintf("kubectl --context %s -n %s logs deploy/%s", src, m.Namespace, workload.ClientName)}
 	if t.Failed() > 0 {
-		// A user's rule for the host (added after the spec applied its own, or one that wins over it) is a more
-		// likely cause than a client without mTLS: name it.
+		// An RBAC denial or a trust-domain mismatch is named first; then a user's rule for the host (added after the
+		// spec applied its own, or one that wins over it) is a more likely cause than a client without mTLS.
 		cause := causeMTLS
 		if note := foreignRulesNote(ctx, m, src); note != "" {
 			cause = "the spec's DestinationRule or PeerAuthentication may not be the one in effect: " + note + "; otherwise " + causeMTLS
 		}
-		return t, fail(v1alpha1.AreaTrust, cause, inspect, "%d of %d calls from %s failed under STRICT mTLS (first error: %s)",
+		return t, fail(v1alpha1.AreaTrust, m.callCause(ctx, t, cause), inspect, "%d of %d calls from %s failed under STRICT mTLS (first error: %s)",
 			t.Failed(), t.Sent, src, t.FirstError)
 	}
 	if w := t.Warmup; w != nil && !w.Complete {
-		return t, fail(v1alpha1.AreaTrust, causeNoRemoteEndpoints, inspectIstiod(m.Istiod(src)),
+		return t, fail(v1alpha1.AreaTrust, m.callCause(ctx, t, causeNoRemoteEndpoints), inspectIstiod(m.Istiod(src)),
 			"in %d calls over %.0fs, calls from %s reached only %v, not all of %s", w.Calls, w.Seconds, src, w.Reached, DescribeReach(reach))
 	}
 	var missing []string
@@ -147,25 +147,37 @@ func MutualTLS(ctx context.Context, m *Mesh, src string, reach lb.Reach, warmUp 
 		}
 	}
 	if len(missing) > 0 {
-		f := fail(v1alpha1.AreaTrust, causeStaysLocal, inspect, "none of the %d counted calls from %s reached %s (%v): their "+
+		f := fail(v1alpha1.AreaTrust, m.callCause(ctx, t, causeStaysLocal), inspect, "none of the %d counted calls from %s reached %s (%v): their "+
 			"identities could not be checked", t.OK, src, strings.Join(missing, ", "), t.ByCluster)
 		f.Final = true
 		return t, f
 	}
 	want := m.ClientIdentity()
 	if t.Peers[want] != t.OK {
-		f := fail(v1alpha1.AreaTrust, causeMTLS, inspect, "servers saw the client identity %s on %d of %d calls (peers seen: %v)",
+		f := fail(v1alpha1.AreaTrust, m.callCause(ctx, t, causeMTLS), inspect, "servers saw the client identity %s on %d of %d calls (peers seen: %v)",
 			want, t.Peers[want], t.OK, t.Peers)
 		f.Final = true
 		return t, f
 	}
 	if m.DataPlane == env.DataPlaneProxyless && t.ServerPeers[m.ServerIdentity()] != t.OK {
-		f := fail(v1alpha1.AreaTrust, causeMTLS, inspect, "the client saw the server identity %s on %d of %d calls (seen: %v)",
+		f := fail(v1alpha1.AreaTrust, m.callCause(ctx, t, causeMTLS), inspect, "the client saw the server identity %s on %d of %d calls (seen: %v)",
 			m.ServerIdentity(), t.ServerPeers[m.ServerIdentity()], t.OK, t.ServerPeers)
 		f.Final = true
 		return t, f
 	}
 	return t, nil
+}
+
+// callCause is the likely cause of calls going wrong: an RBAC denial when calls were refused with PermissionDenied,
+// a trust-domain mismatch between the clusters when the workloads' identities say so, else dflt.
+func (m *Mesh) callCause(ctx context.Context, t workload.Tally, dflt string) string {
+	if note := m.rbacNote(ctx, t); note != "" {
+		return note
+	}
+	if note := m.trustDomainNote(ctx); note != "" {
+		return note
+	}
+	return dflt
 }
 
 func short(fp string) string {

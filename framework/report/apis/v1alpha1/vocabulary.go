@@ -22,15 +22,18 @@ const (
 	AreaFailover Area = "failover"
 	// AreaScoping: services kept to their own cluster (clusterLocal) or routed to a named one (subsets).
 	AreaScoping Area = "scoping"
+	// AreaAuthz: AuthorizationPolicies and trust domains across clusters (policies applied, foreign trust domains
+	// rejected and accepted through aliases), then removed.
+	AreaAuthz Area = "authz"
 )
 
 // Areas are the conformance areas, in report and run order: the disruptive ones last.
 // (An area is listed once it has specs.)
 var Areas = []Area{AreaTrust, AreaDiscovery, AreaGateway, AreaLoadBalancing, AreaIsolation, AreaDocFidelity, AreaConfig,
-	AreaFailover, AreaScoping, AreaLifecycle}
+	AreaFailover, AreaScoping, AreaLifecycle, AreaAuthz}
 
 // DisruptiveAreas hold only disruptive specs.
-var DisruptiveAreas = []Area{AreaLifecycle, AreaFailover, AreaScoping}
+var DisruptiveAreas = []Area{AreaLifecycle, AreaFailover, AreaScoping, AreaAuthz}
 
 // UnlabelledArea collects specs that carry no area label, so their failures are not lost.
 const UnlabelledArea Area = "unlabelled"
